@@ -1,0 +1,156 @@
+"""The application event-log contract (shared/contracts/app-events.md, v1) as data.
+
+Everything that validates or loads events reads these tables, so the contract lives in one place:
+the SQL validator in `sources.event_log` is generated from them, and the sample-data generator
+and the tests use them to know which fields exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["string", "count", "number", "integer", "bool", "object"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One JSON field of an event and how it maps to a warehouse column."""
+
+    name: str
+    kind: Kind
+    column: str
+    sql_type: str
+    enum: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+ENVELOPE_REQUIRED = ("event_id", "type", "ts")
+
+ENVELOPE_OPTIONAL: tuple[Field, ...] = (
+    Field("user_id", "string", "user_id", "VARCHAR"),
+    Field("session_id", "string", "session_id", "VARCHAR"),
+    Field("app", "string", "app", "VARCHAR"),
+    Field("metadata", "object", "metadata", "JSON"),
+)
+
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        # llm_call
+        Field("provider", "string", "provider", "VARCHAR"),
+        Field("model", "string", "model", "VARCHAR"),
+        Field("project_id", "string", "project_id", "VARCHAR"),
+        Field("api_key_id", "string", "api_key_id", "VARCHAR"),
+        Field("service_tier", "string", "service_tier", "VARCHAR"),
+        Field("input_tokens", "count", "input_tokens", "BIGINT"),
+        Field("cached_input_tokens", "count", "cached_input_tokens", "BIGINT"),
+        Field("cache_write_tokens", "count", "cache_write_tokens", "BIGINT"),
+        Field("cache_write_1h_tokens", "count", "cache_write_1h_tokens", "BIGINT"),
+        Field("output_tokens", "count", "output_tokens", "BIGINT"),
+        Field("reasoning_tokens", "count", "reasoning_tokens", "BIGINT"),
+        Field("duration_ms", "number", "duration_ms", "DOUBLE", minimum=0),
+        Field("status", "string", "status", "VARCHAR"),
+        Field("error_code", "string", "error_code", "VARCHAR"),
+        Field("retry_of", "string", "retry_of", "VARCHAR"),
+        Field("stream", "bool", "is_stream", "BOOLEAN"),
+        # db_op
+        Field("operation", "string", "operation", "VARCHAR", enum=("read", "write")),
+        Field("rows_read", "count", "rows_read", "BIGINT"),
+        Field("rows_written", "count", "rows_written", "BIGINT"),
+        # api_call
+        Field("service", "string", "service", "VARCHAR"),
+        Field("endpoint", "string", "endpoint", "VARCHAR"),
+        Field("units", "number", "units", "DECIMAL(38,9)", minimum=0),
+        # compute
+        Field("memory_mb", "number", "memory_mb", "DOUBLE", minimum=0),
+        # cost_event
+        Field("amount_usd", "number", "amount_usd", "DECIMAL(18,9)", minimum=0),
+        Field("category", "string", "category", "VARCHAR"),
+        Field("description", "string", "description", "VARCHAR"),
+        # feedback
+        Field(
+            "action",
+            "string",
+            "action",
+            "VARCHAR",
+            enum=("approved", "edited", "regenerated", "abandoned"),
+        ),
+        Field("quality_score", "number", "quality_score", "DOUBLE", minimum=0, maximum=100),
+        Field("rating", "integer", "rating", "INTEGER", minimum=1, maximum=5),
+        Field("ref_event_id", "string", "ref_event_id", "VARCHAR"),
+    )
+}
+
+# The llm_call status has a closed set of values; db_op and api_call statuses are free text.
+LLM_STATUS = ("ok", "error", "canceled")
+
+# type -> {field name: required?}
+TYPE_FIELDS: dict[str, dict[str, bool]] = {
+    "session_start": {},
+    "session_end": {},
+    "llm_call": {
+        "provider": True,
+        "model": True,
+        "project_id": False,
+        "api_key_id": False,
+        "service_tier": False,
+        "input_tokens": True,
+        "cached_input_tokens": False,
+        "cache_write_tokens": False,
+        "cache_write_1h_tokens": False,
+        "output_tokens": True,
+        "reasoning_tokens": False,
+        "duration_ms": False,
+        "status": False,
+        "error_code": False,
+        "retry_of": False,
+        "stream": False,
+    },
+    "db_op": {
+        "operation": False,
+        "rows_read": False,
+        "rows_written": False,
+        "duration_ms": False,
+        "status": False,
+    },
+    "api_call": {
+        "service": True,
+        "endpoint": False,
+        "units": False,
+        "duration_ms": False,
+        "status": False,
+    },
+    "compute": {"duration_ms": True, "memory_mb": False},
+    "cost_event": {"amount_usd": True, "category": False, "description": False},
+    "feedback": {
+        "action": False,
+        "quality_score": False,
+        "rating": False,
+        "ref_event_id": False,
+    },
+}
+
+EVENT_TYPES = tuple(TYPE_FIELDS)
+INTERACTION_TYPES = ("llm_call", "db_op", "api_call", "compute", "cost_event")
+ANONYMOUS_USER = "anonymous"
+SESSION_GAP_MINUTES = 30
+
+# The token inequalities of the contract: (reason suffix, smaller side, larger side).
+TOKEN_INEQUALITIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("cached_plus_cache_write_exceeds_input", ("cached_input_tokens", "cache_write_tokens"), "input_tokens"),
+    ("cache_write_1h_exceeds_cache_write", ("cache_write_1h_tokens",), "cache_write_tokens"),
+    ("reasoning_exceeds_output", ("reasoning_tokens",), "output_tokens"),
+)
+
+# Quarantine reasons that do not name a field. Field-level reasons are `<kind>:<field>`, with kind
+# one of missing_field, wrong_type, negative_count, out_of_range, invalid_value.
+FILE_REASONS = ("invalid_utf8", "truncated_gzip", "unreadable_file")
+LINE_REASONS = ("invalid_json", "not_an_object", "unknown_type", "invalid_ts")
+
+
+def known_keys(event_type: str) -> frozenset[str]:
+    """Top-level keys with a column for this type; any other key is kept in `metadata`."""
+    envelope = set(ENVELOPE_REQUIRED) | {f.name for f in ENVELOPE_OPTIONAL}
+    return frozenset(envelope | set(TYPE_FIELDS.get(event_type, {})))

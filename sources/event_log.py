@@ -1,0 +1,747 @@
+"""Read, validate and load application event logs (JSON Lines) into DuckDB.
+
+DuckDB does the heavy work: it reads the files (`read_text`), splits lines, parses and validates
+JSON with one generated SQL statement. Python only lists files and rewrites the few files DuckDB
+cannot read as UTF-8 text (gzip, invalid UTF-8) into plain files in a scratch folder.
+
+Day attribution (so that every line of every file is counted in exactly one day partition):
+- a line with a parseable `ts` belongs to the UTC day of that `ts`;
+- any other line (blank, not JSON, no/invalid ts) belongs to the earliest UTC day of the valid
+  timestamps in the same file, or to the UTC day of the file's modification time if it has none.
+
+A manifest (`raw.event_files`) remembers which days each file holds, keyed by size and mtime, so a
+partition run reads only the files holding its days plus files that are new or changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from sources.event_contract import (
+    ANONYMOUS_USER,
+    ENVELOPE_OPTIONAL,
+    ENVELOPE_REQUIRED,
+    EVENT_TYPES,
+    FIELDS,
+    LLM_STATUS,
+    TOKEN_INEQUALITIES,
+    TYPE_FIELDS,
+    Field,
+    known_keys,
+)
+
+SENTINEL = "\x1e"  # marks a line the Python pre-pass already judged invalid (normalized files only)
+EVENT_SUFFIXES = (".jsonl", ".jsonl.gz")
+TS_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+REQUIRED_NONEMPTY = ("event_id", "type", "ts", "provider", "model", "service")
+
+
+@dataclass(frozen=True)
+class EventFile:
+    """A file under the events root. `source_file` is its path relative to the root (posix)."""
+
+    path: Path
+    source_file: str
+    size_bytes: int
+    mtime_ns: int
+
+    @property
+    def mtime_day(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.UTC).date()
+
+
+@dataclass
+class IngestResult:
+    """What one load of a day range did. `per_day` maps day -> counts; they add up per day."""
+
+    start_day: dt.date
+    end_day: dt.date
+    files_scanned: int
+    files_read: int
+    per_day: dict[dt.date, dict[str, int]] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    late_days: list[dt.date] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("lines_read", "accepted", "duplicates", "quarantined", "blank")
+        return {k: sum(d.get(k, 0) for d in self.per_day.values()) for k in keys}
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+
+def discover_files(root: Path) -> list[EventFile]:
+    """Every `*.jsonl` / `*.jsonl.gz` under `root`, at any depth, sorted by relative path."""
+    root = Path(root)
+    if not root.exists():
+        return []
+    found: list[EventFile] = []
+    for dirpath, _dirs, names in os.walk(root, followlinks=False):
+        for name in names:
+            if not name.endswith(EVENT_SUFFIXES):
+                continue
+            path = Path(dirpath) / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # vanished between listing and stat; the next run sees the final state
+            rel = path.relative_to(root).as_posix()
+            found.append(EventFile(path, rel, st.st_size, st.st_mtime_ns))
+    return sorted(found, key=lambda f: f.source_file)
+
+
+def _read_bytes(f: EventFile) -> tuple[bytes, str | None]:
+    """File content (decompressed for .gz) and a file-level problem, if any."""
+    try:
+        raw = f.path.read_bytes()
+    except OSError as exc:
+        return b"", f"unreadable_file: {exc.strerror or exc}"
+    if not f.source_file.endswith(".gz"):
+        return raw, None
+    if raw[:2] != b"\x1f\x8b":
+        return b"", "unreadable_file: not a gzip stream"
+    d = zlib.decompressobj(wbits=47)
+    try:
+        out = d.decompress(raw) + d.flush()
+    except zlib.error as exc:
+        return b"", f"unreadable_file: corrupt gzip ({exc})"
+    if not d.eof:
+        return out, "truncated_gzip"
+    while d.unused_data:  # concatenated gzip members
+        rest = d.unused_data
+        d = zlib.decompressobj(wbits=47)
+        try:
+            out += d.decompress(rest) + d.flush()
+        except zlib.error:
+            return out, "truncated_gzip"
+        if not d.eof:
+            return out, "truncated_gzip"
+    return out, None
+
+
+def _normalized_lines(data: bytes, problem: str | None) -> Iterator[str]:
+    """Lines of a file DuckDB cannot read directly, with sentinel lines for what is invalid."""
+    text_lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        text_lines.pop()
+    for raw in text_lines:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield f"{SENTINEL}invalid_utf8\t{raw.decode('utf-8', 'backslashreplace')}"
+            continue
+        if line.startswith(SENTINEL):
+            yield f"{SENTINEL}invalid_json\t{line}"
+        else:
+            yield line
+    if problem is not None:
+        reason, _, detail = problem.partition(": ")
+        yield f"{SENTINEL}{reason}\t{detail}"
+
+
+def prepare_readable(files: Iterable[EventFile], scratch: Path) -> list[tuple[str, str, bool]]:
+    """(path DuckDB reads, source_file, normalized?) for each file.
+
+    Plain UTF-8 files are read in place; gzip files and files with invalid UTF-8 are rewritten to
+    `scratch` as plain UTF-8 with sentinel lines, so line numbers stay those of the original.
+    """
+    out: list[tuple[str, str, bool]] = []
+    for i, f in enumerate(files):
+        data, problem = _read_bytes(f)
+        if problem is None and not f.source_file.endswith(".gz"):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                out.append((str(f.path), f.source_file, False))
+                continue
+        target = scratch / f"{i:07d}.jsonl"
+        lines = list(_normalized_lines(data, problem))
+        # A trailing newline would add nothing; join keeps the line count exact.
+        target.write_text("\n".join(lines), encoding="utf-8")
+        out.append((str(target), f.source_file, True))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# SQL generation (from the contract tables; no input value is ever formatted into SQL)
+# --------------------------------------------------------------------------------------------
+
+ALL_PATH_FIELDS: tuple[str, ...] = (
+    *ENVELOPE_REQUIRED,
+    *(f.name for f in ENVELOPE_OPTIONAL),
+    *FIELDS,
+)
+
+
+def _q(s: str) -> str:
+    """A SQL string literal for a constant of this module (never for input data)."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _v(name: str) -> str:
+    return f"v_{name}"
+
+
+def _present(name: str) -> str:
+    return f"({_v(name)} is not null and json_type({_v(name)}) <> 'NULL')"
+
+
+def _types_with(name: str) -> tuple[list[str], list[str]]:
+    """(types where field applies, types where it is required)."""
+    applies = [t for t, fs in TYPE_FIELDS.items() if name in fs]
+    required = [t for t, fs in TYPE_FIELDS.items() if fs.get(name)]
+    return applies, required
+
+
+def _in_list(values: Iterable[str]) -> str:
+    return "(" + ", ".join(_q(v) for v in values) + ")"
+
+
+def _type_ok(f: Field) -> str:
+    v = _v(f.name)
+    jt = f"json_type({v})"
+    return {
+        "string": f"{jt} = 'VARCHAR'",
+        "count": f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'DOUBLE' and "
+        f"{v}::DOUBLE = floor({v}::DOUBLE)))",
+        "integer": f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'DOUBLE' and "
+        f"{v}::DOUBLE = floor({v}::DOUBLE)))",
+        "number": f"{jt} in ('BIGINT', 'UBIGINT', 'DOUBLE')",
+        "bool": f"{jt} = 'BOOLEAN'",
+        "object": f"{jt} = 'OBJECT'",
+    }[f.kind]
+
+
+def _value(f: Field) -> str:
+    """Typed value of a field (only meaningful once its type check passed)."""
+    v = _v(f.name)
+    if f.kind == "string":
+        return f"({v} ->> '$')"
+    if f.kind in ("count", "integer"):
+        return f"coalesce(try_cast({v} as BIGINT), try_cast(try_cast({v} as DOUBLE) as BIGINT))"
+    if f.kind == "number":
+        if f.sql_type.startswith("DECIMAL"):
+            return (
+                f"coalesce(try_cast({v} ->> '$' as {f.sql_type}), "
+                f"try_cast(try_cast({v} as DOUBLE) as {f.sql_type}))"
+            )
+        return f"try_cast({v} as DOUBLE)"
+    if f.kind == "bool":
+        return f"try_cast({v} as BOOLEAN)"
+    return f"{v}"
+
+
+def _field_checks(f: Field, type_cond: str, required: bool) -> list[tuple[str, str]]:
+    """(condition, reason) pairs for one field, in the order they are tested."""
+    checks: list[tuple[str, str]] = []
+    pres = _present(f.name)
+    if required:
+        missing = f"not {pres}"
+        if f.name in REQUIRED_NONEMPTY:
+            missing = f"(not {pres} or ({_v(f.name)} ->> '$') = '')"
+        checks.append((f"{type_cond} and {missing}", f"missing_field:{f.name}"))
+    guard = f"{type_cond} and {pres}"
+    checks.append((f"{guard} and not ({_type_ok(f)})", f"wrong_type:{f.name}"))
+    val = _value(f)
+    if f.kind in ("count", "integer", "number"):
+        checks.append((f"{guard} and {val} is null", f"out_of_range:{f.name}"))
+    if f.kind == "count":
+        checks.append((f"{guard} and {val} < 0", f"negative_count:{f.name}"))
+    if f.minimum is not None:
+        checks.append((f"{guard} and {val} < {f.minimum}", f"out_of_range:{f.name}"))
+    if f.maximum is not None:
+        checks.append((f"{guard} and {val} > {f.maximum}", f"out_of_range:{f.name}"))
+    if f.enum:
+        checks.append((f"{guard} and {val} not in {_in_list(f.enum)}", f"invalid_value:{f.name}"))
+    return checks
+
+
+def reason_sql() -> str:
+    """The CASE expression naming the first contract rule a line breaks (NULL when valid)."""
+    whens: list[tuple[str, str]] = [
+        ("sentinel_reason is not null", "__sentinel__"),
+        ("trim(line) = ''", "__blank__"),
+        ("not json_valid(line)", "invalid_json"),
+        ("json_type(line) <> 'OBJECT'", "not_an_object"),
+    ]
+    for name in ENVELOPE_REQUIRED:
+        pres = _present(name)
+        whens.append(
+            (f"(not {pres} or ({_v(name)} ->> '$') = '')", f"missing_field:{name}")
+            if name in REQUIRED_NONEMPTY
+            else (f"not {pres}", f"missing_field:{name}")
+        )
+        whens.append((f"json_type({_v(name)}) <> 'VARCHAR'", f"wrong_type:{name}"))
+    whens.append((f"event_type not in {_in_list(EVENT_TYPES)}", "unknown_type"))
+    whens.append(("occurred_at is null", "invalid_ts"))
+    for f in ENVELOPE_OPTIONAL:
+        whens.extend(_field_checks(f, "true", required=False))
+    for name, f in FIELDS.items():
+        applies, required = _types_with(name)
+        cond = f"event_type in {_in_list(applies)}"
+        whens.extend(_field_checks(f, cond, required=False))
+        if required:
+            whens.extend(
+                (c, r)
+                for c, r in _field_checks(f, f"event_type in {_in_list(required)}", True)
+                if r.startswith("missing_field")
+            )
+    status = _value(FIELDS["status"])
+    whens.append(
+        (
+            f"event_type = 'llm_call' and {_present('status')} and {status} not in "
+            f"{_in_list(LLM_STATUS)}",
+            "invalid_value:status",
+        )
+    )
+    for suffix, parts, whole in TOKEN_INEQUALITIES:
+        lhs = " + ".join(f"coalesce({_value(FIELDS[p])}, 0)" for p in parts)
+        rhs = f"coalesce({_value(FIELDS[whole])}, 0)"
+        whens.append((f"event_type = 'llm_call' and {lhs} > {rhs}", f"token_inequality:{suffix}"))
+    # Missing-field checks must win over type checks of other fields: order them first.
+    missing = [w for w in whens[4:] if w[1].startswith("missing_field")]
+    rest = [w for w in whens[4:] if not w[1].startswith("missing_field")]
+    ordered = whens[:4] + missing + rest
+    body = "\n".join(
+        f"    when {cond} then "
+        + ("sentinel_reason" if r == "__sentinel__" else "'__blank__'" if r == "__blank__" else _q(r))
+        for cond, r in ordered
+    )
+    return f"case\n{body}\n  end"
+
+
+def _known_keys_sql() -> str:
+    branches = " ".join(
+        f"when {_q(t)} then [{', '.join(_q(k) for k in sorted(known_keys(t)))}]" for t in EVENT_TYPES
+    )
+    return f"case event_type {branches} end"
+
+
+def parse_sql() -> str:
+    """SELECT over temp table `lines` giving one row per line with reason and typed columns."""
+    paths = ", ".join(_q(f'$."{n}"') for n in ALL_PATH_FIELDS)
+    extracted = ",\n    ".join(f"vals[{i + 1}] as {_v(n)}" for i, n in enumerate(ALL_PATH_FIELDS))
+    columns = []
+    for f in (*ENVELOPE_OPTIONAL, *FIELDS.values()):
+        if f.name in ("user_id", "metadata", "status", "units"):
+            continue
+        applies, _ = _types_with(f.name)
+        guard = "true" if f in ENVELOPE_OPTIONAL else f"event_type in {_in_list(applies)}"
+        columns.append(
+            f"case when {guard} and {_present(f.name)} then {_value(f)} end::{f.sql_type} "
+            f"as {f.column}"
+        )
+    status, units = FIELDS["status"], FIELDS["units"]
+    columns.append(
+        f"case when {_present('status')} then {_value(status)} "
+        "when event_type = 'llm_call' then 'ok' end as status"
+    )
+    columns.append(
+        f"case when event_type = 'api_call' then coalesce({_value(units)}, 1) end"
+        f"::{units.sql_type} as units"
+    )
+    cols = ",\n    ".join(columns)
+    return f"""
+with extracted as (
+  select
+    source_file, line_no, line, sentinel_reason, mtime_day,
+    case when sentinel_reason is null and trim(line) <> '' and json_valid(line)
+              and json_type(line) = 'OBJECT'
+         then json_extract(line, [{paths}]) end as vals
+  from lines
+),
+fields as (
+  select
+    source_file, line_no, line, sentinel_reason, mtime_day,
+    {extracted}
+  from extracted
+),
+typed as (
+  select *,
+    case when json_type(v_type) = 'VARCHAR' then v_type ->> '$' end as event_type,
+    case when json_type(v_ts) = 'VARCHAR' and regexp_full_match(v_ts ->> '$', {_q(TS_PATTERN)})
+         then try_cast(v_ts ->> '$' as TIMESTAMPTZ) at time zone 'UTC' end as occurred_at
+  from fields
+),
+judged as (
+  select *, {reason_sql()} as verdict
+  from typed
+)
+select
+  source_file, line_no, line, mtime_day,
+  case when verdict = '__blank__' then null else verdict end as reason,
+  coalesce(verdict = '__blank__', false) as is_blank,
+  occurred_at,
+  occurred_at::DATE as ts_day,
+  case when verdict is null then v_event_id ->> '$' end as event_id,
+  event_type,
+  v_ts ->> '$' as ts_raw,
+  coalesce(case when json_type(v_user_id) = 'VARCHAR' then v_user_id ->> '$' end,
+           {_q(ANONYMOUS_USER)}) as user_id,
+  {cols},
+  case when json_type(v_metadata) = 'OBJECT' then v_metadata end as explicit_metadata,
+  case when verdict is null
+       then len(list_filter(json_keys(line), lambda k: not list_contains({_known_keys_sql()}, k)))
+  end as unknown_key_count
+from judged
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Warehouse tables
+# --------------------------------------------------------------------------------------------
+
+TYPED_COLUMNS: tuple[Field, ...] = tuple(
+    f for f in (*ENVELOPE_OPTIONAL, *FIELDS.values()) if f.name not in ("user_id", "metadata")
+)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema and tables if they do not exist (idempotent)."""
+    typed = ",\n  ".join(f"{f.column} {f.sql_type}" for f in TYPED_COLUMNS)
+    con.execute("create schema if not exists raw")
+    con.execute(
+        f"""
+        create table if not exists raw.app_events (
+          event_id VARCHAR not null,
+          event_type VARCHAR not null,
+          occurred_at TIMESTAMP not null,
+          event_day DATE not null,
+          ts_raw VARCHAR not null,
+          user_id VARCHAR not null,
+          {typed},
+          metadata JSON,
+          source_file VARCHAR not null,
+          line_no BIGINT not null,
+          ingested_at TIMESTAMP not null
+        )"""
+    )
+    con.execute(
+        """
+        create table if not exists raw.event_quarantine (
+          source_file VARCHAR not null,
+          line_no BIGINT not null,
+          raw_line VARCHAR not null,
+          reason VARCHAR not null,
+          ingested_at TIMESTAMP not null,
+          event_day DATE not null
+        )"""
+    )
+    con.execute(
+        """
+        create table if not exists raw.event_file_stats (
+          source_file VARCHAR not null,
+          event_day DATE not null,
+          lines_read BIGINT not null,
+          accepted BIGINT not null,
+          duplicates BIGINT not null,
+          quarantined BIGINT not null,
+          blank BIGINT not null,
+          ingested_at TIMESTAMP not null
+        )"""
+    )
+    con.execute(
+        """
+        create table if not exists raw.event_files (
+          source_file VARCHAR not null,
+          size_bytes BIGINT not null,
+          mtime_ns BIGINT not null,
+          event_day DATE not null
+        )"""
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def _files_to_read(
+    con: duckdb.DuckDBPyConnection, files: list[EventFile], start: dt.date, end: dt.date
+) -> tuple[list[EventFile], set[str]]:
+    """Files holding days in [start, end] per the manifest, plus new or changed files."""
+    rows = con.execute(
+        "select source_file, size_bytes, mtime_ns, event_day from raw.event_files"
+    ).fetchall()
+    known: dict[str, tuple[int, int]] = {}
+    days: dict[str, set[dt.date]] = {}
+    for source_file, size, mtime, day in rows:
+        known[source_file] = (size, mtime)
+        days.setdefault(source_file, set()).add(day)
+    chosen: list[EventFile] = []
+    changed: set[str] = set()
+    for f in files:
+        if known.get(f.source_file) != (f.size_bytes, f.mtime_ns):
+            chosen.append(f)
+            changed.add(f.source_file)
+        elif any(start <= d <= end for d in days.get(f.source_file, ())):
+            chosen.append(f)
+    return chosen, changed
+
+
+def _load_lines(
+    con: duckdb.DuckDBPyConnection, files: list[EventFile], scratch: Path
+) -> None:
+    readable = prepare_readable(files, scratch)
+    con.execute(
+        "create or replace temp table file_map "
+        "(read_path VARCHAR, source_file VARCHAR, normalized BOOLEAN, mtime_day DATE)"
+    )
+    mtime = {f.source_file: f.mtime_day for f in files}
+    if readable:
+        con.executemany(
+            "insert into file_map values (?, ?, ?, ?)",
+            [(p, s, n, mtime[s]) for p, s, n in readable],
+        )
+    paths = [p for p, _, _ in readable] or [""]
+    source = "read_text(?)" if readable else "(select '' as filename, '' as content where false)"
+    con.execute(
+        f"""
+        create or replace temp table lines as
+        with texts as (
+          select m.source_file, m.normalized, m.mtime_day, t.content
+          from {source} t join file_map m on m.read_path = t.filename
+        ),
+        parts as (
+          select source_file, normalized, mtime_day, string_split(content, chr(10)) as parts,
+                 ends_with(content, chr(10)) or content = '' as drop_last
+          from texts
+        ),
+        numbered as (
+          select source_file, normalized, mtime_day, drop_last, len(parts) as n,
+                 unnest(parts) as line, generate_subscripts(parts, 1) as line_no
+          from parts
+        ),
+        cleaned as (
+          select source_file, normalized, mtime_day, line_no,
+                 case when ends_with(line, chr(13)) then left(line, -1) else line end as line
+          from numbered
+          where not (drop_last and line_no = n)
+        )
+        select source_file, line_no, mtime_day,
+               case when normalized and starts_with(line, chr(30))
+                    then split_part(substr(line, 2), chr(9), 1) end as sentinel_reason,
+               case when normalized and starts_with(line, chr(30))
+                    then substr(line, strpos(line, chr(9)) + 1) else line end as line
+        from cleaned
+        """,
+        [paths] if readable else [],
+    )
+
+
+def ingest_range(
+    con: duckdb.DuckDBPyConnection,
+    events_root: Path,
+    start_day: dt.date,
+    end_day: dt.date,
+    ingested_at: dt.datetime | None = None,
+    scratch_dir: Path | None = None,
+) -> IngestResult:
+    """Replace the raw rows of days [start_day, end_day] with what the event files hold now.
+
+    Idempotent: the same files give the same rows. Rows of other days are not touched.
+    """
+    ensure_tables(con)
+    ingested_at = (ingested_at or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
+    files = discover_files(events_root)
+    to_read, changed = _files_to_read(con, files, start_day, end_day)
+    with tempfile.TemporaryDirectory(dir=scratch_dir, prefix="costwatch-ingest-") as tmp:
+        _load_lines(con, to_read, Path(tmp))
+    con.execute(f"create or replace temp table parsed as {parse_sql()}")
+    con.execute(
+        """
+        create or replace temp table attributed as
+        select p.*,
+               coalesce(p.ts_day, fd.first_day, p.mtime_day) as event_day
+        from parsed p
+        left join (select source_file, min(ts_day) as first_day from parsed group by 1) fd
+          using (source_file)
+        """
+    )
+    params = {"start": start_day, "end": end_day}
+    # Winner per event_id among the lines read and the rows already stored for other days.
+    con.execute(
+        """
+        create or replace temp table ranked as
+        with candidates as (
+          select event_id, occurred_at, source_file, line_no from attributed
+          where reason is null and not is_blank
+          union
+          select event_id, occurred_at, source_file, line_no from raw.app_events
+          where event_day not between $start and $end
+            and event_id in (select event_id from attributed where reason is null)
+        )
+        select *, row_number() over (
+          partition by event_id order by occurred_at, source_file, line_no) as rn
+        from candidates
+        """,
+        params,
+    )
+    late = con.execute(
+        """
+        select distinct event_day from attributed
+        where source_file in (select unnest($changed::VARCHAR[]))
+          and event_day not between $start and $end
+        order by 1
+        """,
+        {**params, "changed": sorted(changed)},
+    ).fetchall()
+    _build_extra_metadata(con)
+    typed_cols = ", ".join(f"a.{f.column}" for f in TYPED_COLUMNS)
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from raw.app_events where event_day between $start and $end", params)
+        con.execute(
+            "delete from raw.event_quarantine where event_day between $start and $end", params
+        )
+        con.execute(
+            "delete from raw.event_file_stats where event_day between $start and $end", params
+        )
+        con.execute(
+            f"""
+            insert into raw.app_events
+            select a.event_id, a.event_type, a.occurred_at, a.event_day, a.ts_raw, a.user_id,
+                   {typed_cols},
+                   case when x.extra is null then a.explicit_metadata
+                        else json_merge_patch(x.extra, coalesce(a.explicit_metadata, '{{}}'))
+                   end as metadata,
+                   a.source_file, a.line_no, $ingested_at
+            from attributed a
+            join ranked r using (event_id, source_file, line_no)
+            left join extra_metadata x using (source_file, line_no)
+            where a.reason is null and not a.is_blank and r.rn = 1
+              and a.event_day between $start and $end
+            """,
+            {**params, "ingested_at": ingested_at},
+        )
+        con.execute(
+            """
+            insert into raw.event_quarantine
+            select source_file, line_no, line, reason, $ingested_at, event_day
+            from attributed
+            where reason is not null and event_day between $start and $end
+            """,
+            {**params, "ingested_at": ingested_at},
+        )
+        con.execute(
+            """
+            insert into raw.event_file_stats
+            select a.source_file, a.event_day,
+                   count(*),
+                   count(*) filter (where a.reason is null and not a.is_blank and r.rn = 1),
+                   count(*) filter (where a.reason is null and not a.is_blank and r.rn > 1),
+                   count(*) filter (where a.reason is not null),
+                   count(*) filter (where a.is_blank),
+                   $ingested_at
+            from attributed a
+            left join ranked r using (event_id, source_file, line_no)
+            where a.event_day between $start and $end
+            group by all
+            """,
+            {**params, "ingested_at": ingested_at},
+        )
+        _update_manifest(con, files, changed)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return _result(con, start_day, end_day, len(files), len(to_read), [d for (d,) in late])
+
+
+def _build_extra_metadata(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table of the top-level keys each accepted line has no column for, as one object.
+
+    Only lines that have such keys are expanded, so the common case costs nothing.
+    """
+    con.execute("create or replace temp table known_keys (event_type VARCHAR, known VARCHAR[])")
+    con.executemany(
+        "insert into known_keys values (?, ?)",
+        [(t, sorted(known_keys(t))) for t in EVENT_TYPES],
+    )
+    con.execute(
+        """
+        create or replace temp table extra_metadata as
+        select a.source_file, a.line_no, json_group_object(e.key, e.value) as extra
+        from attributed a
+        join known_keys k using (event_type)
+        cross join json_each(a.line) e
+        where a.unknown_key_count > 0 and not list_contains(k.known, e.key)
+        group by all
+        """
+    )
+
+
+def _update_manifest(
+    con: duckdb.DuckDBPyConnection, files: list[EventFile], changed: set[str]
+) -> None:
+    present = [f.source_file for f in files]
+    con.execute(
+        "delete from raw.event_files where source_file not in (select unnest($p::VARCHAR[]))",
+        {"p": present},
+    )
+    if not changed:
+        return
+    con.execute(
+        "delete from raw.event_files where source_file in (select unnest($c::VARCHAR[]))",
+        {"c": sorted(changed)},
+    )
+    meta = [(f.source_file, f.size_bytes, f.mtime_ns, f.mtime_day) for f in files
+            if f.source_file in changed]
+    con.execute(
+        "create or replace temp table changed_files "
+        "(source_file VARCHAR, size_bytes BIGINT, mtime_ns BIGINT, mtime_day DATE)"
+    )
+    con.executemany("insert into changed_files values (?, ?, ?, ?)", meta)
+    # A file with no lines still gets a row, so it is not re-read on every run.
+    con.execute(
+        """
+        insert into raw.event_files
+        select c.source_file, c.size_bytes, c.mtime_ns, coalesce(d.event_day, c.mtime_day)
+        from changed_files c
+        left join (select distinct source_file, event_day from attributed) d using (source_file)
+        """
+    )
+
+
+def _result(
+    con: duckdb.DuckDBPyConnection,
+    start: dt.date,
+    end: dt.date,
+    scanned: int,
+    read: int,
+    late: list[dt.date],
+) -> IngestResult:
+    result = IngestResult(start, end, scanned, read, late_days=late)
+    rows = con.execute(
+        """
+        select event_day, sum(lines_read), sum(accepted), sum(duplicates), sum(quarantined),
+               sum(blank)
+        from raw.event_file_stats where event_day between $s and $e group by 1 order by 1
+        """,
+        {"s": start, "e": end},
+    ).fetchall()
+    for day, *counts in rows:
+        keys = ("lines_read", "accepted", "duplicates", "quarantined", "blank")
+        result.per_day[day] = dict(zip(keys, (int(c) for c in counts), strict=True))
+    result.quarantine_reasons = dict(
+        con.execute(
+            """
+            select reason, count(*) from raw.event_quarantine
+            where event_day between $s and $e group by 1 order by 1
+            """,
+            {"s": start, "e": end},
+        ).fetchall()
+    )
+    return result

@@ -215,9 +215,9 @@ def _type_ok(f: Field) -> str:
     return {
         "string": f"{jt} = 'VARCHAR'",
         "count": f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'DOUBLE' and "
-        f"{v}::DOUBLE = floor({v}::DOUBLE)))",
+        f"try_cast({v} as DOUBLE) = floor(try_cast({v} as DOUBLE))))",
         "integer": f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'DOUBLE' and "
-        f"{v}::DOUBLE = floor({v}::DOUBLE)))",
+        f"try_cast({v} as DOUBLE) = floor(try_cast({v} as DOUBLE))))",
         "number": f"{jt} in ('BIGINT', 'UBIGINT', 'DOUBLE')",
         "bool": f"{jt} = 'BOOLEAN'",
         "object": f"{jt} = 'OBJECT'",

@@ -1,0 +1,74 @@
+{#- One row per UTC day: volumes, latency percentiles, error and cache-hit rates, cost by category. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_days('day', -1, 1) }}"
+) }}
+
+with
+
+interactions as (
+    select * from {{ ref('interactions') }}
+    where interaction_day between {{ window_start(-1) }} and {{ window_end(1) }}
+),
+
+sessions as (
+    select * from {{ ref('sessions') }}
+    where session_day between {{ window_start(-1) }} and {{ window_end(1) }}
+),
+
+interaction_stats as (
+    select
+        interaction_day as day,
+        cast(count(distinct user_id) as bigint) as active_users,
+        cast(count(*) as bigint) as interaction_count,
+        cast(count(*) filter (where interaction_type = 'llm_call') as bigint) as llm_call_count,
+        cast(coalesce(sum(input_tokens), 0) as bigint) as input_tokens,
+        cast(coalesce(sum(cached_input_tokens), 0) as bigint) as cached_input_tokens,
+        cast(coalesce(sum(output_tokens), 0) as bigint) as output_tokens,
+        quantile_cont(duration_ms, 0.50) filter (where interaction_type = 'llm_call') as llm_latency_p50_ms,
+        quantile_cont(duration_ms, 0.95) filter (where interaction_type = 'llm_call') as llm_latency_p95_ms,
+        quantile_cont(duration_ms, 0.99) filter (where interaction_type = 'llm_call') as llm_latency_p99_ms,
+        count(*) filter (where interaction_type = 'llm_call' and status = 'error')
+        / nullif(count(*) filter (where interaction_type = 'llm_call'), 0) as llm_error_rate,
+        sum(cached_input_tokens) filter (where interaction_type = 'llm_call')
+        / nullif(sum(input_tokens) filter (where interaction_type = 'llm_call'), 0) as cache_hit_rate
+    from interactions
+    group by all
+),
+
+session_stats as (
+    select
+        session_day as day,
+        cast(count(*) as bigint) as session_count
+    from sessions
+    group by all
+),
+
+final as (
+    select
+        coalesce(interaction_stats.day, session_stats.day) as day,
+        coalesce(interaction_stats.active_users, 0) as active_users,
+        coalesce(session_stats.session_count, 0) as session_count,
+        coalesce(interaction_stats.interaction_count, 0) as interaction_count,
+        coalesce(interaction_stats.llm_call_count, 0) as llm_call_count,
+        coalesce(interaction_stats.input_tokens, 0) as input_tokens,
+        coalesce(interaction_stats.cached_input_tokens, 0) as cached_input_tokens,
+        coalesce(interaction_stats.output_tokens, 0) as output_tokens,
+        {{ money(0) }} as ai_tokens_cost_usd,
+        {{ money(0) }} as db_ops_cost_usd,
+        {{ money(0) }} as api_calls_cost_usd,
+        {{ money(0) }} as compute_cost_usd,
+        {{ money(0) }} as other_cost_usd,
+        {{ money(0) }} as total_cost_usd,
+        interaction_stats.llm_latency_p50_ms,
+        interaction_stats.llm_latency_p95_ms,
+        interaction_stats.llm_latency_p99_ms,
+        cast(interaction_stats.llm_error_rate as double) as llm_error_rate,
+        cast(interaction_stats.cache_hit_rate as double) as cache_hit_rate
+    from interaction_stats
+    full outer join session_stats on interaction_stats.day = session_stats.day
+)
+
+select * from final

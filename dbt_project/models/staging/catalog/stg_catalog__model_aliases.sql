@@ -1,0 +1,17 @@
+with
+
+source as (
+    select * from {{ source('catalog', 'model_aliases') }}
+),
+
+renamed as (
+    select
+        provider,
+        model,
+        canonical_model,
+        is_priced_model,
+        genai_prices_version
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,163 @@
+"""Ingestion of the application's event logs into raw.app_events / raw.event_quarantine."""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.partitions import daily_partitions, day_range, single_run
+from orchestration.resources import EventLogResource
+from sources.event_log import IngestResult, ingest_range
+from sources.model_catalog import map_new_models
+
+APP_EVENTS = dg.AssetKey(["raw", "app_events"])
+QUARANTINE = dg.AssetKey(["raw", "event_quarantine"])
+MODEL_ALIASES = dg.AssetKey(["raw", "model_aliases"])
+QUARANTINE_WARN_SHARE = 0.01
+
+CHECKS = [
+    dg.AssetCheckSpec(
+        "lines_accounted_for",
+        asset=APP_EVENTS,
+        description="Per file and day: lines read = accepted + duplicates + quarantined + blank.",
+    ),
+    dg.AssetCheckSpec(
+        "quarantine_share",
+        asset=APP_EVENTS,
+        description=f"At most {QUARANTINE_WARN_SHARE:.0%} of lines quarantined (warns).",
+    ),
+    dg.AssetCheckSpec(
+        "models_known_to_genai_prices",
+        asset=APP_EVENTS,
+        description="Every logged (provider, model) maps to a genai-prices model (warns).",
+    ),
+]
+
+
+def _per_day_table(result: IngestResult) -> str:
+    rows = ["| day | lines read | accepted | duplicates | quarantined | blank |", "|---|---|---|---|---|---|"]
+    for day, c in sorted(result.per_day.items()):
+        rows.append(
+            f"| {day} | {c['lines_read']} | {c['accepted']} | {c['duplicates']} | "
+            f"{c['quarantined']} | {c['blank']} |"
+        )
+    return "\n".join(rows)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            APP_EVENTS,
+            kinds={"duckdb", "python"},
+            description=(
+                "Accepted application events (JSON Lines, any depth, .jsonl and .jsonl.gz) of the "
+                "partition's UTC days, validated and deduplicated by event_id. Re-running a "
+                "partition replaces exactly that partition's rows."
+            ),
+        ),
+        dg.AssetSpec(
+            QUARANTINE,
+            kinds={"duckdb"},
+            description="Every invalid line with its file, line number, raw text and reason.",
+        ),
+        dg.AssetSpec(
+            MODEL_ALIASES,
+            kinds={"duckdb"},
+            description="Logged (provider, model) -> genai-prices canonical model id.",
+        ),
+    ],
+    name="ingest_app_events",
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool="warehouse",
+    group_name="ingestion",
+    check_specs=CHECKS,
+)
+def ingest_app_events(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, event_logs: EventLogResource
+):
+    start, end = day_range(context)
+    with duckdb.get_connection() as con:
+        result = ingest_range(con, event_logs.path, start, end)
+        unknown_models = map_new_models(con, "select provider, model from raw.app_events")
+        unknown_usage = con.execute(
+            """
+            select e.provider, e.model, count(*) as calls,
+                   sum(e.input_tokens) as input_tokens, sum(e.output_tokens) as output_tokens
+            from raw.app_events e
+            join raw.model_aliases a using (provider, model)
+            where not a.is_priced_model and e.event_day between $s and $e
+            group by all order by all
+            """,
+            {"s": start, "e": end},
+        ).fetchall()
+        bad_files = con.execute(
+            """
+            select source_file, event_day from raw.event_file_stats
+            where event_day between $s and $e
+              and lines_read <> accepted + duplicates + quarantined + blank
+            """,
+            {"s": start, "e": end},
+        ).fetchall()
+    totals = result.totals()
+    for day, c in sorted(result.per_day.items()):
+        context.log.info(f"{day}: {c}")
+    if result.late_days:
+        context.log.warning(
+            "New or changed files also hold events of days outside this run: "
+            f"{[str(d) for d in result.late_days]}. Re-run those partitions to include them."
+        )
+    yield dg.MaterializeResult(
+        asset_key=APP_EVENTS,
+        metadata={
+            **{k: dg.MetadataValue.int(v) for k, v in totals.items()},
+            "files_scanned": result.files_scanned,
+            "files_read": result.files_read,
+            "per_day": dg.MetadataValue.md(_per_day_table(result)),
+            "quarantine_reasons": dg.MetadataValue.json(result.quarantine_reasons),
+            "late_days": dg.MetadataValue.json([str(d) for d in result.late_days]),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata={
+            "quarantined": dg.MetadataValue.int(totals["quarantined"]),
+            "reasons": dg.MetadataValue.json(result.quarantine_reasons),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=MODEL_ALIASES,
+        metadata={"unknown_models": dg.MetadataValue.json([list(x) for x in unknown_models])},
+    )
+    yield dg.AssetCheckResult(
+        check_name="lines_accounted_for",
+        passed=not bad_files and totals["lines_read"] == sum(
+            totals[k] for k in ("accepted", "duplicates", "quarantined", "blank")
+        ),
+        metadata={"mismatched_files": dg.MetadataValue.json([[f, str(d)] for f, d in bad_files])},
+    )
+    share = totals["quarantined"] / totals["lines_read"] if totals["lines_read"] else 0.0
+    yield dg.AssetCheckResult(
+        check_name="quarantine_share",
+        passed=share <= QUARANTINE_WARN_SHARE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "quarantined": totals["quarantined"],
+            "lines_read": totals["lines_read"],
+            "share": dg.MetadataValue.float(round(share, 6)),
+            "reasons": dg.MetadataValue.json(result.quarantine_reasons),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="models_known_to_genai_prices",
+        passed=not unknown_usage,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "unknown_models_in_range": dg.MetadataValue.json(
+                [
+                    {"provider": p, "model": m, "calls": n, "input_tokens": i, "output_tokens": o}
+                    for p, m, n, i, o in unknown_usage
+                ]
+            ),
+            "unknown_models_ever": dg.MetadataValue.json([list(x) for x in unknown_models]),
+        },
+    )

@@ -1,0 +1,112 @@
+"""The dbt models as Dagster assets: one partitioned multi-asset, one dbt invocation per run.
+
+dbt tests become asset checks. The partition window reaches dbt as COSTWATCH_WINDOW_START/END
+environment variables (read by the `window_start()`/`window_end()` macros): unlike `--vars`, they
+keep dbt's partial parsing.
+"""
+
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from assets.partitions import daily_partitions, day_range, single_run
+from orchestration.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _sources_newer_than(manifest: Path) -> bool:
+    stamp = manifest.stat().st_mtime
+    watched = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for sub in ("models", "macros", "tests", "snapshots", "seeds"):
+        watched.extend((DBT_PROJECT_DIR / sub).rglob("*"))
+    return any(p.is_file() and p.stat().st_mtime > stamp for p in watched)
+
+
+def ensure_manifest() -> Path:
+    """Run `dbt parse` when the manifest is missing or older than the project's files.
+
+    A fresh clone has no manifest, and `@dbt_assets` needs one at import time.
+    """
+    manifest = dbt_project.manifest_path
+    if manifest.exists() and not _sources_newer_than(manifest):
+        return manifest
+    dbt = str(Path(sys.executable).parent / "dbt")
+    proc = subprocess.run(
+        [dbt, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            "dbt parse failed; fix the dbt project and retry "
+            f"(`cd dbt_project && dbt parse`):\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
+        )
+    return manifest
+
+
+class CostwatchTranslator(DagsterDbtTranslator):
+    """Asset keys <schema>/<model> (staging/..., intermediate/..., marts/...), grouped by layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        schema = dbt_resource_props["config"].get("schema") or dbt_resource_props["schema"]
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return "ingestion"
+        return dbt_resource_props["config"].get("schema") or "dbt"
+
+
+@contextmanager
+def window_env(start: str, end: str) -> Iterator[None]:
+    """Set the dbt window variables for the dbt subprocess started inside the block."""
+    saved = {k: os.environ.get(k) for k in ("COSTWATCH_WINDOW_START", "COSTWATCH_WINDOW_END")}
+    os.environ["COSTWATCH_WINDOW_START"], os.environ["COSTWATCH_WINDOW_END"] = start, end
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    dagster_dbt_translator=CostwatchTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool="warehouse",
+    name="dbt_models",
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    start, end = day_range(context)
+    context.log.info(f"dbt build for {start}..{end}")
+    with window_env(start.isoformat(), end.isoformat()):
+        invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()
+    _remove_run_target(invocation.target_path)
+
+
+def _remove_run_target(target: Path) -> None:
+    """Each dagster-dbt run leaves target/<run>/ (~2 MB) behind; remove it once it is streamed."""
+    if target.is_dir() and target.parent == dbt_project.project_dir / "target":
+        shutil.rmtree(target, ignore_errors=True)
+
+
+MART_KEYS = [k for k in dbt_models.keys if k.path[0] == "marts"]

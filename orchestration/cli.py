@@ -1,0 +1,198 @@
+"""`costwatch`: the command-line entry point (shared/contracts/interface.md).
+
+Runs started here execute on the same Dagster instance as the UI ($COSTWATCH_HOME/dagster), so they
+show up in the UI with their materializations and check results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestration import settings
+
+DEMO_MARKER = ".costwatch-demo"
+DEFAULT_CHUNK_DAYS = 31
+
+
+@dataclass
+class RunOutcome:
+    start: dt.date
+    end: dt.date
+    run_id: str
+    success: bool
+    seconds: float
+    checks_passed: int = 0
+    failed_checks: list[str] = field(default_factory=list)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-21") from exc
+
+
+def _chunks(start: dt.date, end: dt.date, size: int) -> list[tuple[dt.date, dt.date]]:
+    out = []
+    cur = start
+    while cur <= end:
+        last = min(end, cur + dt.timedelta(days=size - 1))
+        out.append((cur, last))
+        cur = last + dt.timedelta(days=1)
+    return out
+
+
+def run_range(start: dt.date, end: dt.date, chunk_days: int = DEFAULT_CHUNK_DAYS) -> list[RunOutcome]:
+    """Materialize every asset and check for the days [start, end], one run per chunk of days."""
+    import dagster as dg
+
+    from orchestration.definitions import get_daily_refresh_job
+
+    outcomes: list[RunOutcome] = []
+    chunks = _chunks(start, end, chunk_days)
+    with dg.DagsterInstance.get() as instance:
+        for i, (a, b) in enumerate(chunks, start=1):
+            print(f"[{i}/{len(chunks)}] {a}..{b}: running", flush=True)
+            t0 = time.monotonic()
+            result = dg.execute_job(
+                dg.reconstructable(get_daily_refresh_job),
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": a.isoformat(),
+                    "dagster/asset_partition_range_end": b.isoformat(),
+                    "costwatch/launched_by": "cli",
+                },
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
+            outcome = RunOutcome(a, b, result.run_id, result.success, time.monotonic() - t0)
+            for event in result.all_events:
+                if event.event_type_value != "ASSET_CHECK_EVALUATION":
+                    continue
+                ev = event.event_specific_data
+                if ev.passed:
+                    outcome.checks_passed += 1
+                else:
+                    key = ev.asset_check_key
+                    outcome.failed_checks.append(
+                        f"{key.asset_key.to_user_string()}:{key.name} ({ev.severity.value.lower()})"
+                    )
+            outcomes.append(outcome)
+            status = "ok" if outcome.success else "FAILED"
+            print(
+                f"[{i}/{len(chunks)}] {a}..{b}: {status} in {outcome.seconds:.1f}s, "
+                f"run {outcome.run_id}, checks passed {outcome.checks_passed}, "
+                f"failed {len(outcome.failed_checks)}",
+                flush=True,
+            )
+            for name in outcome.failed_checks:
+                print(f"    failed check: {name}", flush=True)
+            if not outcome.success:
+                print(
+                    f"    see the run's logs: `costwatch ui`, then Runs -> {outcome.run_id}",
+                    flush=True,
+                )
+    return outcomes
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    if args.end < args.start:
+        print("--end must not be before --start", file=sys.stderr)
+        return 2
+    outcomes = run_range(args.start, args.end, args.chunk_days)
+    return 0 if all(o.success for o in outcomes) else 1
+
+
+def _prepare_demo_events(s: settings.Settings) -> Path:
+    root = s.events_dir
+    if root.exists() and any(root.iterdir()) and not (root / DEMO_MARKER).exists():
+        raise SystemExit(
+            f"{root} holds event logs that the demo did not write; refusing to replace them. "
+            "Point COSTWATCH_HOME (or COSTWATCH_EVENTS_DIR) at an empty folder for the demo."
+        )
+    return root
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from sources import sample_data
+
+    s = settings.apply()
+    root = _prepare_demo_events(s)
+    ledger = sample_data.generate(root, sample_data.DEMO_START, args.days, args.users)
+    (root / DEMO_MARKER).write_text("written by `costwatch demo`; safe to delete\n")
+    first, last = ledger.day_list[0], ledger.day_list[-1]
+    print(
+        f"Wrote {len(ledger.lines)} sample lines ({len(ledger.events)} events) for "
+        f"{first}..{last} under {root}",
+        flush=True,
+    )
+    outcomes = run_range(first, last, DEFAULT_CHUNK_DAYS)
+    ok = all(o.success for o in outcomes)
+    print()
+    print(f"Warehouse (written by runs only): {s.warehouse}")
+    print(f"Analysts' read-only copy:         {s.published}")
+    print(f"  e.g. duckdb -readonly {s.published} \"select * from marts.daily_totals\"")
+    print(f"Dagster instance:                 {s.dagster_home}  (open it with `costwatch ui`)")
+    return 0 if ok else 1
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    settings.apply()
+    cmd = [
+        str(Path(sys.executable).parent / "dagster"),
+        "dev",
+        "-w",
+        str(settings.REPO_ROOT / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(cmd, cwd=settings.REPO_ROOT, env=os.environ.copy())
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="costwatch", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="sample data end to end, no keys and no network needed")
+    demo.add_argument("--days", type=int, default=7, help="days of sample data (default 7)")
+    demo.add_argument("--users", type=int, default=40, help="sample users (default 40)")
+    demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser("run", help="materialize every asset and check for a range of days")
+    run.add_argument("--start", type=_date, required=True, help="first UTC day, YYYY-MM-DD")
+    run.add_argument("--end", type=_date, required=True, help="last UTC day (inclusive)")
+    run.add_argument(
+        "--chunk-days",
+        type=int,
+        default=DEFAULT_CHUNK_DAYS,
+        help=f"days per run (default {DEFAULT_CHUNK_DAYS})",
+    )
+    run.set_defaults(func=_cmd_run)
+
+    ui = sub.add_parser("ui", help="start the Dagster webserver and daemon")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    ui.set_defaults(func=_cmd_ui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings.apply()
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

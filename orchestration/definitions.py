@@ -1,0 +1,28 @@
+"""The one Definitions object of the code location (workspace.yaml points here)."""
+
+from __future__ import annotations
+
+from orchestration import settings
+
+settings.apply()
+
+import dagster as dg  # noqa: E402
+
+from assets import app_events, dbt, publish  # noqa: E402
+from orchestration.resources import build_resources  # noqa: E402
+from orchestration.schedules import daily_refresh_job, daily_refresh_schedule  # noqa: E402
+
+defs = dg.Definitions(
+    assets=[app_events.ingest_app_events, dbt.dbt_models, publish.analytics_warehouse],
+    jobs=[daily_refresh_job],
+    schedules=[daily_refresh_schedule],
+    resources=build_resources(),
+    # One process per run: a dbt-duckdb build gains nothing from parallel steps (one writer),
+    # and the multiprocess executor triples the run time (shared/stack-facts.md).
+    executor=dg.in_process_executor,
+)
+
+
+def get_daily_refresh_job() -> dg.JobDefinition:
+    """Module-level accessor so the CLI can launch a reconstructable job on the instance."""
+    return defs.resolve_job_def("daily_refresh")

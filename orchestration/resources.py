@@ -1,0 +1,41 @@
+"""Dagster resources: configured from the environment only (dg.EnvVar), never from code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+
+class EventLogResource(dg.ConfigurableResource):
+    """Root folder of the application's JSON Lines event logs."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
+
+class PublishedWarehouseResource(dg.ConfigurableResource):
+    """The read-only copy analysts open; replaced atomically after each successful build."""
+
+    path: str
+
+
+def build_resources() -> dict[str, object]:
+    return {
+        "duckdb": DuckDBResource(database=dg.EnvVar("COSTWATCH_WAREHOUSE")),
+        "event_logs": EventLogResource(root=dg.EnvVar("COSTWATCH_EVENTS_DIR")),
+        "published": PublishedWarehouseResource(path=dg.EnvVar("COSTWATCH_PUBLISHED")),
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        ),
+    }

@@ -1,0 +1,67 @@
+"""Where things live, from the environment (interface.md), resolved once.
+
+`apply()` reads `.env` (never overriding variables already set), fills in the defaults as absolute
+paths and exports them, so Dagster resources (`dg.EnvVar`), the dbt subprocess and the Dagster
+instance (`DAGSTER_HOME`) all see the same folders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    events_dir: Path
+    warehouse: Path
+    published: Path
+    dagster_home: Path
+    reports_dir: Path
+
+
+def _path(env: dict[str, str], name: str, default: Path) -> Path:
+    value = env.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def resolve(env: dict[str, str] | None = None) -> Settings:
+    """Settings from an environment mapping (defaults to os.environ); no side effects."""
+    env = dict(os.environ if env is None else env)
+    home = _path(env, "COSTWATCH_HOME", Path("data").resolve())
+    return Settings(
+        home=home,
+        events_dir=_path(env, "COSTWATCH_EVENTS_DIR", home / "events"),
+        warehouse=_path(env, "COSTWATCH_WAREHOUSE", home / "warehouse.duckdb"),
+        published=_path(env, "COSTWATCH_PUBLISHED", home / "analytics.duckdb"),
+        dagster_home=_path(env, "DAGSTER_HOME", home / "dagster"),
+        reports_dir=home / "reports",
+    )
+
+
+def apply() -> Settings:
+    """Resolve settings, create the folders and export the variables. Idempotent."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    s = resolve()
+    for folder in (s.home, s.dagster_home, s.warehouse.parent, s.published.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        COSTWATCH_HOME=str(s.home),
+        COSTWATCH_EVENTS_DIR=str(s.events_dir),
+        COSTWATCH_WAREHOUSE=str(s.warehouse),
+        COSTWATCH_PUBLISHED=str(s.published),
+        DAGSTER_HOME=str(s.dagster_home),
+    )
+    instance_yaml = s.dagster_home / "dagster.yaml"
+    if not instance_yaml.exists() or instance_yaml.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
+        shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
+    return s

@@ -1,0 +1,77 @@
+"""Warehouse helpers with no Dagster dependency: the published read-only copy for analysts.
+
+DuckDB locks a database file per process: while a run writes the warehouse nobody else can open
+it, and an analyst's read-only connection would block the next run. So analysts never open the
+warehouse; they open a separate file that each successful build replaces atomically (a new file
+renamed over the old one: an open connection keeps reading the old file until it reconnects).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import duckdb
+
+PUBLISHED_SCHEMAS = ("marts",)
+PUBLISHED_EXTRA_TABLES = (("raw", "event_quarantine"),)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def relations_to_publish(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    rows = con.execute(
+        """
+        select table_schema, table_name from information_schema.tables
+        where table_catalog = current_database()
+          and (table_schema in (select unnest($schemas::VARCHAR[]))
+               or (table_schema, table_name) in (select unnest($s), unnest($t)))
+        order by 1, 2
+        """,
+        {
+            "schemas": list(PUBLISHED_SCHEMAS),
+            "s": [s for s, _ in PUBLISHED_EXTRA_TABLES],
+            "t": [t for _, t in PUBLISHED_EXTRA_TABLES],
+        },
+    ).fetchall()
+    return [(s, t) for s, t in rows]
+
+
+def publish_copy(
+    con: duckdb.DuckDBPyConnection, target: Path, info: dict[str, str]
+) -> dict[str, int]:
+    """Copy the published relations into a new file and rename it over `target`.
+
+    Returns row counts per relation. `info` is stored in `meta.publish_info` (one row).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    relations = relations_to_publish(con)
+    counts: dict[str, int] = {}
+    # ATTACH takes no bound parameters; the path is ours (configuration), quoted as a literal.
+    con.execute(f"attach '{str(tmp).replace(chr(39), chr(39) * 2)}' as publish_target")
+    try:
+        for schema, table in relations:
+            con.execute(f"create schema if not exists publish_target.{_ident(schema)}")
+            con.execute(
+                f"create table publish_target.{_ident(schema)}.{_ident(table)} as "
+                f"select * from {_ident(schema)}.{_ident(table)}"
+            )
+            counts[f"{schema}.{table}"] = con.execute(
+                f"select count(*) from publish_target.{_ident(schema)}.{_ident(table)}"
+            ).fetchone()[0]
+        con.execute("create schema if not exists publish_target.meta")
+        con.execute(
+            "create table publish_target.meta.publish_info as "
+            "select $published_at::TIMESTAMP as published_at, $info::JSON as info",
+            {"published_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "info": info},
+        )
+    finally:
+        con.execute("detach publish_target")
+    os.replace(tmp, target)
+    return counts

@@ -6,6 +6,7 @@ keep dbt's partial parsing.
 """
 
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -40,6 +41,16 @@ def ensure_manifest() -> Path:
     manifest = dbt_project.manifest_path
     if manifest.exists() and not _sources_newer_than(manifest):
         return manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be parsing right now
+        if manifest.exists() and not _sources_newer_than(manifest):
+            return manifest
+        _parse()
+    return manifest
+
+
+def _parse() -> None:
     dbt = str(Path(sys.executable).parent / "dbt")
     proc = subprocess.run(
         [dbt, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
@@ -53,7 +64,6 @@ def ensure_manifest() -> Path:
             "dbt parse failed; fix the dbt project and retry "
             f"(`cd dbt_project && dbt parse`):\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
         )
-    return manifest
 
 
 class CostwatchTranslator(DagsterDbtTranslator):

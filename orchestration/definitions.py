@@ -6,7 +6,12 @@ from orchestration import settings
 
 settings.apply()
 
+import warnings  # noqa: E402
+
 import dagster as dg  # noqa: E402
+
+# single-run backfill policies and pools are flagged beta; the warning is noise for operators.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from assets import app_events, dbt, publish  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402

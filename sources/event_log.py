@@ -131,7 +131,7 @@ def _read_bytes(f: EventFile) -> tuple[bytes, str | None]:
 
 def _normalized_lines(data: bytes, problem: str | None) -> Iterator[str]:
     """Lines of a file DuckDB cannot read directly, with sentinel lines for what is invalid."""
-    text_lines = data.split(b"\n")
+    text_lines = data.split(b"\n") if data else []
     if data.endswith(b"\n"):
         text_lines.pop()
     for raw in text_lines:

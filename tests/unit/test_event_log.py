@@ -1,0 +1,268 @@
+"""The event-log reader against app-events.md, one rule at a time, on a real DuckDB."""
+
+import datetime as dt
+import gzip
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sources.event_log import discover_files, ingest_range
+
+DAY = dt.date(2026, 11, 21)
+BASE = {"event_id": "e1", "type": "llm_call", "ts": "2026-11-21T09:00:00Z"}
+LLM = {**BASE, "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 10, "output_tokens": 5}
+
+
+def _write(root: Path, name: str, lines: list[str | bytes], gz: bool = False) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = b"".join((x if isinstance(x, bytes) else x.encode()) + b"\n" for x in lines)
+    path.write_bytes(gzip.compress(body) if gz else body)
+    return path
+
+
+def _ingest(root: Path, start: dt.date = DAY, end: dt.date = DAY, con=None):
+    con = con or duckdb.connect()
+    result = ingest_range(con, root, start, end)
+    return con, result
+
+
+def _events(con) -> list[dict]:
+    cur = con.execute("select * from raw.app_events order by event_id")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _quarantine(con) -> list[tuple]:
+    return con.execute(
+        "select source_file, line_no, reason from raw.event_quarantine order by 1, 2"
+    ).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("not json", "invalid_json"),
+        ('{"event_id": "e1", "type":', "invalid_json"),
+        ("[1, 2]", "not_an_object"),
+        ('"just a string"', "not_an_object"),
+        (json.dumps({k: v for k, v in LLM.items() if k != "event_id"}), "missing_field:event_id"),
+        (json.dumps({**LLM, "event_id": ""}), "missing_field:event_id"),
+        (json.dumps({k: v for k, v in LLM.items() if k != "type"}), "missing_field:type"),
+        (json.dumps({k: v for k, v in LLM.items() if k != "ts"}), "missing_field:ts"),
+        (json.dumps({**LLM, "ts": None}), "missing_field:ts"),
+        (json.dumps({**LLM, "event_id": 17}), "wrong_type:event_id"),
+        (json.dumps({**LLM, "type": "telemetry"}), "unknown_type"),
+        (json.dumps({**LLM, "ts": "2026-11-21T09:00:00"}), "invalid_ts"),  # no offset
+        (json.dumps({**LLM, "ts": "2026-13-45T25:00:00Z"}), "invalid_ts"),
+        (json.dumps({**LLM, "ts": "yesterday"}), "invalid_ts"),
+        (json.dumps({**LLM, "ts": 1763715600}), "wrong_type:ts"),
+        (json.dumps({k: v for k, v in LLM.items() if k != "model"}), "missing_field:model"),
+        (json.dumps({k: v for k, v in LLM.items() if k != "provider"}), "missing_field:provider"),
+        (json.dumps({**LLM, "input_tokens": None}), "missing_field:input_tokens"),
+        (json.dumps({**LLM, "input_tokens": "10"}), "wrong_type:input_tokens"),
+        (json.dumps({**LLM, "output_tokens": 2.5}), "wrong_type:output_tokens"),
+        (json.dumps({**LLM, "input_tokens": -1}), "negative_count:input_tokens"),
+        (json.dumps({**LLM, "input_tokens": 2**64 - 1}), "out_of_range:input_tokens"),
+        (json.dumps({**LLM, "user_id": 42}), "wrong_type:user_id"),
+        (json.dumps({**LLM, "metadata": [1]}), "wrong_type:metadata"),
+        (json.dumps({**LLM, "stream": "yes"}), "wrong_type:stream"),
+        (json.dumps({**LLM, "status": "exploded"}), "invalid_value:status"),
+        (json.dumps({**LLM, "duration_ms": -4}), "out_of_range:duration_ms"),
+        (
+            json.dumps({**LLM, "cached_input_tokens": 6, "cache_write_tokens": 5}),
+            "token_inequality:cached_plus_cache_write_exceeds_input",
+        ),
+        (
+            json.dumps({**LLM, "cache_write_tokens": 2, "cache_write_1h_tokens": 3}),
+            "token_inequality:cache_write_1h_exceeds_cache_write",
+        ),
+        (
+            json.dumps({**LLM, "reasoning_tokens": 6}),
+            "token_inequality:reasoning_exceeds_output",
+        ),
+        (json.dumps({**BASE, "type": "db_op", "operation": "delete"}), "invalid_value:operation"),
+        (json.dumps({**BASE, "type": "api_call"}), "missing_field:service"),
+        (json.dumps({**BASE, "type": "compute"}), "missing_field:duration_ms"),
+        (json.dumps({**BASE, "type": "cost_event"}), "missing_field:amount_usd"),
+        (
+            json.dumps({**BASE, "type": "cost_event", "amount_usd": -1}),
+            "out_of_range:amount_usd",
+        ),
+        (json.dumps({**BASE, "type": "feedback", "rating": 9}), "out_of_range:rating"),
+        (json.dumps({**BASE, "type": "feedback", "quality_score": 101}), "out_of_range:quality_score"),
+        (json.dumps({**BASE, "type": "feedback", "action": "liked"}), "invalid_value:action"),
+    ],
+)
+def test_invalid_line_is_quarantined_with_its_reason(tmp_path: Path, line: str, reason: str):
+    valid = json.dumps({**LLM, "event_id": "ok-1"})
+    _write(tmp_path, "a.jsonl", [valid, line])
+    con, result = _ingest(tmp_path)
+    assert _quarantine(con) == [("a.jsonl", 2, reason)]
+    assert [e["event_id"] for e in _events(con)] == ["ok-1"]
+    assert result.per_day[DAY] == {
+        "lines_read": 2,
+        "accepted": 1,
+        "duplicates": 0,
+        "quarantined": 1,
+        "blank": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        LLM,
+        {**LLM, "input_tokens": 10.0},  # integral float renders of counts are counts
+        {**LLM, "cached_input_tokens": 4, "cache_write_tokens": 6, "cache_write_1h_tokens": 6},
+        {**LLM, "reasoning_tokens": 5, "status": "canceled", "stream": False, "user_id": None},
+        {**LLM, "output_tokens": 0, "model": "text-embedding-3-small"},
+        {**LLM, "provider": "mistral", "model": "anything"},  # open set of providers
+        {**BASE, "type": "session_start"},
+        {**BASE, "type": "session_end"},
+        {**BASE, "type": "db_op"},
+        {**BASE, "type": "api_call", "service": "maps", "units": 2.5},
+        {**BASE, "type": "compute", "duration_ms": 0},
+        {**BASE, "type": "cost_event", "amount_usd": 0},
+        {**BASE, "type": "feedback", "rating": 5, "quality_score": 0},
+        {**BASE, "type": "db_op", "status": "anything-goes"},
+    ],
+)
+def test_valid_line_is_accepted(tmp_path: Path, event: dict):
+    _write(tmp_path, "a.jsonl", [json.dumps(event)])
+    con, result = _ingest(tmp_path)
+    assert _quarantine(con) == []
+    assert result.per_day[DAY]["accepted"] == 1
+
+
+def test_fields_are_typed_and_defaults_applied(tmp_path: Path):
+    lines = [
+        json.dumps({**LLM, "ts": "2026-11-21T11:00:02.5+02:00", "client": "ios", "session_id": "s"}),
+        json.dumps({**BASE, "event_id": "e2", "type": "api_call", "service": "maps"}),
+        json.dumps(
+            {**BASE, "event_id": "e3", "type": "cost_event", "amount_usd": 0.1, "metadata": {"a": 1}}
+        ),
+        json.dumps({**BASE, "event_id": "e4", "type": "db_op", "input_tokens": "x", "rows_read": 3}),
+    ]
+    _write(tmp_path, "deep/er/a.jsonl", lines)
+    con, _ = _ingest(tmp_path)
+    e1, e2, e3, e4 = _events(con)
+    assert e1["occurred_at"] == dt.datetime(2026, 11, 21, 9, 0, 2, 500000)
+    assert (e1["user_id"], e1["session_id"], e1["status"]) == ("anonymous", "s", "ok")
+    assert json.loads(e1["metadata"]) == {"client": "ios"}
+    assert e1["source_file"] == "deep/er/a.jsonl"
+    assert (e2["units"], e2["status"]) == (Decimal("1"), None)
+    assert e3["amount_usd"] == Decimal("0.1")
+    assert json.loads(e3["metadata"]) == {"a": 1}
+    # A field of another type is not a column of this one: it is kept in metadata, unvalidated.
+    assert e4["rows_read"] == 3 and e4["input_tokens"] is None
+    assert json.loads(e4["metadata"]) == {"input_tokens": "x"}
+
+
+def test_day_comes_from_utc_ts_not_folder(tmp_path: Path):
+    late = {**LLM, "event_id": "late", "ts": "2026-11-22T00:30:00+02:00"}  # 21st in UTC
+    early = {**LLM, "event_id": "next", "ts": "2026-11-21T23:30:00-01:00"}  # 22nd in UTC
+    _write(tmp_path, "2026-11-22/a.jsonl", [json.dumps(late), json.dumps(early)])
+    con, result = _ingest(tmp_path, DAY, DAY + dt.timedelta(days=1))
+    assert {e["event_id"]: e["event_day"] for e in _events(con)} == {
+        "late": DAY,
+        "next": DAY + dt.timedelta(days=1),
+    }
+    assert result.per_day[DAY]["accepted"] == 1
+
+
+def test_blank_lines_crlf_and_missing_final_newline(tmp_path: Path):
+    body = (json.dumps(LLM) + "\r\n\r\n   \n" + json.dumps({**LLM, "event_id": "e2"})).encode()
+    (tmp_path / "a.jsonl").write_bytes(body)
+    con, result = _ingest(tmp_path)
+    assert [e["event_id"] for e in _events(con)] == ["e1", "e2"]
+    assert result.per_day[DAY] == {
+        "lines_read": 4,
+        "accepted": 2,
+        "duplicates": 0,
+        "quarantined": 0,
+        "blank": 2,
+    }
+
+
+def test_gzip_invalid_utf8_and_truncated_gzip(tmp_path: Path):
+    _write(tmp_path, "a.jsonl.gz", [json.dumps(LLM)], gz=True)
+    _write(tmp_path, "b.jsonl", [json.dumps({**LLM, "event_id": "e2"}), b'{"x":"\xff"}'])
+    body = (json.dumps({**LLM, "event_id": "e3"}) + "\n").encode()
+    (tmp_path / "c.jsonl.gz").write_bytes(gzip.compress(body)[:-8])
+    (tmp_path / "d.jsonl.gz").write_bytes(b"this is not gzip")
+    noon = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC).timestamp()
+    os.utime(tmp_path / "d.jsonl.gz", (noon, noon))  # no ts to date it: its mtime day counts
+    con, _ = _ingest(tmp_path)
+    assert [e["event_id"] for e in _events(con)] == ["e1", "e2", "e3"]
+    assert _quarantine(con) == [
+        ("b.jsonl", 2, "invalid_utf8"),
+        ("c.jsonl.gz", 2, "truncated_gzip"),
+        ("d.jsonl.gz", 1, "unreadable_file"),
+    ]
+    raw = con.execute("select raw_line from raw.event_quarantine order by source_file").fetchall()
+    assert raw[0] == ('{"x":"\\xff"}',)
+
+
+def test_duplicates_first_by_ts_then_path_across_files_and_reruns(tmp_path: Path):
+    a = {**LLM, "event_id": "dup", "ts": "2026-11-21T10:00:00Z", "model": "from-b"}
+    b = {**LLM, "event_id": "dup", "ts": "2026-11-21T09:00:00Z", "model": "from-a-earlier"}
+    _write(tmp_path, "b.jsonl", [json.dumps(a)])
+    _write(tmp_path, "z.jsonl", [json.dumps(b)])
+    _write(tmp_path, "redelivered/a.jsonl", [json.dumps(b)])  # same ts, path sorts first
+    con, result = _ingest(tmp_path)
+    events = _events(con)
+    assert [(e["model"], e["source_file"]) for e in events] == [
+        ("from-a-earlier", "redelivered/a.jsonl")
+    ]
+    assert result.per_day[DAY]["duplicates"] == 2
+    _ingest(tmp_path, con=con)
+    assert len(_events(con)) == 1
+
+
+def test_rerun_replaces_only_its_partition_and_sees_late_files(tmp_path: Path):
+    day2 = DAY + dt.timedelta(days=1)
+    _write(tmp_path, "a.jsonl", [json.dumps(LLM)])
+    _write(tmp_path, "b.jsonl", [json.dumps({**LLM, "event_id": "d2", "ts": "2026-11-22T01:00:00Z"})])
+    con, _ = _ingest(tmp_path, DAY, day2)
+    # A late file for day 1 also holding an event of day 2.
+    late = [
+        json.dumps({**LLM, "event_id": "late1"}),
+        json.dumps({**LLM, "event_id": "late2", "ts": "2026-11-22T02:00:00Z"}),
+    ]
+    _write(tmp_path, "late/c.jsonl", late)
+    _, result = _ingest(tmp_path, DAY, DAY, con=con)
+    assert [e["event_id"] for e in _events(con)] == ["d2", "e1", "late1"]
+    assert result.late_days == [day2]
+    assert result.files_read == 2  # a.jsonl (holds day 1) and the new file; not b.jsonl
+    _ingest(tmp_path, day2, day2, con=con)
+    assert [e["event_id"] for e in _events(con)] == ["d2", "e1", "late1", "late2"]
+
+
+def test_unparseable_lines_take_the_files_first_day(tmp_path: Path):
+    day2 = DAY + dt.timedelta(days=1)
+    lines = [
+        json.dumps({**LLM, "ts": "2026-11-22T05:00:00Z"}),
+        "garbage",
+        json.dumps({**LLM, "event_id": "e0", "ts": "2026-11-21T05:00:00Z"}),
+    ]
+    _write(tmp_path, "a.jsonl", lines)
+    con, result = _ingest(tmp_path, DAY, day2)
+    assert con.execute("select event_day from raw.event_quarantine").fetchall() == [(DAY,)]
+    assert result.per_day[DAY]["lines_read"] == 2 and result.per_day[day2]["lines_read"] == 1
+    # A file without any valid ts takes its modification day.
+    (tmp_path / "only_bad.jsonl").write_text("nope\n")
+    os.utime(tmp_path / "only_bad.jsonl", (1763900000, 1763900000))  # 2025-11-23 UTC
+    con, _ = _ingest(tmp_path, dt.date(2025, 11, 23), dt.date(2025, 11, 23))
+    assert _quarantine(con) == [("only_bad.jsonl", 1, "invalid_json")]
+
+
+def test_discover_files_any_depth_and_suffixes(tmp_path: Path):
+    for name in ("a.jsonl", "x/y/b.jsonl.gz", "c.json", "d.jsonl.bak", "e.txt"):
+        _write(tmp_path, name, ["{}"])
+    assert [f.source_file for f in discover_files(tmp_path)] == ["a.jsonl", "x/y/b.jsonl.gz"]
+    assert discover_files(tmp_path / "missing") == []

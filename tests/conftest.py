@@ -1,0 +1,86 @@
+"""Shared fixtures: a temporary COSTWATCH_HOME with generated events, built by real Dagster runs."""
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sources.sample_data import Ledger, generate
+
+START = dt.date(2026, 11, 1)
+DAYS = 3
+USERS = 15
+COSTWATCH_VARS = (
+    "COSTWATCH_HOME",
+    "COSTWATCH_EVENTS_DIR",
+    "COSTWATCH_WAREHOUSE",
+    "COSTWATCH_PUBLISHED",
+    "DAGSTER_HOME",
+)
+
+
+@dataclass
+class Home:
+    root: Path
+    ledger: Ledger
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.root / "analytics.duckdb"
+
+    @property
+    def days(self) -> list[dt.date]:
+        return self.ledger.day_list
+
+    @contextmanager
+    def active(self) -> Iterator["Home"]:
+        """Point the costwatch environment at this home for the duration of the block."""
+        from orchestration import settings
+
+        saved = {k: os.environ.get(k) for k in COSTWATCH_VARS}
+        for k in COSTWATCH_VARS:
+            os.environ.pop(k, None)
+        os.environ["COSTWATCH_HOME"] = str(self.root)
+        settings.apply()
+        try:
+            yield self
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def run(self, start: dt.date, end: dt.date):
+        from orchestration.cli import run_range
+
+        with self.active():
+            return run_range(start, end)
+
+    def query(self, sql: str, params=None, published: bool = False) -> list[tuple]:
+        path = self.published if published else self.warehouse
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+
+def make_home(root: Path, days: int = DAYS, users: int = USERS) -> Home:
+    ledger = generate(root / "events", START, days, users)
+    return Home(root, ledger)
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """Sample data for DAYS days, built by one `costwatch run` over the whole range."""
+    home = make_home(tmp_path_factory.mktemp("home"))
+    outcomes = home.run(home.days[0], home.days[-1])
+    assert [o.success for o in outcomes] == [True]
+    return home

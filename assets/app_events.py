@@ -1,6 +1,5 @@
 """Ingestion of the application's event logs into raw.app_events / raw.event_quarantine."""
 
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -34,7 +33,10 @@ CHECKS = [
 
 
 def _per_day_table(result: IngestResult) -> str:
-    rows = ["| day | lines read | accepted | duplicates | quarantined | blank |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| day | lines read | accepted | duplicates | quarantined | blank |",
+        "|---|---|---|---|---|---|",
+    ]
     for day, c in sorted(result.per_day.items()):
         rows.append(
             f"| {day} | {c['lines_read']} | {c['accepted']} | {c['duplicates']} | "
@@ -130,9 +132,9 @@ def ingest_app_events(
     )
     yield dg.AssetCheckResult(
         check_name="lines_accounted_for",
-        passed=not bad_files and totals["lines_read"] == sum(
-            totals[k] for k in ("accepted", "duplicates", "quarantined", "blank")
-        ),
+        passed=not bad_files
+        and totals["lines_read"]
+        == sum(totals[k] for k in ("accepted", "duplicates", "quarantined", "blank")),
         metadata={"mismatched_files": dg.MetadataValue.json([[f, str(d)] for f, d in bad_files])},
     )
     share = totals["quarantined"] / totals["lines_read"] if totals["lines_read"] else 0.0

@@ -5,7 +5,6 @@ environment variables (read by the `window_start()`/`window_end()` macros): unli
 keep dbt's partial parsing.
 """
 
-
 import fcntl
 import os
 import shutil
@@ -53,8 +52,15 @@ def ensure_manifest() -> Path:
 def _parse() -> None:
     dbt = str(Path(sys.executable).parent / "dbt")
     proc = subprocess.run(
-        [dbt, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [
+            dbt,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -1,7 +1,6 @@
 """The one partition definition: UTC days. Today is included (end_offset=1) so intraday refreshes
 can keep spend current."""
 
-
 import datetime as dt
 import os
 

@@ -1,6 +1,5 @@
 """The analysts' read-only copy of the marts, replaced atomically after each successful build."""
 
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 

@@ -49,7 +49,9 @@ def _chunks(start: dt.date, end: dt.date, size: int) -> list[tuple[dt.date, dt.d
     return out
 
 
-def run_range(start: dt.date, end: dt.date, chunk_days: int = DEFAULT_CHUNK_DAYS) -> list[RunOutcome]:
+def run_range(
+    start: dt.date, end: dt.date, chunk_days: int = DEFAULT_CHUNK_DAYS
+) -> list[RunOutcome]:
     """Materialize every asset and check for the days [start, end], one run per chunk of days."""
     import dagster as dg
 
@@ -137,7 +139,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(f"Warehouse (written by runs only): {s.warehouse}")
     print(f"Analysts' read-only copy:         {s.published}")
-    print(f"  e.g. duckdb -readonly {s.published} \"select * from marts.daily_totals\"")
+    print(f'  e.g. duckdb -readonly {s.published} "select * from marts.daily_totals"')  # noqa: S608 (not SQL, a hint printed for the user)
     print(f"Dagster instance:                 {s.dagster_home}  (open it with `costwatch ui`)")
     return 0 if ok else 1
 

@@ -139,7 +139,11 @@ SESSION_GAP_MINUTES = 30
 
 # The token inequalities of the contract: (reason suffix, smaller side, larger side).
 TOKEN_INEQUALITIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("cached_plus_cache_write_exceeds_input", ("cached_input_tokens", "cache_write_tokens"), "input_tokens"),
+    (
+        "cached_plus_cache_write_exceeds_input",
+        ("cached_input_tokens", "cache_write_tokens"),
+        "input_tokens",
+    ),
     ("cache_write_1h_exceeds_cache_write", ("cache_write_1h_tokens",), "cache_write_tokens"),
     ("reasoning_exceeds_output", ("reasoning_tokens",), "output_tokens"),
 )

@@ -316,7 +316,13 @@ def reason_sql() -> str:
     ordered = whens[:4] + missing + rest
     body = "\n".join(
         f"    when {cond} then "
-        + ("sentinel_reason" if r == "__sentinel__" else "'__blank__'" if r == "__blank__" else _q(r))
+        + (
+            "sentinel_reason"
+            if r == "__sentinel__"
+            else "'__blank__'"
+            if r == "__blank__"
+            else _q(r)
+        )
         for cond, r in ordered
     )
     return f"case\n{body}\n  end"
@@ -324,7 +330,8 @@ def reason_sql() -> str:
 
 def _known_keys_sql() -> str:
     branches = " ".join(
-        f"when {_q(t)} then [{', '.join(_q(k) for k in sorted(known_keys(t)))}]" for t in EVENT_TYPES
+        f"when {_q(t)} then [{', '.join(_q(k) for k in sorted(known_keys(t)))}]"
+        for t in EVENT_TYPES
     )
     return f"case event_type {branches} end"
 
@@ -396,7 +403,7 @@ select
        then len(list_filter(json_keys(line), lambda k: not list_contains({_known_keys_sql()}, k)))
   end as unknown_key_count
 from judged
-"""
+"""  # noqa: S608 (generated from the contract tables)
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,9 +498,7 @@ def _files_to_read(
     return chosen, changed
 
 
-def _load_lines(
-    con: duckdb.DuckDBPyConnection, files: list[EventFile], scratch: Path
-) -> None:
+def _load_lines(con: duckdb.DuckDBPyConnection, files: list[EventFile], scratch: Path) -> None:
     readable = prepare_readable(files, scratch)
     con.execute(
         "create or replace temp table file_map "
@@ -536,7 +541,7 @@ def _load_lines(
                case when normalized and starts_with(line, chr(30))
                     then substr(line, strpos(line, chr(9)) + 1) else line end as line
         from cleaned
-        """,
+        """,  # noqa: S608 (table names are constants)
         [paths] if readable else [],
     )
 
@@ -623,7 +628,7 @@ def ingest_range(
             left join extra_metadata x using (source_file, line_no)
             where a.reason is null and not a.is_blank and r.rn = 1
               and a.event_day between $start and $end
-            """,
+            """,  # noqa: S608 (column list from the contract)
             {**params, "ingested_at": ingested_at},
         )
         con.execute(
@@ -697,8 +702,11 @@ def _update_manifest(
         "delete from raw.event_files where source_file in (select unnest($c::VARCHAR[]))",
         {"c": sorted(changed)},
     )
-    meta = [(f.source_file, f.size_bytes, f.mtime_ns, f.mtime_day) for f in files
-            if f.source_file in changed]
+    meta = [
+        (f.source_file, f.size_bytes, f.mtime_ns, f.mtime_day)
+        for f in files
+        if f.source_file in changed
+    ]
     con.execute(
         "create or replace temp table changed_files "
         "(source_file VARCHAR, size_bytes BIGINT, mtime_ns BIGINT, mtime_day DATE)"

@@ -54,7 +54,7 @@ def map_new_models(con: duckdb.DuckDBPyConnection, pairs_sql: str) -> list[tuple
           and not exists (select 1 from raw.model_aliases a
                           where a.provider = p.provider and a.model = p.model)
         order by 1, 2
-        """
+        """  # noqa: S608 (pairs_sql is a constant query of this project)
     ).fetchall()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = [(p, m, *canonical_model(p, m), genai_prices.__version__, now) for p, m in new]

@@ -333,7 +333,9 @@ def _invalid_line(kind: str, ts: str, rng: random.Random) -> str | bytes:
         case "out_of_range:rating":
             obj = {**base, "type": "feedback", "rating": 9}
         case "invalid_utf8":
-            return b'{"event_id":"bad-utf8","type":"compute","ts":"' + ts.encode() + b'","x":"\xff"}'
+            return (
+                b'{"event_id":"bad-utf8","type":"compute","ts":"' + ts.encode() + b'","x":"\xff"}'
+            )
         case _:
             raise ValueError(kind)
     return json.dumps(obj)
@@ -457,9 +459,11 @@ def _redeliver(root: Path, ledger: Ledger) -> None:
     src = f"{days[min(1, len(days) - 1)].isoformat()}/app-01.jsonl"
     recs = [r for r in ledger.lines if r.source_file == src and r.kind == "accepted"][:5]
     src_lines = (root / src).read_bytes().split(b"\n")
-    out = [src_lines[r.line_no - 1] for r in recs[:3]] + [b""] + [
-        src_lines[r.line_no - 1] for r in recs[3:]
-    ]
+    out = (
+        [src_lines[r.line_no - 1] for r in recs[:3]]
+        + [b""]
+        + [src_lines[r.line_no - 1] for r in recs[3:]]
+    )
     part = f"redelivered/{days[min(1, len(days) - 1)].isoformat()}-partial.jsonl"
     (root / part).write_bytes(b"\n".join(out) + b"\n")
     part_day = min(r.day for r in recs)

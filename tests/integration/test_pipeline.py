@@ -31,7 +31,8 @@ def _quantile_cont(values: list[float], q: float) -> float:
 
 
 def _snapshot(home: Home, published: bool = False) -> dict[str, list[tuple]]:
-    return {m: home.query(f"select * from marts.{m} order by all", published=published) for m in MARTS}
+    sql = "select * from marts.{} order by all"  # mart names below are constants
+    return {m: home.query(sql.format(m), published=published) for m in MARTS}
 
 
 def test_line_accounting_per_day_and_file(built_home: Home):
@@ -39,11 +40,22 @@ def test_line_accounting_per_day_and_file(built_home: Home):
         "select event_day, sum(lines_read), sum(accepted), sum(duplicates), sum(quarantined), "
         "sum(blank) from raw.event_file_stats group by 1 order by 1"
     )
-    got = {d: dict(zip(("lines_read", "accepted", "duplicates", "quarantined", "blank"), map(int, c), strict=True)) for d, *c in rows}
+    got = {
+        d: dict(
+            zip(
+                ("lines_read", "accepted", "duplicates", "quarantined", "blank"),
+                map(int, c),
+                strict=True,
+            )
+        )
+        for d, *c in rows
+    }
     assert got == {d: built_home.ledger.line_counts(d) for d in built_home.days}
     per_file = Counter(r.source_file for r in built_home.ledger.lines)
     assert dict(
-        built_home.query("select source_file, sum(lines_read)::INT from raw.event_file_stats group by 1")
+        built_home.query(
+            "select source_file, sum(lines_read)::INT from raw.event_file_stats group by 1"
+        )
     ) == dict(per_file)
 
 
@@ -53,9 +65,12 @@ def test_every_invalid_category_is_quarantined_with_its_reason(built_home: Home)
     expected_lines = sorted(
         (r.source_file, r.line_no, r.reason) for r in built_home.ledger.lines if r.kind == "invalid"
     )
-    assert built_home.query(
-        "select source_file, line_no, reason from raw.event_quarantine order by all"
-    ) == expected_lines
+    assert (
+        built_home.query(
+            "select source_file, line_no, reason from raw.event_quarantine order by all"
+        )
+        == expected_lines
+    )
 
 
 def test_accepted_events_are_exactly_the_ledgers(built_home: Home):
@@ -174,7 +189,9 @@ def test_reruns_leave_marts_unchanged_and_reader_does_not_block(built_home: Home
         middle = built_home.days[1]
         assert [o.success for o in built_home.run(middle, middle)] == [True]
         assert _snapshot(built_home) == before
-        assert [o.success for o in built_home.run(built_home.days[0], built_home.days[-1])] == [True]
+        assert [o.success for o in built_home.run(built_home.days[0], built_home.days[-1])] == [
+            True
+        ]
         assert _snapshot(built_home) == before
         assert reader.execute("select count(*) from marts.sessions").fetchone()[0] == len(
             before["sessions"]

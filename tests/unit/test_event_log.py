@@ -94,7 +94,10 @@ def _quarantine(con) -> list[tuple]:
             "out_of_range:amount_usd",
         ),
         (json.dumps({**BASE, "type": "feedback", "rating": 9}), "out_of_range:rating"),
-        (json.dumps({**BASE, "type": "feedback", "quality_score": 101}), "out_of_range:quality_score"),
+        (
+            json.dumps({**BASE, "type": "feedback", "quality_score": 101}),
+            "out_of_range:quality_score",
+        ),
         (json.dumps({**BASE, "type": "feedback", "action": "liked"}), "invalid_value:action"),
     ],
 )
@@ -141,12 +144,22 @@ def test_valid_line_is_accepted(tmp_path: Path, event: dict):
 
 def test_fields_are_typed_and_defaults_applied(tmp_path: Path):
     lines = [
-        json.dumps({**LLM, "ts": "2026-11-21T11:00:02.5+02:00", "client": "ios", "session_id": "s"}),
+        json.dumps(
+            {**LLM, "ts": "2026-11-21T11:00:02.5+02:00", "client": "ios", "session_id": "s"}
+        ),
         json.dumps({**BASE, "event_id": "e2", "type": "api_call", "service": "maps"}),
         json.dumps(
-            {**BASE, "event_id": "e3", "type": "cost_event", "amount_usd": 0.1, "metadata": {"a": 1}}
+            {
+                **BASE,
+                "event_id": "e3",
+                "type": "cost_event",
+                "amount_usd": 0.1,
+                "metadata": {"a": 1},
+            }
         ),
-        json.dumps({**BASE, "event_id": "e4", "type": "db_op", "input_tokens": "x", "rows_read": 3}),
+        json.dumps(
+            {**BASE, "event_id": "e4", "type": "db_op", "input_tokens": "x", "rows_read": 3}
+        ),
     ]
     _write(tmp_path, "deep/er/a.jsonl", lines)
     con, _ = _ingest(tmp_path)
@@ -227,7 +240,9 @@ def test_duplicates_first_by_ts_then_path_across_files_and_reruns(tmp_path: Path
 def test_rerun_replaces_only_its_partition_and_sees_late_files(tmp_path: Path):
     day2 = DAY + dt.timedelta(days=1)
     _write(tmp_path, "a.jsonl", [json.dumps(LLM)])
-    _write(tmp_path, "b.jsonl", [json.dumps({**LLM, "event_id": "d2", "ts": "2026-11-22T01:00:00Z"})])
+    _write(
+        tmp_path, "b.jsonl", [json.dumps({**LLM, "event_id": "d2", "ts": "2026-11-22T01:00:00Z"})]
+    )
     con, _ = _ingest(tmp_path, DAY, day2)
     # A late file for day 1 also holding an event of day 2.
     late = [

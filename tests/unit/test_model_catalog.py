@@ -25,7 +25,8 @@ def test_map_new_models_adds_each_pair_once_and_reports_unknown():
     con = duckdb.connect()
     con.execute(
         "create table seen as select * from (values ('openai', 'gpt-4o-mini'), "
-        "('openai', 'gpt-4o-mini-2024-07-18'), ('openai', 'mystery'), ('openai', null)) t(provider, model)"
+        "('openai', 'gpt-4o-mini-2024-07-18'), ('openai', 'mystery'), ('openai', null)) "
+        "t(provider, model)"
     )
     assert map_new_models(con, "select provider, model from seen") == [("openai", "mystery")]
     assert map_new_models(con, "select provider, model from seen") == [("openai", "mystery")]

@@ -38,9 +38,7 @@ def test_ledger_covers_the_hard_cases(tmp_path: Path):
     assert {s["is_derived"] for s in crossing} == {True, False}
     assert any(s["user_id"] == "anonymous" for s in sessions)
     assert {e["type"] for e in ledger.events.values()} >= set(INTERACTION_TYPES)
-    text = "".join(
-        p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*.jsonl")
-    )
+    text = "".join(p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*.jsonl"))
     assert "+05:30" in text and "-05:00" in text
 
 

@@ -1,0 +1,67 @@
+"""The code location loads, and the UI shows one graph raw -> staging -> marts with dbt tests as
+checks."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+pytestmark = pytest.mark.xdist_group("pipeline")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def defs(built_home):
+    with built_home.active():
+        from orchestration.definitions import defs
+
+        yield defs
+
+
+def test_definitions_validate_like_the_cli(built_home):
+    with built_home.active():
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "definitions",
+                "validate",
+                "-w",
+                str(REPO / "workspace.yaml"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_lineage_is_one_graph_from_raw_to_marts(defs):
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey(["marts", "sessions"])).parent_keys
+    assert dg.AssetKey(["intermediate", "int_events_sessionized"]) in upstream
+    stg = graph.get(dg.AssetKey(["staging", "stg_app__events"]))
+    assert stg.parent_keys == {dg.AssetKey(["raw", "app_events"])}
+    published = graph.get(dg.AssetKey(["published", "analytics_warehouse"])).parent_keys
+    assert {
+        dg.AssetKey(["marts", m]) for m in ("sessions", "interactions", "user_stats")
+    } <= published
+
+
+def test_dbt_tests_are_asset_checks(defs):
+    checks = {
+        (k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys
+    }
+    assert ("marts/sessions", "unique_sessions_session_id") in checks
+    assert ("marts/interactions", "not_null_interactions_event_id") in checks
+    assert ("raw/app_events", "lines_accounted_for") in checks
+
+
+def test_every_warehouse_writer_is_in_the_warehouse_pool(defs):
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        assert node.pools == {"warehouse"}, key

@@ -24,11 +24,6 @@ CHECKS = [
         asset=APP_EVENTS,
         description=f"At most {QUARANTINE_WARN_SHARE:.0%} of lines quarantined (warns).",
     ),
-    dg.AssetCheckSpec(
-        "models_known_to_genai_prices",
-        asset=APP_EVENTS,
-        description="Every logged (provider, model) maps to a genai-prices model (warns).",
-    ),
 ]
 
 
@@ -81,17 +76,6 @@ def ingest_app_events(
     with duckdb.get_connection() as con:
         result = ingest_range(con, event_logs.path, start, end)
         unknown_models = map_new_models(con, "select provider, model from raw.app_events")
-        unknown_usage = con.execute(
-            """
-            select e.provider, e.model, count(*) as calls,
-                   sum(e.input_tokens) as input_tokens, sum(e.output_tokens) as output_tokens
-            from raw.app_events e
-            join raw.model_aliases a using (provider, model)
-            where not a.is_priced_model and e.event_day between $s and $e
-            group by all order by all
-            """,
-            {"s": start, "e": end},
-        ).fetchall()
         bad_files = con.execute(
             """
             select source_file, event_day from raw.event_file_stats
@@ -147,19 +131,5 @@ def ingest_app_events(
             "lines_read": totals["lines_read"],
             "share": dg.MetadataValue.float(round(share, 6)),
             "reasons": dg.MetadataValue.json(result.quarantine_reasons),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name="models_known_to_genai_prices",
-        passed=not unknown_usage,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "unknown_models_in_range": dg.MetadataValue.json(
-                [
-                    {"provider": p, "model": m, "calls": n, "input_tokens": i, "output_tokens": o}
-                    for p, m, n, i, o in unknown_usage
-                ]
-            ),
-            "unknown_models_ever": dg.MetadataValue.json([list(x) for x in unknown_models]),
         },
     )

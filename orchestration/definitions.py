@@ -13,12 +13,18 @@ import dagster as dg  # noqa: E402
 # single-run backfill policies and pools are flagged beta; the warning is noise for operators.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from assets import app_events, dbt, publish  # noqa: E402
+from assets import app_events, costs, dbt, pricing, publish  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule  # noqa: E402
 
 defs = dg.Definitions(
-    assets=[app_events.ingest_app_events, dbt.dbt_models, publish.analytics_warehouse],
+    assets=[
+        app_events.ingest_app_events,
+        pricing.load_prices,
+        dbt.dbt_models,
+        publish.analytics_warehouse,
+    ],
+    asset_checks=[costs.llm_calls_priced],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
     resources=build_resources(),

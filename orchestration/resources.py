@@ -22,6 +22,13 @@ class EventLogResource(dg.ConfigurableResource):
         return Path(self.root)
 
 
+class PricingFilesResource(dg.ConfigurableResource):
+    """Custom LLM prices and the non-LLM rate card (YAML files, validated on load)."""
+
+    custom_prices: str
+    rate_card: str
+
+
 class PublishedWarehouseResource(dg.ConfigurableResource):
     """The read-only copy analysts open; replaced atomically after each successful build."""
 
@@ -33,6 +40,10 @@ def build_resources() -> dict[str, object]:
         "duckdb": DuckDBResource(database=dg.EnvVar("COSTWATCH_WAREHOUSE")),
         "event_logs": EventLogResource(root=dg.EnvVar("COSTWATCH_EVENTS_DIR")),
         "published": PublishedWarehouseResource(path=dg.EnvVar("COSTWATCH_PUBLISHED")),
+        "pricing_files": PricingFilesResource(
+            custom_prices=dg.EnvVar("COSTWATCH_CUSTOM_PRICES"),
+            rate_card=dg.EnvVar("COSTWATCH_RATE_CARD"),
+        ),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),

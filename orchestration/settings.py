@@ -54,7 +54,10 @@ def apply() -> Settings:
     s = resolve()
     for folder in (s.home, s.dagster_home, s.warehouse.parent, s.published.parent):
         folder.mkdir(parents=True, exist_ok=True)
+    custom_prices, rate_card = pricing_files()
     os.environ.update(
+        COSTWATCH_CUSTOM_PRICES=str(custom_prices),
+        COSTWATCH_RATE_CARD=str(rate_card),
         COSTWATCH_HOME=str(s.home),
         COSTWATCH_EVENTS_DIR=str(s.events_dir),
         COSTWATCH_WAREHOUSE=str(s.warehouse),
@@ -65,3 +68,12 @@ def apply() -> Settings:
     if not instance_yaml.exists() or instance_yaml.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
         shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
     return s
+
+
+def pricing_files(env: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """(custom prices file, rate card file): from the environment, else the repo's defaults."""
+    env = dict(os.environ if env is None else env)
+    return (
+        _path(env, "COSTWATCH_CUSTOM_PRICES", REPO_ROOT / "custom_prices.yaml"),
+        _path(env, "COSTWATCH_RATE_CARD", REPO_ROOT / "rate_card.yaml"),
+    )

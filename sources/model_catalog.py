@@ -16,13 +16,22 @@ from genai_prices import data_snapshot
 
 
 @cache
+def resolve_model(provider: str, model: str) -> tuple[str, str, bool]:
+    """(price provider id, canonical model id, known to genai-prices?) for a logged model.
+
+    Unknown names keep the logged provider and model, so custom prices can still match them.
+    """
+    try:
+        prov, info = data_snapshot.get_snapshot().find_provider_model(model, None, provider, None)
+    except LookupError:
+        return provider, model, False
+    return prov.id, info.id, True
+
+
 def canonical_model(provider: str, model: str) -> tuple[str, bool]:
     """(canonical model id, known to genai-prices?) for a provider and a logged model name."""
-    try:
-        _, info = data_snapshot.get_snapshot().find_provider_model(model, None, provider, None)
-    except LookupError:
-        return model, False
-    return info.id, True
+    _, canonical, known = resolve_model(provider, model)
+    return canonical, known
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -34,6 +43,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
           model VARCHAR not null,
           canonical_model VARCHAR not null,
           is_priced_model BOOLEAN not null,
+          price_provider_id VARCHAR not null,
           genai_prices_version VARCHAR not null,
           mapped_at TIMESTAMP not null
         )"""
@@ -57,9 +67,12 @@ def map_new_models(con: duckdb.DuckDBPyConnection, pairs_sql: str) -> list[tuple
         """  # noqa: S608 (pairs_sql is a constant query of this project)
     ).fetchall()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rows = [(p, m, *canonical_model(p, m), genai_prices.__version__, now) for p, m in new]
+    rows = []
+    for p, m in new:
+        price_provider, canonical, known = resolve_model(p, m)
+        rows.append((p, m, canonical, known, price_provider, genai_prices.__version__, now))
     if rows:
-        con.executemany("insert into raw.model_aliases values (?, ?, ?, ?, ?, ?)", rows)
+        con.executemany("insert into raw.model_aliases values (?, ?, ?, ?, ?, ?, ?)", rows)
     return [
         (p, m)
         for p, m in con.execute(

@@ -36,6 +36,16 @@ event_stats as (
     group by all
 ),
 
+costs as (
+    select
+        interaction_day as day,
+        user_id,
+        sum(exact_total_cost_usd) as exact_total_cost_usd
+    from {{ ref('cost_breakdown') }}
+    where interaction_day between {{ window_start(-1) }} and {{ window_end(1) }}
+    group by all
+),
+
 session_stats as (
     select
         session_day as day,
@@ -55,12 +65,16 @@ final as (
         coalesce(event_stats.input_tokens, 0) as input_tokens,
         coalesce(event_stats.cached_input_tokens, 0) as cached_input_tokens,
         coalesce(event_stats.output_tokens, 0) as output_tokens,
-        {{ money(0) }} as total_cost_usd,
+        {{ money('coalesce(costs.exact_total_cost_usd, 0)') }} as total_cost_usd,
+        {{ exact_money('coalesce(costs.exact_total_cost_usd, 0)') }} as exact_total_cost_usd,
         event_stats.first_event_at,
         event_stats.last_event_at
     from event_stats
     full outer join session_stats
         on event_stats.day = session_stats.day and event_stats.user_id = session_stats.user_id
+    left join costs
+        on coalesce(event_stats.day, session_stats.day) = costs.day
+        and coalesce(event_stats.user_id, session_stats.user_id) = costs.user_id
 )
 
 select * from final

@@ -38,6 +38,21 @@ interaction_stats as (
     group by all
 ),
 
+costs as (
+    select
+        interaction_day as day,
+        sum(exact_ai_tokens_cost_usd) as ai,
+        sum(exact_db_ops_cost_usd) as db_ops,
+        sum(exact_api_calls_cost_usd) as api_calls,
+        sum(exact_compute_cost_usd) as compute,
+        sum(exact_other_cost_usd) as other,
+        sum(exact_total_cost_usd) as total,
+        cast(count(*) filter (where is_unpriced_llm_call) as bigint) as unpriced_llm_call_count
+    from {{ ref('cost_breakdown') }}
+    where interaction_day between {{ window_start(-1) }} and {{ window_end(1) }}
+    group by all
+),
+
 session_stats as (
     select
         session_day as day,
@@ -56,12 +71,13 @@ final as (
         coalesce(interaction_stats.input_tokens, 0) as input_tokens,
         coalesce(interaction_stats.cached_input_tokens, 0) as cached_input_tokens,
         coalesce(interaction_stats.output_tokens, 0) as output_tokens,
-        {{ money(0) }} as ai_tokens_cost_usd,
-        {{ money(0) }} as db_ops_cost_usd,
-        {{ money(0) }} as api_calls_cost_usd,
-        {{ money(0) }} as compute_cost_usd,
-        {{ money(0) }} as other_cost_usd,
-        {{ money(0) }} as total_cost_usd,
+        {{ money('coalesce(costs.ai, 0)') }} as ai_tokens_cost_usd,
+        {{ money('coalesce(costs.db_ops, 0)') }} as db_ops_cost_usd,
+        {{ money('coalesce(costs.api_calls, 0)') }} as api_calls_cost_usd,
+        {{ money('coalesce(costs.compute, 0)') }} as compute_cost_usd,
+        {{ money('coalesce(costs.other, 0)') }} as other_cost_usd,
+        {{ money('coalesce(costs.total, 0)') }} as total_cost_usd,
+        coalesce(costs.unpriced_llm_call_count, 0) as unpriced_llm_call_count,
         interaction_stats.llm_latency_p50_ms,
         interaction_stats.llm_latency_p95_ms,
         interaction_stats.llm_latency_p99_ms,
@@ -69,6 +85,7 @@ final as (
         cast(interaction_stats.cache_hit_rate as double) as cache_hit_rate
     from interaction_stats
     full outer join session_stats on interaction_stats.day = session_stats.day
+    left join costs on coalesce(interaction_stats.day, session_stats.day) = costs.day
 )
 
 select * from final

@@ -31,7 +31,16 @@ events as (
     inner join touched on events.session_id = touched.session_id
 ),
 
-final as (
+costs as (
+    select
+        cost_breakdown.session_id,
+        sum(cost_breakdown.exact_total_cost_usd) as exact_total_cost_usd
+    from {{ ref('cost_breakdown') }} as cost_breakdown
+    inner join touched on cost_breakdown.session_id = touched.session_id
+    group by cost_breakdown.session_id
+),
+
+aggregated as (
     select
         session_id,
         min(user_id) as user_id,
@@ -44,10 +53,17 @@ final as (
         cast(count(*) filter (where is_interaction) as bigint) as interaction_count,
         cast(count(*) filter (where event_type = 'llm_call') as bigint) as llm_call_count,
         cast(coalesce(sum(input_tokens), 0) as bigint) as input_tokens,
-        cast(coalesce(sum(output_tokens), 0) as bigint) as output_tokens,
-        {{ money(0) }} as total_cost_usd
+        cast(coalesce(sum(output_tokens), 0) as bigint) as output_tokens
     from events
     group by session_id
+),
+
+final as (
+    select
+        aggregated.*,
+        {{ money('coalesce(costs.exact_total_cost_usd, 0)') }} as total_cost_usd
+    from aggregated
+    left join costs on aggregated.session_id = costs.session_id
 )
 
 select * from final

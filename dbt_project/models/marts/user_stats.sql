@@ -22,8 +22,8 @@ final as (
         cast(sum(daily_stats.llm_call_count) as bigint) as lifetime_llm_calls,
         cast(sum(daily_stats.input_tokens) as bigint) as lifetime_input_tokens,
         cast(sum(daily_stats.output_tokens) as bigint) as lifetime_output_tokens,
-        {{ money('sum(daily_stats.total_cost_usd)') }} as lifetime_cost_usd,
-        {{ money("coalesce(sum(daily_stats.total_cost_usd) filter (
+        {{ money('sum(daily_stats.exact_total_cost_usd)') }} as lifetime_cost_usd,
+        {{ money("coalesce(sum(daily_stats.exact_total_cost_usd) filter (
             where daily_stats.day >= date_trunc('month', as_of.as_of_day)), 0)") }}
             as month_to_date_cost_usd,
         any_value(as_of.as_of_day) as as_of_day

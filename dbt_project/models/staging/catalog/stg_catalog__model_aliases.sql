@@ -10,6 +10,7 @@ renamed as (
         model,
         canonical_model,
         is_priced_model,
+        price_provider_id,
         genai_prices_version
     from source
 )

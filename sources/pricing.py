@@ -1,0 +1,474 @@
+"""Prices as tables SQL can join: LLM prices from genai-prices, custom prices, a non-LLM rate card.
+
+LLM prices. genai-prices resolves a model's price for a request from conditional prices (by start
+date or time of day) and request variants (`service_tier`, `processing=batch`). Rather than
+re-implementing that resolution, each model's timeline is cut at every date and time-of-day
+boundary its data names, and genai-prices' own `ModelInfo.get_prices(timestamp, context)` is asked
+once per piece and context. SQL then only has to find the piece a request falls in, pick the tier
+by the request's input tokens and multiply. Prices are stored per unit (per token, per request)
+as exact decimals, so SQL never divides.
+
+Only the price keys that the application's token fields can reach are kept (PRICE_KEYS); a model
+whose price has another key that text usage would reach is reported by `unsupported_keys`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import genai_prices
+import yaml
+from genai_prices import data_snapshot
+from genai_prices.types import (
+    ConditionalPrice,
+    ModelInfo,
+    ModelPrice,
+    StartDateConstraint,
+    TieredPrices,
+    TimeOfDateConstraint,
+)
+
+# price key -> (column stem, units per price)
+PRICE_KEYS: dict[str, tuple[str, int]] = {
+    "input_mtok": ("input", 1_000_000),
+    "cache_read_mtok": ("cache_read", 1_000_000),
+    "cache_write_mtok": ("cache_write", 1_000_000),
+    "cache_write_1h_mtok": ("cache_write_1h", 1_000_000),
+    "output_mtok": ("output", 1_000_000),
+    "output_reasoning_mtok": ("output_reasoning", 1_000_000),
+    "requests_kcount": ("request", 1_000),
+}
+MAX_TIERS = 2
+CONTEXT_KEYS = ("service_tier", "processing")
+DAY_SECONDS = 86_400
+PRICE_SCALE = Decimal(10) ** -18  # DECIMAL(38,18)
+
+
+class PricingFileError(ValueError):
+    """A custom price or rate card file is invalid; the message names the file, entry and line."""
+
+
+def _per_unit(value: Decimal, per: int) -> Decimal:
+    """Price per single unit, at the 18 decimals SQL stores.
+
+    A handful of third-party listings carry float artifacts (0.18000000000000002 per MTok); those
+    are rounded at 1e-18 USD per unit, which moves a million-token request by under 1e-11 USD.
+    """
+    return (value / per).quantize(PRICE_SCALE)
+
+
+def _price_columns(mp: ModelPrice) -> dict[str, Any]:
+    cols: dict[str, Any] = {}
+    for key, (stem, per) in PRICE_KEYS.items():
+        value = getattr(mp, key, None)
+        tiers: list[Any] = []
+        if isinstance(value, TieredPrices):
+            base, tiers = value.base, sorted(value.tiers, key=lambda t: t.start)
+            if len(tiers) > MAX_TIERS:
+                raise ValueError(f"{key} has {len(tiers)} tiers; at most {MAX_TIERS} supported")
+        else:
+            base = value
+        cols[f"{stem}_base"] = None if base is None else _per_unit(base, per)
+        for i in range(MAX_TIERS):
+            tier = tiers[i] if i < len(tiers) else None
+            cols[f"{stem}_t{i + 1}_start"] = None if tier is None else tier.start
+            cols[f"{stem}_t{i + 1}"] = None if tier is None else _per_unit(tier.price, per)
+    return cols
+
+
+def _constraints(model: ModelInfo) -> Iterator[object]:
+    if not isinstance(model.prices, ModelPrice):
+        for cp in model.prices:
+            assert isinstance(cp, ConditionalPrice)
+            yield cp.constraint
+    for v in model.price_variants or ():
+        yield v.constraint
+
+
+def _seconds(t: dt.time) -> int:
+    """Seconds after UTC midnight (naive times are UTC, as in genai-prices)."""
+    secs = t.hour * 3600 + t.minute * 60 + t.second
+    offset = t.utcoffset()
+    if offset:
+        secs -= int(offset.total_seconds())
+    return secs % DAY_SECONDS
+
+
+def _breakpoints(model: ModelInfo) -> tuple[list[dt.date], list[int]]:
+    dates: set[dt.date] = set()
+    secs: set[int] = {0}
+    for c in _constraints(model):
+        if isinstance(c, StartDateConstraint):
+            dates.add(c.start_date)
+        elif isinstance(c, TimeOfDateConstraint):
+            secs.update({_seconds(c.start_time), _seconds(c.end_time)})
+    return sorted(dates), sorted(secs)
+
+
+def _contexts(model: ModelInfo) -> list[tuple[str, str] | None]:
+    found = {
+        (k, v)
+        for variant in model.price_variants or ()
+        for k, v in variant.when.items()
+        if k in CONTEXT_KEYS and len(variant.when) == 1
+    }
+    return [None, *sorted(found)]
+
+
+def unsupported_keys(mp: ModelPrice) -> set[str]:
+    """Price keys that text usage reaches but the SQL does not price (none in today's data)."""
+    text_keys = {
+        "input_text_mtok",
+        "output_text_mtok",
+        "cache_text_read_mtok",
+        "cache_write_5m_mtok",
+    }
+    return {k for k, v in mp.__dict__.items() if v is not None and k in text_keys}
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    provider_id: str
+    model_id: str
+    source: str
+    context_key: str | None
+    context_value: str | None
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    seconds_from: int
+    seconds_to: int
+    prices: dict[str, Any]
+
+    @property
+    def price_row_id(self) -> str:
+        raw = json.dumps(
+            [
+                self.source,
+                self.provider_id,
+                self.model_id,
+                self.context_key,
+                self.context_value,
+                str(self.valid_from),
+                self.seconds_from,
+            ],
+        )
+        return hashlib.md5(raw.encode()).hexdigest()
+
+
+def flatten_model(provider_id: str, model: ModelInfo) -> list[PriceRow]:
+    dates, secs = _breakpoints(model)
+    # Date pieces: (-inf, d0), [d0, d1), ..., [dn, +inf); a representative date inside each.
+    pieces: list[tuple[dt.date | None, dt.date | None, dt.date]] = []
+    edges: list[dt.date | None] = [None, *dates, None]
+    for lo, hi in itertools.pairwise(edges):
+        rep = lo if lo is not None else (hi - dt.timedelta(days=1) if hi else dt.date(2000, 1, 1))
+        pieces.append((lo, hi, rep))
+    seconds = [*secs, DAY_SECONDS]
+    rows: list[PriceRow] = []
+    for lo, hi, rep in pieces:
+        for s_lo, s_hi in itertools.pairwise(seconds):
+            at = dt.datetime.combine(rep, dt.time(), tzinfo=dt.UTC) + dt.timedelta(seconds=s_lo)
+            for ctx in _contexts(model):
+                mp = model.get_prices(at, dict([ctx]) if ctx else None)
+                rows.append(
+                    PriceRow(
+                        provider_id,
+                        model.id,
+                        "genai-prices",
+                        ctx[0] if ctx else None,
+                        ctx[1] if ctx else None,
+                        lo,
+                        hi,
+                        s_lo,
+                        s_hi,
+                        _price_columns(mp),
+                    )
+                )
+    return rows
+
+
+def flatten_genai_prices() -> tuple[list[PriceRow], list[str]]:
+    """Every model of the bundled genai-prices data; plus models with unsupported price keys."""
+    rows: list[PriceRow] = []
+    problems: list[str] = []
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            try:
+                rows.extend(flatten_model(provider.id, model))
+            except ValueError as exc:  # e.g. more tiers than the SQL models
+                problems.append(f"{provider.id}/{model.id}: {exc}")
+    return rows, problems
+
+
+# --------------------------------------------------------------------------------------------
+# Custom prices and the rate card (YAML files, validated with the line of each entry)
+# --------------------------------------------------------------------------------------------
+
+
+def _load_yaml_with_lines(path: Path) -> tuple[Any, dict[int, int]]:
+    """The document, and for each list item id() of its mapping, the 1-based line it starts on."""
+    text = Path(path).read_text(encoding="utf-8")
+    lines: dict[int, int] = {}
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        mapping = loader.construct_mapping(node, deep=True)
+        lines[id(mapping)] = node.start_mark.line + 1
+        return mapping
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    # Dates stay strings so a bad one gets our error (naming the entry), not a YAML crash.
+    Loader.add_constructor(
+        "tag:yaml.org,2002:timestamp", lambda ld, node: ld.construct_scalar(node)
+    )
+    try:
+        return yaml.load(text, Loader=Loader), lines
+    except yaml.YAMLError as exc:
+        raise PricingFileError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _decimal(value: Any, where: str, name: str) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise PricingFileError(f"{where}: {name} must be a non-negative decimal, got {value!r}")
+    try:
+        out = Decimal(str(value))
+    except InvalidOperation:
+        raise PricingFileError(
+            f"{where}: {name} must be a non-negative decimal, got {value!r}"
+        ) from None
+    if not out.is_finite() or out < 0:
+        raise PricingFileError(f"{where}: {name} must be a non-negative decimal, got {value!r}")
+    return out
+
+
+def _date(value: Any, where: str, name: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise PricingFileError(
+            f"{where}: {name} must be a date like 2026-01-31, got {value!r}"
+        ) from None
+
+
+def _entries(path: Path, doc: Any, key: str, lines: dict[int, int]) -> Iterator[tuple[str, dict]]:
+    if not isinstance(doc, dict) or not isinstance(doc.get("version"), str | int):
+        raise PricingFileError(f"{path}: needs a top-level `version` and a `{key}` list")
+    items = doc.get(key)
+    if not isinstance(items, list):
+        raise PricingFileError(f"{path}: `{key}` must be a list")
+    for i, item in enumerate(items):
+        where = f"{path}: {key}[{i}] (line {lines.get(id(item), '?')})"
+        if not isinstance(item, dict):
+            raise PricingFileError(f"{where}: each entry must be a mapping")
+        yield where, item
+
+
+CUSTOM_FIELDS = {"provider", "model", "effective_from", "effective_to", *PRICE_KEYS}
+
+
+def load_custom_prices(path: Path) -> tuple[str, list[PriceRow]]:
+    """(version, rows) of a custom price file; raises PricingFileError naming the bad entry."""
+    doc, lines = _load_yaml_with_lines(path)
+    rows: list[PriceRow] = []
+    for where, item in _entries(path, doc, "prices", lines):
+        unknown = set(item) - CUSTOM_FIELDS
+        if unknown:
+            raise PricingFileError(f"{where}: unknown fields {sorted(unknown)}")
+        for name in ("provider", "model", "effective_from"):
+            if not item.get(name):
+                raise PricingFileError(f"{where}: `{name}` is required")
+        start = _date(item["effective_from"], where, "effective_from")
+        end = (
+            _date(item["effective_to"], where, "effective_to") if item.get("effective_to") else None
+        )
+        if end is not None and end <= start:
+            raise PricingFileError(f"{where}: effective_to must be after effective_from")
+        if not any(k in item for k in PRICE_KEYS):
+            raise PricingFileError(f"{where}: give at least one of {sorted(PRICE_KEYS)}")
+        mp = ModelPrice(**{k: _decimal(item[k], where, k) for k in PRICE_KEYS if k in item})
+        rows.append(
+            PriceRow(
+                str(item["provider"]),
+                str(item["model"]),
+                "custom",
+                None,
+                None,
+                start,
+                end,
+                0,
+                DAY_SECONDS,
+                _price_columns(mp),
+            )
+        )
+    _no_overlaps(rows, path)
+    return str(doc["version"]), rows
+
+
+def _no_overlaps(rows: list[PriceRow], path: Path) -> None:
+    by_model: dict[tuple[str, str], list[PriceRow]] = {}
+    for r in rows:
+        by_model.setdefault((r.provider_id, r.model_id), []).append(r)
+    far = dt.date.max
+    for (p, m), rs in by_model.items():
+        rs = sorted(rs, key=lambda r: r.valid_from or dt.date.min)
+        for a, b in itertools.pairwise(rs):
+            if (a.valid_to or far) > (b.valid_from or dt.date.min):
+                raise PricingFileError(
+                    f"{path}: custom prices for {p}/{m} overlap ({a.valid_from} and {b.valid_from})"
+                )
+
+
+@dataclass(frozen=True)
+class Rate:
+    effective_from: dt.date
+    effective_to: dt.date | None
+    kind: str  # db_read_row, db_write_row, compute_ms, compute_mb_ms, api_unit
+    service: str  # for api_unit; '*' is the default for services not listed
+    usd_per_unit: Decimal
+
+
+# file field -> (kind, units per rate): stored per row, per millisecond and per MB-millisecond,
+# the units the events carry, so SQL only multiplies.
+RATE_FIELDS = {
+    "db_read_per_million_rows": ("db_read_row", 1_000_000),
+    "db_write_per_million_rows": ("db_write_row", 1_000_000),
+    "compute_per_second": ("compute_ms", 1_000),
+    "compute_per_gb_second": ("compute_mb_ms", 1_024_000),
+}
+
+
+def load_rate_card(path: Path) -> tuple[str, list[Rate]]:
+    """(version, rates) of the non-LLM rate card; raises PricingFileError naming the bad entry."""
+    doc, lines = _load_yaml_with_lines(path)
+    rates: list[Rate] = []
+    for where, item in _entries(path, doc, "rates", lines):
+        allowed = {"effective_from", "effective_to", "api_calls_per_unit", *RATE_FIELDS}
+        unknown = set(item) - allowed
+        if unknown:
+            raise PricingFileError(f"{where}: unknown fields {sorted(unknown)}")
+        if not item.get("effective_from"):
+            raise PricingFileError(f"{where}: `effective_from` is required")
+        start = _date(item["effective_from"], where, "effective_from")
+        end = (
+            _date(item["effective_to"], where, "effective_to") if item.get("effective_to") else None
+        )
+        for name, (kind, per) in RATE_FIELDS.items():
+            if name in item:
+                value = _decimal(item[name], where, name)
+                rates.append(Rate(start, end, kind, "*", _per_unit(value, per)))
+        api = item.get("api_calls_per_unit", {})
+        if not isinstance(api, dict):
+            raise PricingFileError(f"{where}: api_calls_per_unit must map service -> USD per unit")
+        for service, value in api.items():
+            rates.append(
+                Rate(
+                    start,
+                    end,
+                    "api_unit",
+                    str(service),
+                    _decimal(value, where, f"api_calls_per_unit.{service}"),
+                )
+            )
+    return str(doc["version"]), rates
+
+
+# --------------------------------------------------------------------------------------------
+# Warehouse tables
+# --------------------------------------------------------------------------------------------
+
+
+def _price_column_names() -> list[str]:
+    cols = []
+    for stem, _ in PRICE_KEYS.values():
+        cols.append(f"{stem}_base")
+        for i in range(1, MAX_TIERS + 1):
+            cols += [f"{stem}_t{i}_start", f"{stem}_t{i}"]
+    return cols
+
+
+def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], version: str) -> int:
+    """Replace raw.llm_prices with `rows` (one transaction)."""
+    price_cols = _price_column_names()
+    typed = ", ".join(
+        f"{c} BIGINT" if c.endswith("_start") else f"{c} DECIMAL(38,18)" for c in price_cols
+    )
+    ddl = (
+        "create or replace table raw.llm_prices (price_row_id VARCHAR not null, "
+        "provider_id VARCHAR not null, model_id VARCHAR not null, source VARCHAR not null, "
+        "context_key VARCHAR, context_value VARCHAR, valid_from DATE, valid_to DATE, "
+        f"seconds_from INTEGER not null, seconds_to INTEGER not null, {typed}, "
+        "pricing_source_version VARCHAR not null)"
+    )
+    insert = f"insert into raw.llm_prices values ({', '.join(['?'] * (11 + len(price_cols)))})"
+    con.execute("create schema if not exists raw")
+    con.execute("begin transaction")
+    try:
+        con.execute(ddl)  # column names are constants of this module
+        con.executemany(
+            insert,
+            [
+                (
+                    r.price_row_id,
+                    r.provider_id,
+                    r.model_id,
+                    r.source,
+                    r.context_key,
+                    r.context_value,
+                    r.valid_from,
+                    r.valid_to,
+                    r.seconds_from,
+                    r.seconds_to,
+                    *(r.prices[c] for c in price_cols),
+                    version,
+                )
+                for r in rows
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(rows)
+
+
+def write_rate_card(con: duckdb.DuckDBPyConnection, rates: list[Rate], version: str) -> int:
+    con.execute("create schema if not exists raw")
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            """
+            create or replace table raw.rate_card (
+              effective_from DATE not null, effective_to DATE, kind VARCHAR not null,
+              service VARCHAR not null, usd_per_unit DECIMAL(38,18) not null,
+              rate_card_version VARCHAR not null
+            )"""
+        )
+        con.executemany(
+            "insert into raw.rate_card values (?, ?, ?, ?, ?, ?)",
+            [
+                (r.effective_from, r.effective_to, r.kind, r.service, r.usd_per_unit, version)
+                for r in rates
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(rates)
+
+
+def genai_prices_version() -> str:
+    return f"genai-prices={genai_prices.__version__}"

@@ -1,0 +1,186 @@
+"""Costs in SQL against independent references: genai_prices.calc_price per call, the custom price
+file and the rate card read here with plain YAML, and sums over the ledger."""
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from genai_prices import Usage, calc_price
+
+from sources.sample_data import PRICING_DAYS, write_pricing_calls
+from tests.conftest import Home
+
+pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+TOLERANCE = Decimal("1e-9")
+
+
+def _reference_ai_cost(ev: dict) -> Decimal | None:
+    """What genai-prices charges for this call; None when it does not know the model."""
+    if ev["provider"] == "acme":  # private model: priced by custom_prices.yaml only
+        custom = yaml.safe_load((REPO / "custom_prices.yaml").read_text())["prices"]
+        (entry,) = [p for p in custom if p["model"] == ev["model"]]
+        return Decimal(entry["input_mtok"]) * ev["input_tokens"] / 1_000_000
+    tier = ev.get("service_tier")
+    context = (
+        {"processing": "batch"} if tier == "batch" else {"service_tier": tier} if tier else None
+    )
+    usage = Usage(
+        input_tokens=ev["input_tokens"],
+        cache_read_tokens=ev["cached_input_tokens"],
+        cache_write_tokens=ev["cache_write_tokens"],
+        cache_write_1h_tokens=ev["cache_write_1h_tokens"],
+        output_tokens=ev["output_tokens"],
+        output_reasoning_tokens=ev["reasoning_tokens"],
+    )
+    try:
+        result = calc_price(
+            usage,
+            ev["model"],
+            provider_id=ev["provider"],
+            genai_request_timestamp=ev["occurred_at"].replace(tzinfo=dt.UTC),
+            price_context=context,
+        )
+    except LookupError:
+        return None
+    return result.total_price
+
+
+@pytest.fixture(scope="module")
+def pricing_home(tmp_path_factory) -> tuple[Home, list[dict], list]:
+    root = tmp_path_factory.mktemp("pricing")
+    events = write_pricing_calls(root / "events")
+    home = Home(root, ledger=None)  # type: ignore[arg-type]
+    from orchestration.cli import run_range
+
+    with home.active():
+        outcomes = run_range(min(PRICING_DAYS), max(PRICING_DAYS), chunk_days=1000)
+    assert [o.success for o in outcomes] == [True]
+    return home, events, outcomes
+
+
+def test_sql_cost_equals_calc_price_per_call_and_summed(pricing_home):
+    home, events, _ = pricing_home
+    assert len(events) >= 10_000
+    got = {
+        event_id: (exact, rounded, unpriced)
+        for event_id, exact, rounded, unpriced in home.query(
+            "select event_id, exact_ai_tokens_cost_usd, ai_tokens_cost_usd, is_unpriced_llm_call "
+            "from marts.cost_breakdown"
+        )
+    }
+    assert len(got) == len(events)
+    total_ref, total_sql, mismatches, priced = Decimal(0), Decimal(0), [], 0
+    for ev in events:
+        ref = _reference_ai_cost(ev)
+        exact, rounded, unpriced = got[ev["event_id"]]
+        if ref is None:
+            assert unpriced and exact == 0, ev
+            continue
+        priced += 1
+        assert not unpriced, ev
+        if abs(exact - ref) > TOLERANCE or abs(rounded - ref) > TOLERANCE:
+            mismatches.append((ev["event_id"], ev["provider"], ev["model"], ref, exact))
+        total_ref += ref
+        total_sql += exact
+    assert mismatches == []
+    assert abs(total_sql - total_ref) <= TOLERANCE
+    assert priced >= 10_000
+
+
+def test_every_price_feature_was_exercised(pricing_home):
+    home, _events, _ = pricing_home
+    rows = dict(
+        home.query(
+            """
+            select 'tier_above', count(*) from marts.cost_breakdown c
+              join marts.interactions i using (event_id)
+              where i.canonical_model = 'claude-sonnet-4-5' and i.input_tokens > 200000
+            union all select 'batch', count(*) from marts.cost_breakdown
+              where service_tier = 'batch'
+            union all select 'flex', count(*) from marts.cost_breakdown
+              where service_tier = 'flex'
+            union all select 'custom', count(*) from marts.cost_breakdown
+              where price_source = 'custom'
+            union all select 'cache_write_1h', count(*) from marts.interactions
+              where provider = 'anthropic' and cache_write_1h_tokens > 0
+            union all select 'per_request', count(*) from marts.cost_breakdown
+              where canonical_model = 'sonar'
+            union all select 'time_of_day', count(distinct p.seconds_from)
+              from marts.cost_breakdown c
+              join staging.stg_pricing__llm_prices p using (price_row_id)
+              where c.provider = 'deepseek'
+            """
+        )
+    )
+    assert all(n > 0 for n in rows.values()), rows
+    assert rows["time_of_day"] >= 2
+
+
+def test_unpriced_model_is_listed_by_a_check(pricing_home):
+    _, _, outcomes = pricing_home
+    assert "marts/cost_breakdown:llm_calls_priced (warn)" in outcomes[0].failed_checks
+
+
+def _rates() -> dict:
+    card = yaml.safe_load((REPO / "rate_card.yaml").read_text())["rates"][0]
+    return {k: v if k.startswith(("effective", "api_")) else Decimal(v) for k, v in card.items()}
+
+
+def test_non_llm_costs_follow_the_rate_card(built_home: Home):
+    r = _rates()
+    api = {k: Decimal(v) for k, v in r["api_calls_per_unit"].items()}
+    expected: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
+    for ev in built_home.ledger.events.values():
+        db = api_cost = compute = other = Decimal(0)
+        if ev["type"] == "db_op":
+            db = (
+                Decimal(ev.get("rows_read", 0)) * r["db_read_per_million_rows"]
+                + Decimal(ev.get("rows_written", 0)) * r["db_write_per_million_rows"]
+            ) / 1_000_000
+        elif ev["type"] == "api_call":
+            api_cost = Decimal(ev["units"]) * api.get(ev["service"], api["*"])
+        elif ev["type"] == "compute":
+            seconds = Decimal(ev["duration_ms"]) / 1000
+            gb = Decimal(ev["memory_mb"]) / 1024
+            compute = seconds * r["compute_per_second"] + seconds * gb * r["compute_per_gb_second"]
+        elif ev["type"] == "cost_event":
+            other = Decimal(str(ev["amount_usd"]))
+        else:
+            continue
+        expected[ev["event_id"]] = (db, api_cost, compute, other)
+    got = built_home.query(
+        "select event_id, exact_db_ops_cost_usd, exact_api_calls_cost_usd, exact_compute_cost_usd, "
+        "exact_other_cost_usd from marts.cost_breakdown where interaction_type <> 'llm_call'"
+    )
+    assert len(got) == len(expected)
+    for event_id, *costs in got:
+        for g, e in zip(costs, expected[event_id], strict=True):
+            assert abs(g - e) <= TOLERANCE, (event_id, costs, expected[event_id])
+
+
+def test_costs_roll_up_into_sessions_days_and_users(built_home: Home):
+    per_event = dict(
+        built_home.query("select event_id, exact_total_cost_usd from marts.cost_breakdown")
+    )
+    by_day: dict[dt.date, Decimal] = defaultdict(Decimal)
+    by_user: dict[str, Decimal] = defaultdict(Decimal)
+    for ev in built_home.ledger.events.values():
+        if ev["event_id"] in per_event:
+            by_day[ev["day"]] += per_event[ev["event_id"]]
+            by_user[ev["user_id"]] += per_event[ev["event_id"]]
+    days = dict(built_home.query("select day, total_cost_usd from marts.daily_totals"))
+    assert days == {d: v.quantize(Decimal("1e-9")) for d, v in by_day.items()}
+    users = dict(built_home.query("select user_id, lifetime_cost_usd from marts.user_stats"))
+    assert users == {u: by_user.get(u, Decimal(0)).quantize(Decimal("1e-9")) for u in users}
+    session_total = built_home.query("select sum(total_cost_usd) from marts.sessions")[0][0]
+    assert abs(session_total - sum(by_day.values())) <= Decimal("1e-9") * len(per_event)
+    categories = built_home.query(
+        "select sum(ai_tokens_cost_usd + db_ops_cost_usd + api_calls_cost_usd + compute_cost_usd "
+        "+ other_cost_usd - total_cost_usd) from marts.daily_totals"
+    )[0][0]
+    assert abs(categories) <= Decimal("5e-9")

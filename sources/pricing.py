@@ -412,7 +412,7 @@ def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], versi
         f"seconds_from INTEGER not null, seconds_to INTEGER not null, {typed}, "
         "pricing_source_version VARCHAR not null)"
     )
-    insert = f"insert into raw.llm_prices values ({', '.join(['?'] * (11 + len(price_cols)))})"
+    insert = f"insert into raw.llm_prices values ({', '.join(['?'] * (11 + len(price_cols)))})"  # noqa: S608 (constant columns)
     con.execute("create schema if not exists raw")
     con.execute("begin transaction")
     try:

@@ -1,4 +1,4 @@
-"""Rerunnable benchmarks; writes BENCHMARKS.md. Run with `make bench` (or `python benchmarks/run.py`).
+"""Rerunnable benchmarks; writes BENCHMARKS.md. Run with `make bench`.
 
 Measured here (medians of --repeat runs):
 1. ingestion of generated llm_call logs by the project's reader (validation, dedup, quarantine
@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
-from genai_prices import Usage, calc_price  # noqa: E402
 
 from sources.event_log import discover_files, ingest_range  # noqa: E402
+from sources.pricing import calc_price_per_call  # noqa: E402
 from sources.sample_data import PRICING_DAYS, write_pricing_calls  # noqa: E402
 
 READ_JSON_COLUMNS = {
@@ -77,33 +77,12 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
         db.unlink(missing_ok=True)
         with duckdb.connect(str(db)) as con:
             con.execute(
-                "create table t as select * from read_json(?, columns = ?, format = 'newline_delimited')",
+                "create table t as select * from "
+                "read_json(?, columns = ?, format = 'newline_delimited')",
                 [files, READ_JSON_COLUMNS],
             )
 
     return {"project_s": _median_time(project, repeat), "floor_s": _median_time(floor, repeat)}
-
-
-def _reference(ev: dict) -> None:
-    tier = ev.get("service_tier")
-    ctx = {"processing": "batch"} if tier == "batch" else {"service_tier": tier} if tier else None
-    try:
-        calc_price(
-            Usage(
-                input_tokens=ev["input_tokens"],
-                cache_read_tokens=ev["cached_input_tokens"],
-                cache_write_tokens=ev["cache_write_tokens"],
-                cache_write_1h_tokens=ev["cache_write_1h_tokens"],
-                output_tokens=ev["output_tokens"],
-                output_reasoning_tokens=ev["reasoning_tokens"],
-            ),
-            ev["model"],
-            provider_id=ev["provider"],
-            genai_request_timestamp=ev["occurred_at"].replace(tzinfo=dt.UTC),
-            price_context=ctx,
-        )
-    except LookupError:
-        pass
 
 
 def bench_pricing(events: list[dict], home: Path, repeat: int) -> dict:
@@ -144,7 +123,7 @@ def bench_pricing(events: list[dict], home: Path, repeat: int) -> dict:
         )
         results = json.loads((target / "run_results.json").read_text())["results"]
         sql_times.append(results[0]["execution_time"])
-    python_s = _median_time(lambda: [_reference(ev) for ev in events], 1)
+    python_s = _median_time(lambda: [calc_price_per_call(ev) for ev in events], 1)
     return {
         "pipeline_s": pipeline_s,
         "sql_s": statistics.median(sql_times),
@@ -185,13 +164,15 @@ def main() -> int:
         "",
         "| measurement | time (median) | rate | ratio |",
         "|---|---|---|---|",
-        f"| ingestion, project reader (validate, dedup, quarantine, load) | {ingest['project_s']:.2f} s "
-        f"| {n / ingest['project_s']:,.0f} rows/s | {ingest['project_s'] / ingest['floor_s']:.2f}x the floor |",
+        "| ingestion, project reader (validate, dedup, quarantine, load) | "
+        f"{ingest['project_s']:.2f} s | {n / ingest['project_s']:,.0f} rows/s | "
+        f"{ingest['project_s'] / ingest['floor_s']:.2f}x the floor |",
         f"| ingestion floor: plain `read_json` into a table | {ingest['floor_s']:.2f} s "
         f"| {n / ingest['floor_s']:,.0f} rows/s | 1 |",
         f"| pricing in SQL (`marts.cost_breakdown`, dbt execution time) | {pricing['sql_s']:.2f} s "
         f"| {n / pricing['sql_s']:,.0f} calls/s | 1 |",
-        f"| pricing with `genai_prices.calc_price`, one call at a time | {pricing['calc_price_s']:.2f} s "
+        "| pricing with `genai_prices.calc_price`, one call at a time | "
+        f"{pricing['calc_price_s']:.2f} s "
         f"| {n / pricing['calc_price_s']:,.0f} calls/s "
         f"| {pricing['calc_price_s'] / pricing['sql_s']:.0f}x slower than SQL |",
         f"| whole pipeline once (`costwatch run`, Dagster + dbt + publish) | "

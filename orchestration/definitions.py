@@ -10,8 +10,9 @@ import warnings  # noqa: E402
 
 import dagster as dg  # noqa: E402
 
-# single-run backfill policies and pools are flagged beta; the warning is noise for operators.
+# single-run backfill policies and pools are beta, partitioned checks preview: noise for operators.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks
 
 from assets import app_events, costs, dbt, pricing, publish  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402

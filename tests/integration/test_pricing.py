@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from genai_prices import Usage, calc_price
 
+from sources.pricing import calc_price_per_call
 from sources.sample_data import PRICING_DAYS, write_pricing_calls
 from tests.conftest import Home
 
@@ -20,34 +20,12 @@ TOLERANCE = Decimal("1e-9")
 
 
 def _reference_ai_cost(ev: dict) -> Decimal | None:
-    """What genai-prices charges for this call; None when it does not know the model."""
+    """What genai-prices (or, for the private model, the custom price file) charges."""
     if ev["provider"] == "acme":  # private model: priced by custom_prices.yaml only
         custom = yaml.safe_load((REPO / "custom_prices.yaml").read_text())["prices"]
         (entry,) = [p for p in custom if p["model"] == ev["model"]]
         return Decimal(entry["input_mtok"]) * ev["input_tokens"] / 1_000_000
-    tier = ev.get("service_tier")
-    context = (
-        {"processing": "batch"} if tier == "batch" else {"service_tier": tier} if tier else None
-    )
-    usage = Usage(
-        input_tokens=ev["input_tokens"],
-        cache_read_tokens=ev["cached_input_tokens"],
-        cache_write_tokens=ev["cache_write_tokens"],
-        cache_write_1h_tokens=ev["cache_write_1h_tokens"],
-        output_tokens=ev["output_tokens"],
-        output_reasoning_tokens=ev["reasoning_tokens"],
-    )
-    try:
-        result = calc_price(
-            usage,
-            ev["model"],
-            provider_id=ev["provider"],
-            genai_request_timestamp=ev["occurred_at"].replace(tzinfo=dt.UTC),
-            price_context=context,
-        )
-    except LookupError:
-        return None
-    return result.total_price
+    return calc_price_per_call(ev)
 
 
 @pytest.fixture(scope="module")

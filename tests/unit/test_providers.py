@@ -1,0 +1,174 @@
+"""Provider clients against the project's fake provider server, over real HTTP on 127.0.0.1."""
+
+import datetime as dt
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from sources.fake_provider import FakeProviderData, FakeProviderServer
+from sources.http_client import ProviderAPIError, RetryPolicy
+from sources.providers import (
+    CostRow,
+    UsageRow,
+    anthropic_client,
+    openai_client,
+    pull_anthropic,
+    pull_openai,
+)
+
+D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
+KEY = "sk-admin-TESTKEY-do-not-log-12345"
+FAST = RetryPolicy(max_attempts=4, max_total_seconds=10, base_delay=0.0, timeout_seconds=0.5)
+
+
+def _usage(provider, day, model, key, inp, cached=0, writes=0, out=0, requests=3, endpoint=None):
+    return UsageRow(
+        provider=provider,
+        day=day,
+        endpoint=endpoint or ("completions" if provider == "openai" else "messages"),
+        model=model,
+        project_id="proj_main" if provider == "openai" else "wrk_app",
+        api_key_id=key,
+        service_tier="default" if provider == "openai" else "standard",
+        is_batch=False,
+        context_window=None if provider == "openai" else "0-200k",
+        input_tokens=inp,
+        cached_input_tokens=cached,
+        cache_write_tokens=writes,
+        output_tokens=out,
+        requests=requests if provider == "openai" else None,
+    )
+
+
+DATA = FakeProviderData(
+    usage=[
+        _usage("openai", D1, "gpt-4o-mini-2024-07-18", "key_1", 1000, 200, 0, 50),
+        _usage("openai", D1, "gpt-4o-mini-2024-07-18", "key_2", 500, 0, 0, 10),
+        _usage("openai", D3, "text-embedding-3-small", "key_1", 900, endpoint="embeddings"),
+        _usage("anthropic", D1, "claude-sonnet-4-5-20250929", "apikey_1", 3000, 1000, 500, 70),
+    ],
+    costs=[
+        CostRow(
+            "openai",
+            D1,
+            "proj_main",
+            "gpt-4o-mini-2024-07-18, input",
+            Decimal("0.000123456789"),
+            "usd",
+        ),
+        CostRow("openai", D1, "proj_main", "web search tool calls", Decimal("0.025"), "usd"),
+        CostRow(
+            "anthropic",
+            D1,
+            "wrk_app",
+            "Claude Sonnet 4.5 Usage",
+            Decimal("0.0123456"),
+            "usd",
+            cost_type="tokens",
+            model="claude-sonnet-4-5-20250929",
+        ),
+    ],
+)
+
+
+@pytest.fixture
+def server():
+    with FakeProviderServer(FakeProviderData(DATA.usage, DATA.costs)) as srv:
+        yield srv
+
+
+def test_openai_usage_and_costs_in_dollars(server):
+    server.max_buckets_per_page = 1  # three days -> three pages per endpoint
+    with openai_client(server.openai_url, KEY) as client:
+        pull = pull_openai(client, D1, D3, FAST)
+    assert pull.requests_made == 9
+    assert sorted(
+        (
+            u.day,
+            u.endpoint,
+            u.api_key_id,
+            u.input_tokens,
+            u.cached_input_tokens,
+            u.output_tokens,
+            u.requests,
+        )
+        for u in pull.usage
+    ) == [
+        (D1, "completions", "key_1", 1000, 200, 50, 3),
+        (D1, "completions", "key_2", 500, 0, 10, 3),
+        (D3, "embeddings", "key_1", 900, 0, 0, 3),
+    ]
+    assert {(c.line_item, c.amount_usd) for c in pull.costs} == {
+        ("gpt-4o-mini-2024-07-18, input", Decimal("0.000123456789")),
+        ("web search tool calls", Decimal("0.025")),
+    }
+
+
+def test_anthropic_total_input_and_cents(server):
+    with anthropic_client(server.anthropic_url, KEY) as client:
+        pull = pull_anthropic(client, D1, D2, FAST)
+    (u,) = pull.usage
+    assert (u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.requests) == (
+        3000,
+        1000,
+        500,
+        None,
+    )
+    (c,) = pull.costs
+    assert c.amount_usd == Decimal("0.0123456") and c.cost_type == "tokens"
+
+
+def test_legacy_openai_shape(server):
+    server.data.openai_legacy_shape = True
+    with openai_client(server.openai_url, KEY) as client:
+        pull = pull_openai(client, D1, D1, FAST)
+    assert {u.service_tier for u in pull.usage} == {None}
+    assert sum(u.input_tokens for u in pull.usage) == 1500
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [["429"], ["503", "503"], ["timeout"], ["truncate"], ["reset"], ["429-no-retry-after", "503"]],
+)
+def test_transient_faults_are_retried(server, faults):
+    server.inject("/organization/costs", faults)
+    with openai_client(server.openai_url, KEY) as client:
+        pull = pull_openai(client, D1, D1, FAST, sleep=lambda s: None)
+    assert len(pull.costs) == 2
+    assert server.requests.count("/openai/v1/organization/costs") == len(faults) + 1
+
+
+def test_gives_up_after_the_bound_with_a_clear_error(server):
+    server.inject("/usage_report/messages", ["503"] * 10)
+    with (
+        anthropic_client(server.anthropic_url, KEY) as client,
+        pytest.raises(ProviderAPIError) as err,
+    ):
+        pull_anthropic(client, D1, D2, FAST, sleep=lambda s: None)
+    message = str(err.value)
+    assert "Anthropic GET /organizations/usage_report/messages" in message
+    assert "days 2026-11-01..2026-11-02" in message and "after 4 attempts" in message
+    assert KEY not in message
+    assert server.requests.count("/anthropic/v1/organizations/usage_report/messages") == 4
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"), [("repeat_cursor", "repeated a page cursor"), ("endless", "more than")]
+)
+def test_bad_cursors_stop(server, fault, words):
+    server.max_buckets_per_page = 1
+    server.inject("/organization/usage/completions", [fault] * 2000)
+    with (
+        openai_client(server.openai_url, KEY) as client,
+        pytest.raises(ProviderAPIError, match=words),
+    ):
+        pull_openai(client, D1, D3, FAST)
+
+
+def test_rejected_key_is_an_error_that_says_what_to_do(server):
+    with (
+        httpx.Client(base_url=server.openai_url) as client,  # no auth header: HTTP 401
+        pytest.raises(ProviderAPIError, match=r"HTTP 401.*check the admin key"),
+    ):
+        pull_openai(client, D1, D1, FAST)

@@ -12,10 +12,15 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration import settings
+from sources.fake_provider import FakeProviderServer
+from sources.provider_sample import provider_reports
+from sources.sample_data import Ledger
 
 DEMO_MARKER = ".costwatch-demo"
 DEFAULT_CHUNK_DAYS = 31
@@ -121,6 +126,39 @@ def _prepare_demo_events(s: settings.Settings) -> Path:
     return root
 
 
+DEMO_PROVIDER_ENV = (
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_ADMIN_KEY",
+    "ANTHROPIC_ADMIN_KEY",
+)
+
+
+@contextmanager
+def fake_providers(ledger: Ledger) -> Iterator[FakeProviderServer]:
+    """Serve provider reports matching `ledger` on 127.0.0.1 and point both providers at them.
+
+    The demo never talks to the real APIs, whatever keys the environment holds; the variables
+    are restored afterwards.
+    """
+    saved = {k: os.environ.get(k) for k in DEMO_PROVIDER_ENV}
+    with FakeProviderServer(provider_reports(ledger)) as server:
+        os.environ.update(
+            OPENAI_BASE_URL=server.openai_url,
+            ANTHROPIC_BASE_URL=server.anthropic_url,
+            OPENAI_ADMIN_KEY="demo-openai-admin-key",
+            ANTHROPIC_ADMIN_KEY="demo-anthropic-admin-key",
+        )
+        try:
+            yield server
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sources import sample_data
 
@@ -134,7 +172,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{first}..{last} under {root}",
         flush=True,
     )
-    outcomes = run_range(first, last, DEFAULT_CHUNK_DAYS)
+    with fake_providers(ledger) as server:
+        print(f"Serving sample provider reports on {server.base_url}", flush=True)
+        outcomes = run_range(first, last, DEFAULT_CHUNK_DAYS)
     ok = all(o.success for o in outcomes)
     print()
     print(f"Warehouse (written by runs only): {s.warehouse}")

@@ -14,7 +14,7 @@ import dagster as dg  # noqa: E402
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks
 
-from assets import app_events, costs, dbt, pricing, publish  # noqa: E402
+from assets import app_events, costs, dbt, parity, pricing, providers, publish  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule  # noqa: E402
 
@@ -22,10 +22,16 @@ defs = dg.Definitions(
     assets=[
         app_events.ingest_app_events,
         pricing.load_prices,
+        providers.pull_provider_reports,
         dbt.dbt_models,
         publish.analytics_warehouse,
     ],
-    asset_checks=[costs.llm_calls_priced],
+    asset_checks=[
+        costs.llm_calls_priced,
+        parity.token_parity,
+        parity.requests_parity,
+        parity.missing_windows,
+    ],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
     resources=build_resources(),

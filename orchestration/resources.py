@@ -10,6 +10,7 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from orchestration.settings import DBT_PROJECT_DIR
+from sources.http_client import RetryPolicy
 
 
 class EventLogResource(dg.ConfigurableResource):
@@ -20,6 +21,25 @@ class EventLogResource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.root)
+
+
+class ProviderApiResource(dg.ConfigurableResource):
+    """Where the provider admin APIs are and how hard to retry. Admin keys are not configuration:
+    they are read from OPENAI_ADMIN_KEY / ANTHROPIC_ADMIN_KEY when a request is made, so they never
+    appear in run config or metadata."""
+
+    openai_base_url: str = "https://api.openai.com/v1"
+    anthropic_base_url: str = "https://api.anthropic.com/v1"
+    max_attempts: int = 6
+    max_total_seconds: float = 120.0
+    timeout_seconds: float = 30.0
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            max_total_seconds=self.max_total_seconds,
+            timeout_seconds=self.timeout_seconds,
+        )
 
 
 class PricingFilesResource(dg.ConfigurableResource):
@@ -40,6 +60,10 @@ def build_resources() -> dict[str, object]:
         "duckdb": DuckDBResource(database=dg.EnvVar("COSTWATCH_WAREHOUSE")),
         "event_logs": EventLogResource(root=dg.EnvVar("COSTWATCH_EVENTS_DIR")),
         "published": PublishedWarehouseResource(path=dg.EnvVar("COSTWATCH_PUBLISHED")),
+        "providers": ProviderApiResource(
+            openai_base_url=dg.EnvVar("OPENAI_BASE_URL"),
+            anthropic_base_url=dg.EnvVar("ANTHROPIC_BASE_URL"),
+        ),
         "pricing_files": PricingFilesResource(
             custom_prices=dg.EnvVar("COSTWATCH_CUSTOM_PRICES"),
             rate_card=dg.EnvVar("COSTWATCH_RATE_CARD"),

@@ -55,6 +55,8 @@ def apply() -> Settings:
     for folder in (s.home, s.dagster_home, s.warehouse.parent, s.published.parent):
         folder.mkdir(parents=True, exist_ok=True)
     custom_prices, rate_card = pricing_files()
+    os.environ.setdefault("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    os.environ.setdefault("ANTHROPIC_BASE_URL", "https://api.anthropic.com/v1")
     os.environ.update(
         COSTWATCH_CUSTOM_PRICES=str(custom_prices),
         COSTWATCH_RATE_CARD=str(rate_card),

@@ -1,0 +1,86 @@
+"""Provider usage and cost reports (OpenAI, Anthropic admin APIs) into raw tables.
+
+Each run re-pulls its days and the two days before them (providers restate recent days) and
+replaces exactly those days per provider in one transaction: reruns never duplicate, and a pull
+that fails commits nothing. A provider without an admin key is skipped with one line.
+"""
+
+import datetime as dt
+import os
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.partitions import daily_partitions, day_range, single_run
+from orchestration.resources import ProviderApiResource
+from sources.model_catalog import map_new_models
+from sources.provider_store import ensure_tables, replace_pull
+from sources.providers import anthropic_client, openai_client, pull_anthropic, pull_openai
+
+PROVIDER_USAGE = dg.AssetKey(["raw", "provider_usage"])
+PROVIDER_COSTS = dg.AssetKey(["raw", "provider_costs"])
+LATE_DATA_DAYS = 2
+
+PROVIDERS = {
+    # name: (key variable, client factory, pull function, base url attribute)
+    "openai": ("OPENAI_ADMIN_KEY", openai_client, pull_openai, "openai_base_url"),
+    "anthropic": ("ANTHROPIC_ADMIN_KEY", anthropic_client, pull_anthropic, "anthropic_base_url"),
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            PROVIDER_USAGE,
+            kinds={"duckdb", "python"},
+            description="Daily usage buckets from the providers' admin usage APIs.",
+        ),
+        dg.AssetSpec(
+            PROVIDER_COSTS,
+            kinds={"duckdb"},
+            description="Daily billed cost line items from the providers' cost APIs (USD).",
+        ),
+    ],
+    name="pull_provider_reports",
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool="warehouse",
+    group_name="providers",
+)
+def pull_provider_reports(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, providers: ProviderApiResource
+):
+    start, end = day_range(context)
+    first = start - dt.timedelta(days=LATE_DATA_DAYS)
+    pulled: dict[str, dict] = {}
+    pulls = []
+    for name, (key_var, make_client, pull, url_attr) in PROVIDERS.items():
+        key = os.environ.get(key_var, "").strip()
+        if not key:
+            context.log.info(f"{name}: {key_var} is not set; provider skipped")
+            pulled[name] = {"status": f"skipped ({key_var} not set)"}
+            continue
+        context.log.info(f"{name}: pulling {first}..{end}")
+        with make_client(getattr(providers, url_attr), key) as client:
+            result = pull(client, first, end, providers.retry_policy())
+        pulls.append(result)
+        pulled[name] = {
+            "status": "pulled",
+            "days": f"{first}..{end}",
+            "usage_rows": len(result.usage),
+            "cost_rows": len(result.costs),
+            "requests": result.requests_made,
+        }
+    with duckdb.get_connection() as con:
+        ensure_tables(con)
+        for result in pulls:  # every pull succeeded before anything is written
+            replace_pull(con, result)
+        unknown = map_new_models(
+            con, "select provider, model from raw.provider_usage where model is not null"
+        )
+    metadata = {"providers": dg.MetadataValue.json(pulled), "days": f"{first}..{end}"}
+    yield dg.MaterializeResult(
+        asset_key=PROVIDER_USAGE,
+        metadata={**metadata, "unknown_models": dg.MetadataValue.json([list(u) for u in unknown])},
+    )
+    yield dg.MaterializeResult(asset_key=PROVIDER_COSTS, metadata=metadata)

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration import settings
-from sources.fake_provider import FakeProviderServer
+from sources.fake_provider import FakeProviderData, FakeProviderServer
 from sources.provider_sample import provider_reports
-from sources.sample_data import Ledger
 
 DEMO_MARKER = ".costwatch-demo"
 DEFAULT_CHUNK_DAYS = 31
@@ -135,14 +134,14 @@ DEMO_PROVIDER_ENV = (
 
 
 @contextmanager
-def fake_providers(ledger: Ledger) -> Iterator[FakeProviderServer]:
-    """Serve provider reports matching `ledger` on 127.0.0.1 and point both providers at them.
+def fake_providers(data: FakeProviderData) -> Iterator[FakeProviderServer]:
+    """Serve `data` as provider reports on 127.0.0.1 and point both providers at them.
 
     The demo never talks to the real APIs, whatever keys the environment holds; the variables
     are restored afterwards.
     """
     saved = {k: os.environ.get(k) for k in DEMO_PROVIDER_ENV}
-    with FakeProviderServer(provider_reports(ledger)) as server:
+    with FakeProviderServer(data) as server:
         os.environ.update(
             OPENAI_BASE_URL=server.openai_url,
             ANTHROPIC_BASE_URL=server.anthropic_url,
@@ -172,7 +171,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{first}..{last} under {root}",
         flush=True,
     )
-    with fake_providers(ledger) as server:
+    with fake_providers(provider_reports(ledger)) as server:
         print(f"Serving sample provider reports on {server.base_url}", flush=True)
         outcomes = run_range(first, last, DEFAULT_CHUNK_DAYS)
     ok = all(o.success for o in outcomes)

@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sources.fake_provider import FakeProviderData
+from sources.provider_sample import provider_reports
 from sources.sample_data import Ledger, generate
 
 START = dt.date(2026, 11, 1)
@@ -21,6 +23,11 @@ COSTWATCH_VARS = (
     "COSTWATCH_WAREHOUSE",
     "COSTWATCH_PUBLISHED",
     "DAGSTER_HOME",
+    # Never let a developer's real admin key reach a real API from a test.
+    "OPENAI_ADMIN_KEY",
+    "ANTHROPIC_ADMIN_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_BASE_URL",
 )
 
 
@@ -60,10 +67,11 @@ class Home:
                 else:
                     os.environ[k] = v
 
-    def run(self, start: dt.date, end: dt.date):
-        from orchestration.cli import run_range
+    def run(self, start: dt.date, end: dt.date, providers: FakeProviderData | None = None):
+        """Materialize the days, serving `providers` (default: reports matching the ledger)."""
+        from orchestration.cli import fake_providers, run_range
 
-        with self.active():
+        with self.active(), fake_providers(providers or provider_reports(self.ledger)):
             return run_range(start, end)
 
     def query(self, sql: str, params=None, published: bool = False) -> list[tuple]:

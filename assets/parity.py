@@ -122,3 +122,84 @@ def missing_windows(
 ) -> dg.AssetCheckResult:
     rows = _rows(duckdb, context, "status in ('missing_app', 'missing_provider')")
     return _result(rows, _status_counts(duckdb, context), "missing_rows")
+
+
+COST_PARITY_SQL = """
+with
+app as (
+  select c.interaction_day as day, c.provider,
+         sum(c.exact_ai_tokens_cost_usd) filter (
+           where not (c.provider = 'anthropic' and c.service_tier = 'priority')) as app_usd,
+         sum(c.exact_ai_tokens_cost_usd) filter (
+           where c.provider = 'anthropic' and c.service_tier = 'priority') as priority_usd
+  from marts.cost_breakdown c
+  where c.interaction_type = 'llm_call' and c.provider in ('openai', 'anthropic')
+    and c.interaction_day between $s::DATE and $e::DATE
+  group by all
+),
+scope as (
+  select distinct provider, project_id from marts.interactions
+  where interaction_type = 'llm_call' and project_id is not null
+),
+billed as (
+  select b.day, b.provider,
+         sum(b.exact_billed_cost_usd) filter (where b.is_token_cost and s.project_id is not null)
+           as billed_usd,
+         sum(b.exact_billed_cost_usd) filter (
+           where not b.is_token_cost and s.project_id is not null) as non_token_usd,
+         sum(b.exact_billed_cost_usd) filter (where s.project_id is null) as out_of_scope_usd
+  from marts.provider_costs_daily b
+  left join scope s on s.provider = b.provider and s.project_id is not distinct from b.project_id
+  where b.day between $s::DATE and $e::DATE
+  group by all
+)
+select coalesce(app.day, billed.day) as day, coalesce(app.provider, billed.provider) as provider,
+       coalesce(billed.billed_usd, 0) as billed_tokens_usd, coalesce(app.app_usd, 0) as app_usd,
+       coalesce(billed.non_token_usd, 0) as non_token_usd,
+       coalesce(billed.out_of_scope_usd, 0) as out_of_scope_usd,
+       coalesce(app.priority_usd, 0) as anthropic_priority_usd
+from app full outer join billed on app.day = billed.day and app.provider = billed.provider
+order by 1, 2
+"""
+COST_FAIL_PCT = 2.0
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["marts", "provider_costs_daily"]),
+    partitions_def=daily_partitions,
+    pool="warehouse",
+    description=(
+        "Billed token charges vs the cost of the application's own calls (priced per request), "
+        "per day and provider, for the projects/workspaces the application logs; fails above 2%. "
+        "Known gaps are listed, not counted: non-token line items (web search, code execution), "
+        "out-of-scope projects, and Anthropic Priority Tier, which cost_report never shows."
+    ),
+)
+def cost_parity(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
+) -> dg.AssetCheckResult:
+    keys = context.partition_key_range
+    with duckdb.get_connection() as con:
+        rows = con.execute(COST_PARITY_SQL, {"s": keys.start, "e": keys.end}).fetchall()
+    table = [
+        "| day | provider | billed tokens USD | app USD | diff % | non-token (explained) | "
+        "out of scope (explained) | Anthropic priority (explained) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    failing = []
+    for day, provider, billed, app, non_token, out_of_scope, priority in rows:
+        diff = float((app - billed) / billed * 100) if billed else (0.0 if not app else None)
+        if diff is None or abs(diff) > COST_FAIL_PCT:
+            failing.append(f"{day} {provider}")
+        shown = "n/a" if diff is None else f"{diff:.3f}"
+        table.append(
+            f"| {day} | {provider} | {billed:.6f} | {app:.6f} | {shown} | {non_token:.6f} | "
+            f"{out_of_scope:.6f} | {priority:.6f} |"
+        )
+    return dg.AssetCheckResult(
+        passed=not failing,
+        metadata={
+            "failing_days": dg.MetadataValue.json(failing),
+            "variance_table": dg.MetadataValue.md("\n".join(table)),
+        },
+    )

@@ -31,6 +31,7 @@ defs = dg.Definitions(
         parity.token_parity,
         parity.requests_parity,
         parity.missing_windows,
+        parity.cost_parity,
     ],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],

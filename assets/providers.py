@@ -77,7 +77,7 @@ def pull_provider_reports(
             continue
         context.log.info(f"{name}: pulling {first}..{end}")
         with make_client(getattr(providers, url_attr), key) as client:
-            result = pull(client, first, end, providers.retry_policy())
+            result = pull(client, first, end, providers.retry_policy(), progress=context.log.info)
         pulls.append(result)
         pulled[name] = {
             "status": "pulled",

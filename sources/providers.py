@@ -13,7 +13,7 @@ Unknown fields are ignored, missing ones are None/0, the older OpenAI usage shap
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -230,14 +230,24 @@ def anthropic_client(base_url: str, admin_key: str, timeout: float = 30.0) -> ht
     )
 
 
+Progress = Callable[[str], None]
+
+
 def pull_openai(
-    client: httpx.Client, start: dt.date, end: dt.date, policy: RetryPolicy, sleep=None
+    client: httpx.Client,
+    start: dt.date,
+    end: dt.date,
+    policy: RetryPolicy,
+    sleep=None,
+    progress: Progress = lambda line: None,
 ) -> ProviderPull:
     """Usage (completions, embeddings) and costs for the UTC days [start, end]."""
     pull = ProviderPull("openai", start, end)
     kw = {"sleep": sleep} if sleep else {}
-    for lo, hi in _day_windows(start, end):
+    windows = list(_day_windows(start, end))
+    for i, (lo, hi) in enumerate(windows, start=1):
         context = f"days {lo}..{hi - dt.timedelta(days=1)}"
+        progress(f"openai: window {i}/{len(windows)}, {context}")
         window = {"start_time": _unix(lo), "end_time": _unix(hi), "bucket_width": "1d"}
         for endpoint in OPENAI_USAGE_ENDPOINTS:
             params = {**window, "limit": MAX_DAY_BUCKETS, "group_by[]": list(OPENAI_USAGE_GROUPS)}
@@ -255,13 +265,20 @@ def pull_openai(
 
 
 def pull_anthropic(
-    client: httpx.Client, start: dt.date, end: dt.date, policy: RetryPolicy, sleep=None
+    client: httpx.Client,
+    start: dt.date,
+    end: dt.date,
+    policy: RetryPolicy,
+    sleep=None,
+    progress: Progress = lambda line: None,
 ) -> ProviderPull:
     """Messages usage and cost report for the UTC days [start, end]."""
     pull = ProviderPull("anthropic", start, end)
     kw = {"sleep": sleep} if sleep else {}
-    for lo, hi in _day_windows(start, end):
+    windows = list(_day_windows(start, end))
+    for i, (lo, hi) in enumerate(windows, start=1):
         context = f"days {lo}..{hi - dt.timedelta(days=1)}"
+        progress(f"anthropic: window {i}/{len(windows)}, {context}")
         window = {"starting_at": _rfc3339(lo), "ending_at": _rfc3339(hi), "bucket_width": "1d"}
         params = {**window, "limit": MAX_DAY_BUCKETS, "group_by[]": list(ANTHROPIC_USAGE_GROUPS)}
         path = "/organizations/usage_report/messages"

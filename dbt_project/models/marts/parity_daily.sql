@@ -1,8 +1,9 @@
 {#-
   What the application logged vs what the provider reports, per day, provider, canonical model and
   API key. Status:
-  - out_of_scope: usage on a key outside the parity scope (var parity_scope_api_keys; by default
-    the keys the application has ever logged), or a provider with no report for that day (no key);
+  - out_of_scope: usage on a key outside the parity scope (vars parity_scope_api_keys and
+    parity_scope_projects; by default the keys the application has ever logged), or a provider
+    with no report for that day (no key);
   - missing_app: the provider reports usage, the application logged none;
   - missing_provider: the application logged usage, the provider reports none that day;
   - fail / warn / ok: the larger of the input and output differences, (app - provider) / provider
@@ -16,6 +17,7 @@
 ) }}
 
 {%- set scope_keys = var('parity_scope_api_keys') %}
+{%- set scope_projects = var('parity_scope_projects') %}
 
 with
 
@@ -34,10 +36,16 @@ provider_usage as (
 
 scope as (
     {%- if scope_keys %}
-    select unnest([{% for k in scope_keys %}'{{ k }}'{{ ", " if not loop.last }}{% endfor %}]) as api_key_id
+    select unnest([{% for k in scope_keys %}'{{ k }}'{{ ", " if not loop.last }}{% endfor %}])
+        as api_key_id
     {%- else %}
     select distinct api_key_id from {{ ref('interactions') }}
     where interaction_type = 'llm_call' and api_key_id is not null
+    {%- endif %}
+    {%- if scope_projects %}
+    union
+    select distinct api_key_id from {{ ref('provider_usage_daily') }}
+    where project_id in ({% for p in scope_projects %}'{{ p }}'{{ ", " if not loop.last }}{% endfor %})
     {%- endif %}
 ),
 

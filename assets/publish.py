@@ -1,12 +1,16 @@
 """The analysts' read-only copy of the marts, replaced atomically after each successful build."""
 
+from pathlib import Path
+
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from assets.app_events import APP_EVENTS, QUARANTINE
 from assets.dbt import MART_KEYS
 from assets.partitions import daily_partitions, day_range, single_run
 from orchestration.resources import PublishedWarehouseResource
+from sources.report import write_report
 from sources.warehouse import publish_copy
 
 
@@ -40,5 +44,30 @@ def analytics_warehouse(
         metadata={
             "path": dg.MetadataValue.path(published.path),
             "row_counts": dg.MetadataValue.json(counts),
+        }
+    )
+
+
+@dg.asset(
+    key=["published", "html_report"],
+    deps=[analytics_warehouse],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    group_name="published",
+    kinds={"html", "plotly"},
+    description=(
+        "Self-contained HTML report (plotly) of the published warehouse: daily cost by category, "
+        "cost by model, top users and sessions, parity, latency and cache hit rate. "
+        "`costwatch report` writes the same file."
+    ),
+)
+def html_report(published: PublishedWarehouseResource) -> dg.MaterializeResult:
+    with duckdb.connect(published.path, read_only=True) as con:
+        path = write_report(con, Path(published.report_path))
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "open": dg.MetadataValue.url(path.resolve().as_uri()),
+            "size_kb": dg.MetadataValue.int(path.stat().st_size // 1024),
         }
     )

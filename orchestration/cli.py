@@ -179,6 +179,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"Warehouse (written by runs only): {s.warehouse}")
     print(f"Analysts' read-only copy:         {s.published}")
     print(f'  e.g. duckdb -readonly {s.published} "select * from marts.daily_totals"')  # noqa: S608 (not SQL, a hint printed for the user)
+    print(f"Report:                           {s.report}")
     print(f"Dagster instance:                 {s.dagster_home}  (open it with `costwatch ui`)")
     return 0 if ok else 1
 
@@ -202,6 +203,41 @@ def _cmd_ui(args: argparse.Namespace) -> int:
         return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from sources.report import write_report
+
+    s = settings.apply()
+    if not s.published.exists():
+        print(
+            f"costwatch report: {s.published} does not exist yet; run `costwatch demo` or "
+            "`costwatch run` first",
+            file=sys.stderr,
+        )
+        return 2
+    with duckdb.connect(str(s.published), read_only=True) as con:
+        path = write_report(con, args.out or s.report)
+    print(f"wrote {path.resolve()}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from sources.export import ExportError, export_relation
+
+    s = settings.apply()
+    suffix = f"_{args.start or 'start'}_{args.end or 'end'}" if args.start or args.end else ""
+    ext = {"json": "jsonl"}.get(args.format, args.format)
+    out = args.out or s.home / "exports" / f"{args.relation}{suffix}.{ext}"
+    try:
+        rows = export_relation(s.published, args.relation, args.format, out, args.start, args.end)
+    except ExportError as exc:
+        print(f"costwatch export: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {rows} rows to {Path(out).resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="costwatch", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -221,6 +257,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"days per run (default {DEFAULT_CHUNK_DAYS})",
     )
     run.set_defaults(func=_cmd_run)
+
+    report = sub.add_parser("report", help="write the HTML report of the current warehouse")
+    report.add_argument("--out", type=Path, help="file to write (default $COSTWATCH_REPORT)")
+    report.set_defaults(func=_cmd_report)
+
+    export = sub.add_parser("export", help="export a published relation (streams, any size)")
+    export.add_argument("relation", help="e.g. marts.interactions (or just interactions)")
+    export.add_argument("--format", choices=["csv", "json", "parquet"], default="csv")
+    export.add_argument("--start", type=_date, help="first day (by the relation's day column)")
+    export.add_argument("--end", type=_date, help="last day (inclusive)")
+    export.add_argument(
+        "--out", type=Path, help="file to write (default under $COSTWATCH_HOME/exports)"
+    )
+    export.set_defaults(func=_cmd_export)
 
     ui = sub.add_parser("ui", help="start the Dagster webserver and daemon")
     ui.add_argument("--port", type=int, default=3000)

@@ -25,6 +25,7 @@ defs = dg.Definitions(
         providers.pull_provider_reports,
         dbt.dbt_models,
         publish.analytics_warehouse,
+        publish.html_report,
     ],
     asset_checks=[
         costs.llm_calls_priced,

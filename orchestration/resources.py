@@ -53,13 +53,16 @@ class PublishedWarehouseResource(dg.ConfigurableResource):
     """The read-only copy analysts open; replaced atomically after each successful build."""
 
     path: str
+    report_path: str
 
 
 def build_resources() -> dict[str, object]:
     return {
         "duckdb": DuckDBResource(database=dg.EnvVar("COSTWATCH_WAREHOUSE")),
         "event_logs": EventLogResource(root=dg.EnvVar("COSTWATCH_EVENTS_DIR")),
-        "published": PublishedWarehouseResource(path=dg.EnvVar("COSTWATCH_PUBLISHED")),
+        "published": PublishedWarehouseResource(
+            path=dg.EnvVar("COSTWATCH_PUBLISHED"), report_path=dg.EnvVar("COSTWATCH_REPORT")
+        ),
         "providers": ProviderApiResource(
             openai_base_url=dg.EnvVar("OPENAI_BASE_URL"),
             anthropic_base_url=dg.EnvVar("ANTHROPIC_BASE_URL"),

@@ -26,7 +26,7 @@ class Settings:
     warehouse: Path
     published: Path
     dagster_home: Path
-    reports_dir: Path
+    report: Path
 
 
 def _path(env: dict[str, str], name: str, default: Path) -> Path:
@@ -44,7 +44,7 @@ def resolve(env: dict[str, str] | None = None) -> Settings:
         warehouse=_path(env, "COSTWATCH_WAREHOUSE", home / "warehouse.duckdb"),
         published=_path(env, "COSTWATCH_PUBLISHED", home / "analytics.duckdb"),
         dagster_home=_path(env, "DAGSTER_HOME", home / "dagster"),
-        reports_dir=home / "reports",
+        report=_path(env, "COSTWATCH_REPORT", home / "reports" / "costwatch-report.html"),
     )
 
 
@@ -64,6 +64,7 @@ def apply() -> Settings:
         COSTWATCH_EVENTS_DIR=str(s.events_dir),
         COSTWATCH_WAREHOUSE=str(s.warehouse),
         COSTWATCH_PUBLISHED=str(s.published),
+        COSTWATCH_REPORT=str(s.report),
         DAGSTER_HOME=str(s.dagster_home),
     )
     instance_yaml = s.dagster_home / "dagster.yaml"

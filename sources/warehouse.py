@@ -64,7 +64,7 @@ def publish_copy(
             )
             counts[f"{schema}.{table}"] = con.execute(
                 f"select count(*) from publish_target.{_ident(schema)}.{_ident(table)}"  # noqa: S608 (identifiers from information_schema, quoted)
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         con.execute("create schema if not exists publish_target.meta")
         con.execute(
             "create table publish_target.meta.publish_info as "

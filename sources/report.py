@@ -1,0 +1,195 @@
+"""The self-contained HTML report (plotly), built from a warehouse connection.
+
+One function serves the Dagster asset (reading the warehouse inside a run) and `costwatch report`
+(reading the published copy). plotly.js is inlined once, so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+
+import duckdb
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+CATEGORIES = (
+    ("ai_tokens_cost_usd", "AI tokens"),
+    ("db_ops_cost_usd", "DB operations"),
+    ("api_calls_cost_usd", "API calls"),
+    ("compute_cost_usd", "Compute"),
+    ("other_cost_usd", "Other"),
+)
+
+
+def _figure_html(fig: go.Figure) -> str:
+    fig.update_layout(
+        margin={"l": 40, "r": 20, "t": 50, "b": 40}, height=380, template="plotly_white"
+    )
+    return fig.to_html(full_html=False, include_plotlyjs=False)
+
+
+def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = $s and table_name = $t",
+            {"s": schema, "t": table},
+        ).fetchall()[0][0]
+    )
+
+
+def _daily_cost(con: duckdb.DuckDBPyConnection) -> str:
+    df = con.sql("select * from marts.daily_totals order by day").df()
+    fig = go.Figure(
+        [go.Bar(x=df["day"], y=df[col].astype(float), name=label) for col, label in CATEGORIES]
+    )
+    fig.update_layout(barmode="stack", title="Daily cost by category (USD)")
+    return _figure_html(fig)
+
+
+def _cost_by_model(con: duckdb.DuckDBPyConnection) -> str:
+    df = con.sql(
+        """
+        select coalesce(canonical_model, '(none)') as model, sum(ai_tokens_cost_usd) as cost,
+               count(*) as calls, bool_or(is_unpriced_llm_call) as unpriced
+        from marts.cost_breakdown where interaction_type = 'llm_call'
+        group by 1 order by cost desc
+        """
+    ).df()
+    labels = [
+        f"{m} (no price)" if u else m for m, u in zip(df["model"], df["unpriced"], strict=True)
+    ]
+    fig = go.Figure(go.Bar(x=labels, y=df["cost"].astype(float), text=df["calls"], name="cost"))
+    fig.update_layout(title="AI token cost by model (USD; bar label: calls)")
+    return _figure_html(fig)
+
+
+def _top_users(con: duckdb.DuckDBPyConnection) -> str:
+    df = con.sql(
+        "select user_id, lifetime_cost_usd from marts.user_stats "
+        "order by lifetime_cost_usd desc, user_id limit 15"
+    ).df()
+    fig = go.Figure(
+        go.Bar(x=df["lifetime_cost_usd"].astype(float), y=df["user_id"], orientation="h")
+    )
+    fig.update_layout(title="Top users by cost (USD)", yaxis={"autorange": "reversed"})
+    return _figure_html(fig)
+
+
+def _top_sessions(con: duckdb.DuckDBPyConnection) -> str:
+    rows = con.execute(
+        "select session_id, user_id, session_day, interaction_count, total_cost_usd "
+        "from marts.sessions order by total_cost_usd desc, session_id limit 10"
+    ).fetchall()
+    head = (
+        "<tr><th>session</th><th>user</th><th>day</th><th>interactions</th><th>cost (USD)</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{html.escape(s)}</td><td>{html.escape(u)}</td><td>{d}</td><td>{n}</td>"
+        f"<td>{c:.6f}</td></tr>"
+        for s, u, d, n, c in rows
+    )
+    return f"<h2>Top sessions by cost</h2><table>{head}{body}</table>"
+
+
+def _latency(con: duckdb.DuckDBPyConnection) -> str:
+    df = con.sql(
+        "select day, llm_latency_p50_ms, llm_latency_p95_ms, llm_latency_p99_ms, cache_hit_rate "
+        "from marts.daily_totals order by day"
+    ).df()
+    fig = go.Figure(
+        [
+            go.Scatter(x=df["day"], y=df[c], name=c.split("_")[-2], mode="lines+markers")
+            for c in ("llm_latency_p50_ms", "llm_latency_p95_ms", "llm_latency_p99_ms")
+        ]
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=df["day"],
+            y=df["cache_hit_rate"],
+            name="cache hit rate",
+            yaxis="y2",
+            mode="lines",
+            line={"dash": "dot"},
+        )
+    )
+    fig.update_layout(
+        title="LLM latency percentiles (ms) and cache hit rate",
+        yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%"},
+    )
+    return _figure_html(fig)
+
+
+def _parity(con: duckdb.DuckDBPyConnection) -> str:
+    if not _has(con, "marts", "parity_daily"):
+        return "<h2>Parity</h2><p>No provider reports yet.</p>"
+    df = con.sql(
+        """
+        select day, provider, canonical_model, api_key_id, input_diff_pct, status
+        from marts.parity_daily where status not in ('out_of_scope')
+        order by day, provider
+        """
+    ).df()
+    fig = go.Figure()
+    for provider in sorted(set(df["provider"])):
+        part = df[df["provider"] == provider]
+        fig.add_trace(
+            go.Scatter(
+                x=part["day"],
+                y=part["input_diff_pct"],
+                mode="markers",
+                name=provider,
+                text=part["canonical_model"]
+                + " / "
+                + part["api_key_id"].fillna("-")
+                + " / "
+                + part["status"],
+            )
+        )
+    fig.update_layout(title="Parity: app vs provider input tokens, % difference (2% fails)")
+    return _figure_html(fig)
+
+
+def build_report(con: duckdb.DuckDBPyConnection, generated_at: dt.datetime | None = None) -> str:
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    totals = con.execute(
+        "select min(day), max(day), sum(total_cost_usd), sum(interaction_count), "
+        "sum(session_count) from marts.daily_totals"
+    ).fetchall()[0]
+    first, last, cost, interactions, sessions = totals
+    sections = [
+        _daily_cost(con),
+        _cost_by_model(con),
+        _top_users(con),
+        _top_sessions(con),
+        _parity(con),
+        _latency(con),
+    ]
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
+        "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
+        "text-align:left}.kpi{display:flex;gap:2rem}.kpi div{font-size:1.4rem}"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Costwatch report</title>"
+        f"<style>{style}</style><script>{get_plotlyjs()}</script></head><body>"
+        f"<h1>Costwatch report</h1><p>{first} to {last} (UTC); generated "
+        f"{generated_at:%Y-%m-%d %H:%M} UTC.</p>"
+        f"<div class='kpi'><div>Total cost: <b>${(cost or 0):,.4f}</b></div>"
+        f"<div>Interactions: <b>{interactions or 0:,}</b></div>"
+        f"<div>Sessions: <b>{sessions or 0:,}</b></div></div>"
+        + "".join(f"<section>{s}</section>" for s in sections)
+        + "<p>Not in this report yet: budget gauges and cache savings.</p></body></html>"
+    )
+
+
+def write_report(con: duckdb.DuckDBPyConnection, out: Path) -> Path:
+    """Write the report atomically (a reader never sees half a file)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(build_report(con), encoding="utf-8")
+    tmp.replace(out)
+    return out

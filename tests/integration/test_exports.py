@@ -1,0 +1,78 @@
+"""`costwatch export` and `costwatch report` on the published copy of a built warehouse."""
+
+import csv
+import json
+import re
+
+import duckdb
+import pytest
+
+from orchestration.cli import main
+from tests.conftest import Home
+
+pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_export_each_format_with_a_day_range(built_home: Home, tmp_path, fmt):
+    day = built_home.days[1]
+    out = tmp_path / f"interactions.{fmt}"
+    with built_home.active():
+        code = main(
+            [
+                "export",
+                "marts.interactions",
+                "--format",
+                fmt,
+                "--start",
+                str(day),
+                "--end",
+                str(day),
+                "--out",
+                str(out),
+            ]
+        )
+    assert code == 0
+    expected = sum(
+        1
+        for e in built_home.ledger.events.values()
+        if e["day"] == day
+        and e["type"] in ("llm_call", "db_op", "api_call", "compute", "cost_event")
+    )
+    if fmt == "csv":
+        with out.open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert {r["interaction_day"] for r in rows} == {str(day)}
+    elif fmt == "json":
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+    else:
+        rows = duckdb.read_parquet(str(out)).fetchall()
+    assert len(rows) == expected
+
+
+def test_export_names_what_exists_when_the_relation_does_not(built_home: Home, capsys):
+    with built_home.active():
+        assert main(["export", "marts.nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no relation 'marts.nope'" in err and "marts.sessions" in err
+
+
+def test_report_is_written_with_the_warehouse_totals(built_home: Home, tmp_path):
+    out = tmp_path / "report.html"
+    with built_home.active():
+        assert main(["report", "--out", str(out)]) == 0
+    text = out.read_text()
+    total = built_home.query("select sum(total_cost_usd) from marts.daily_totals", published=True)
+    assert f"Total cost: <b>${total[0][0]:,.4f}</b>" in text
+    for title in (
+        "Daily cost by category",
+        "AI token cost by model",
+        "Top users by cost",
+        "Top sessions by cost",
+        "Parity: app vs provider",
+        "LLM latency percentiles",
+    ):
+        assert title in text
+    assert re.search(r"<script>.{100000,}</script>", text[:6_000_000], re.S)  # plotly.js inline
+    # The Dagster asset wrote the same report during the run.
+    assert (built_home.root / "reports" / "costwatch-report.html").exists()

@@ -168,8 +168,8 @@ def prepare_readable(files: Iterable[EventFile], scratch: Path) -> list[tuple[st
                 continue
         target = scratch / f"{i:07d}.jsonl"
         lines = list(_normalized_lines(data, problem))
-        # A trailing newline would add nothing; join keeps the line count exact.
-        target.write_text("\n".join(lines), encoding="utf-8")
+        # One newline after every line: the reader drops only the empty piece after the last.
+        target.write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
         out.append((str(target), f.source_file, True))
     return out
 

@@ -183,6 +183,11 @@ ALL_PATH_FIELDS: tuple[str, ...] = (
     *(f.name for f in ENVELOPE_OPTIONAL),
     *FIELDS,
 )
+ALL_FIELDS: tuple[Field, ...] = (*ENVELOPE_OPTIONAL, *FIELDS.values())
+
+# Column names in the generated SQL, per JSON field: v_ the extracted JSON value, t_ its JSON
+# type, x_ its typed value, n_ its value as DOUBLE (counts and integers, for the integral test).
+# Each is computed once per line; every check below only reads them.
 
 
 def _q(s: str) -> str:
@@ -194,8 +199,16 @@ def _v(name: str) -> str:
     return f"v_{name}"
 
 
+def _t(name: str) -> str:
+    return f"t_{name}"
+
+
+def _x(name: str) -> str:
+    return f"x_{name}"
+
+
 def _present(name: str) -> str:
-    return f"({_v(name)} is not null and json_type({_v(name)}) <> 'NULL')"
+    return f"({_t(name)} is not null and {_t(name)} <> 'NULL')"
 
 
 def _types_with(name: str) -> tuple[list[str], list[str]]:
@@ -210,25 +223,25 @@ def _in_list(values: Iterable[str]) -> str:
 
 
 def _type_ok(f: Field) -> str:
-    v = _v(f.name)
-    jt = f"json_type({v})"
+    t = _t(f.name)
+    integral = (
+        f"({t} in ('BIGINT', 'UBIGINT') or ({t} = 'DOUBLE' and n_{f.name} = floor(n_{f.name})))"
+    )
     return {
-        "string": f"{jt} = 'VARCHAR'",
-        "count": f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'DOUBLE' and "
-        f"try_cast({v} as DOUBLE) = floor(try_cast({v} as DOUBLE))))",
-        "integer": f"({jt} in ('BIGINT', 'UBIGINT') or ({jt} = 'DOUBLE' and "
-        f"try_cast({v} as DOUBLE) = floor(try_cast({v} as DOUBLE))))",
-        "number": f"{jt} in ('BIGINT', 'UBIGINT', 'DOUBLE')",
-        "bool": f"{jt} = 'BOOLEAN'",
-        "object": f"{jt} = 'OBJECT'",
+        "string": f"{t} = 'VARCHAR'",
+        "count": integral,
+        "integer": integral,
+        "number": f"{t} in ('BIGINT', 'UBIGINT', 'DOUBLE')",
+        "bool": f"{t} = 'BOOLEAN'",
+        "object": f"{t} = 'OBJECT'",
     }[f.kind]
 
 
-def _value(f: Field) -> str:
-    """Typed value of a field (only meaningful once its type check passed)."""
+def _value_expr(f: Field) -> str:
+    """Typed value of a field from its JSON value (NULL when it does not convert)."""
     v = _v(f.name)
     if f.kind == "string":
-        return f"({v} ->> '$')"
+        return f"case when {_t(f.name)} = 'VARCHAR' then {v} ->> '$' end"
     if f.kind in ("count", "integer"):
         return f"coalesce(try_cast({v} as BIGINT), try_cast(try_cast({v} as DOUBLE) as BIGINT))"
     if f.kind == "number":
@@ -240,31 +253,30 @@ def _value(f: Field) -> str:
         return f"try_cast({v} as DOUBLE)"
     if f.kind == "bool":
         return f"try_cast({v} as BOOLEAN)"
-    return f"{v}"
+    return v
 
 
 def _field_checks(f: Field, type_cond: str, required: bool) -> list[tuple[str, str]]:
     """(condition, reason) pairs for one field, in the order they are tested."""
     checks: list[tuple[str, str]] = []
-    pres = _present(f.name)
+    pres, x = _present(f.name), _x(f.name)
     if required:
         missing = f"not {pres}"
         if f.name in REQUIRED_NONEMPTY:
-            missing = f"(not {pres} or ({_v(f.name)} ->> '$') = '')"
+            missing = f"(not {pres} or {x} = '')"
         checks.append((f"{type_cond} and {missing}", f"missing_field:{f.name}"))
     guard = f"{type_cond} and {pres}"
     checks.append((f"{guard} and not ({_type_ok(f)})", f"wrong_type:{f.name}"))
-    val = _value(f)
     if f.kind in ("count", "integer", "number"):
-        checks.append((f"{guard} and {val} is null", f"out_of_range:{f.name}"))
+        checks.append((f"{guard} and {x} is null", f"out_of_range:{f.name}"))
     if f.kind == "count":
-        checks.append((f"{guard} and {val} < 0", f"negative_count:{f.name}"))
+        checks.append((f"{guard} and {x} < 0", f"negative_count:{f.name}"))
     if f.minimum is not None:
-        checks.append((f"{guard} and {val} < {f.minimum}", f"out_of_range:{f.name}"))
+        checks.append((f"{guard} and {x} < {f.minimum}", f"out_of_range:{f.name}"))
     if f.maximum is not None:
-        checks.append((f"{guard} and {val} > {f.maximum}", f"out_of_range:{f.name}"))
+        checks.append((f"{guard} and {x} > {f.maximum}", f"out_of_range:{f.name}"))
     if f.enum:
-        checks.append((f"{guard} and {val} not in {_in_list(f.enum)}", f"invalid_value:{f.name}"))
+        checks.append((f"{guard} and {x} not in {_in_list(f.enum)}", f"invalid_value:{f.name}"))
     return checks
 
 
@@ -272,44 +284,47 @@ def reason_sql() -> str:
     """The CASE expression naming the first contract rule a line breaks (NULL when valid)."""
     whens: list[tuple[str, str]] = [
         ("sentinel_reason is not null", "__sentinel__"),
-        ("trim(line) = ''", "__blank__"),
-        ("not json_valid(line)", "invalid_json"),
-        ("json_type(line) <> 'OBJECT'", "not_an_object"),
+        ("is_blank", "__blank__"),
+        ("not is_json", "invalid_json"),
+        ("not is_object", "not_an_object"),
     ]
     for name in ENVELOPE_REQUIRED:
         pres = _present(name)
         whens.append(
-            (f"(not {pres} or ({_v(name)} ->> '$') = '')", f"missing_field:{name}")
-            if name in REQUIRED_NONEMPTY
-            else (f"not {pres}", f"missing_field:{name}")
+            (
+                f"(not {pres} or ({_t(name)} = 'VARCHAR' and {_x(name)} = ''))",
+                f"missing_field:{name}",
+            )
         )
-        whens.append((f"json_type({_v(name)}) <> 'VARCHAR'", f"wrong_type:{name}"))
+        whens.append((f"{_t(name)} <> 'VARCHAR'", f"wrong_type:{name}"))
     whens.append((f"event_type not in {_in_list(EVENT_TYPES)}", "unknown_type"))
     whens.append(("occurred_at is null", "invalid_ts"))
     for f in ENVELOPE_OPTIONAL:
         whens.extend(_field_checks(f, "true", required=False))
     for name, f in FIELDS.items():
         applies, required = _types_with(name)
-        cond = f"event_type in {_in_list(applies)}"
-        whens.extend(_field_checks(f, cond, required=False))
+        whens.extend(_field_checks(f, f"event_type in {_in_list(applies)}", required=False))
         if required:
             whens.extend(
                 (c, r)
                 for c, r in _field_checks(f, f"event_type in {_in_list(required)}", True)
                 if r.startswith("missing_field")
             )
-    status = _value(FIELDS["status"])
     whens.append(
         (
-            f"event_type = 'llm_call' and {_present('status')} and {status} not in "
+            f"event_type = 'llm_call' and {_present('status')} and {_x('status')} not in "
             f"{_in_list(LLM_STATUS)}",
             "invalid_value:status",
         )
     )
     for suffix, parts, whole in TOKEN_INEQUALITIES:
-        lhs = " + ".join(f"coalesce({_value(FIELDS[p])}, 0)" for p in parts)
-        rhs = f"coalesce({_value(FIELDS[whole])}, 0)"
-        whens.append((f"event_type = 'llm_call' and {lhs} > {rhs}", f"token_inequality:{suffix}"))
+        lhs = " + ".join(f"coalesce({_x(p)}, 0)" for p in parts)
+        whens.append(
+            (
+                f"event_type = 'llm_call' and {lhs} > coalesce({_x(whole)}, 0)",
+                f"token_inequality:{suffix}",
+            )
+        )
     # Missing-field checks must win over type checks of other fields: order them first.
     missing = [w for w in whens[4:] if w[1].startswith("missing_field")]
     rest = [w for w in whens[4:] if not w[1].startswith("missing_field")]
@@ -339,48 +354,77 @@ def _known_keys_sql() -> str:
 def parse_sql() -> str:
     """SELECT over temp table `lines` giving one row per line with reason and typed columns."""
     paths = ", ".join(_q(f'$."{n}"') for n in ALL_PATH_FIELDS)
-    extracted = ",\n    ".join(f"vals[{i + 1}] as {_v(n)}" for i, n in enumerate(ALL_PATH_FIELDS))
+    extracted = ",\n    ".join(
+        f"vals[{i + 1}] as {_v(n)}, json_type(vals[{i + 1}]) as {_t(n)}"
+        for i, n in enumerate(ALL_PATH_FIELDS)
+    )
+    values = ",\n    ".join(
+        [f"{_value_expr(f)} as {_x(f.name)}" for f in ALL_FIELDS]
+        + [
+            f"try_cast({_v(f.name)} as DOUBLE) as n_{f.name}"
+            for f in ALL_FIELDS
+            if f.kind in ("count", "integer")
+        ]
+        + [
+            f"case when {_t(n)} = 'VARCHAR' then {_v(n)} ->> '$' end as {_x(n)}"
+            for n in ENVELOPE_REQUIRED
+        ]
+    )
     columns = []
-    for f in (*ENVELOPE_OPTIONAL, *FIELDS.values()):
+    for f in ALL_FIELDS:
         if f.name in ("user_id", "metadata", "status", "units"):
             continue
         applies, _ = _types_with(f.name)
         guard = "true" if f in ENVELOPE_OPTIONAL else f"event_type in {_in_list(applies)}"
         columns.append(
-            f"case when {guard} and {_present(f.name)} then {_value(f)} end::{f.sql_type} "
+            f"case when {guard} and {_present(f.name)} then {_x(f.name)} end::{f.sql_type} "
             f"as {f.column}"
         )
-    status, units = FIELDS["status"], FIELDS["units"]
     columns.append(
-        f"case when {_present('status')} then {_value(status)} "
+        f"case when {_present('status')} then {_x('status')} "
         "when event_type = 'llm_call' then 'ok' end as status"
     )
     columns.append(
-        f"case when event_type = 'api_call' then coalesce({_value(units)}, 1) end"
-        f"::{units.sql_type} as units"
+        f"case when event_type = 'api_call' then coalesce({_x('units')}, 1) end"
+        f"::{FIELDS['units'].sql_type} as units"
     )
     cols = ",\n    ".join(columns)
     return f"""
-with extracted as (
+with shaped as (
   select
     source_file, line_no, line, sentinel_reason, mtime_day,
-    case when sentinel_reason is null and trim(line) <> '' and json_valid(line)
-              and json_type(line) = 'OBJECT'
-         then json_extract(line, [{paths}]) end as vals
+    trim(line) = '' as is_blank,
+    json_valid(line) as is_json
   from lines
+),
+objects as (
+  select *,
+    case when is_json then json_type(line) = 'OBJECT' else false end as is_object
+  from shaped
+),
+extracted as (
+  select *,
+    case when sentinel_reason is null and not is_blank and is_object
+         then json_extract(line, [{paths}]) end as vals
+  from objects
 ),
 fields as (
   select
-    source_file, line_no, line, sentinel_reason, mtime_day,
+    source_file, line_no, line, sentinel_reason, mtime_day, is_blank, is_json, is_object,
     {extracted}
   from extracted
 ),
+valued as (
+  select *,
+    {values}
+  from fields
+),
 typed as (
   select *,
-    case when json_type(v_type) = 'VARCHAR' then v_type ->> '$' end as event_type,
-    case when json_type(v_ts) = 'VARCHAR' and regexp_full_match(v_ts ->> '$', {_q(TS_PATTERN)})
-         then try_cast(v_ts ->> '$' as TIMESTAMPTZ) at time zone 'UTC' end as occurred_at
-  from fields
+    x_type as event_type,
+    case when regexp_full_match(x_ts, {_q(TS_PATTERN)})
+         then try_cast(x_ts as TIMESTAMPTZ) at time zone 'UTC' end as occurred_at
+  from valued
 ),
 judged as (
   select *, {reason_sql()} as verdict
@@ -392,13 +436,12 @@ select
   coalesce(verdict = '__blank__', false) as is_blank,
   occurred_at,
   occurred_at::DATE as ts_day,
-  case when verdict is null then v_event_id ->> '$' end as event_id,
+  case when verdict is null then x_event_id end as event_id,
   event_type,
-  v_ts ->> '$' as ts_raw,
-  coalesce(case when json_type(v_user_id) = 'VARCHAR' then v_user_id ->> '$' end,
-           {_q(ANONYMOUS_USER)}) as user_id,
+  x_ts as ts_raw,
+  coalesce(x_user_id, {_q(ANONYMOUS_USER)}) as user_id,
   {cols},
-  case when json_type(v_metadata) = 'OBJECT' then v_metadata end as explicit_metadata,
+  case when t_metadata = 'OBJECT' then v_metadata end as explicit_metadata,
   case when verdict is null
        then len(list_filter(json_keys(line), lambda k: not list_contains({_known_keys_sql()}, k)))
   end as unknown_key_count
@@ -406,12 +449,8 @@ from judged
 """  # noqa: S608 (generated from the contract tables)
 
 
-# --------------------------------------------------------------------------------------------
-# Warehouse tables
-# --------------------------------------------------------------------------------------------
-
 TYPED_COLUMNS: tuple[Field, ...] = tuple(
-    f for f in (*ENVELOPE_OPTIONAL, *FIELDS.values()) if f.name not in ("user_id", "metadata")
+    f for f in ALL_FIELDS if f.name not in ("user_id", "metadata")
 )
 
 

@@ -20,13 +20,12 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import genai_prices
-import yaml
 from genai_prices import data_snapshot
 from genai_prices.types import (
     ConditionalPrice,
@@ -35,6 +34,14 @@ from genai_prices.types import (
     StartDateConstraint,
     TieredPrices,
     TimeOfDateConstraint,
+)
+
+from sources.yaml_lines import (
+    ConfigFileError,
+    date_field,
+    decimal_field,
+    entries,
+    load_with_lines,
 )
 
 # price key -> (column stem, units per price)
@@ -53,8 +60,7 @@ DAY_SECONDS = 86_400
 PRICE_SCALE = Decimal(10) ** -18  # DECIMAL(38,18)
 
 
-class PricingFileError(ValueError):
-    """A custom price or rate card file is invalid; the message names the file, entry and line."""
+PricingFileError = ConfigFileError  # the name the pricing callers and tests use
 
 
 def _per_unit(value: Decimal, per: int) -> Decimal:
@@ -214,91 +220,31 @@ def flatten_genai_prices() -> tuple[list[PriceRow], list[str]]:
 # --------------------------------------------------------------------------------------------
 
 
-def _load_yaml_with_lines(path: Path) -> tuple[Any, dict[int, int]]:
-    """The document, and for each list item id() of its mapping, the 1-based line it starts on."""
-    text = Path(path).read_text(encoding="utf-8")
-    lines: dict[int, int] = {}
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
-        mapping = loader.construct_mapping(node, deep=True)
-        lines[id(mapping)] = node.start_mark.line + 1
-        return mapping
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    # Dates stay strings so a bad one gets our error (naming the entry), not a YAML crash.
-    Loader.add_constructor(
-        "tag:yaml.org,2002:timestamp", lambda ld, node: ld.construct_scalar(node)
-    )
-    try:
-        return yaml.load(text, Loader=Loader), lines
-    except yaml.YAMLError as exc:
-        raise PricingFileError(f"{path}: not valid YAML: {exc}") from exc
-
-
-def _decimal(value: Any, where: str, name: str) -> Decimal:
-    if isinstance(value, bool) or value is None:
-        raise PricingFileError(f"{where}: {name} must be a non-negative decimal, got {value!r}")
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        raise PricingFileError(
-            f"{where}: {name} must be a non-negative decimal, got {value!r}"
-        ) from None
-    if not out.is_finite() or out < 0:
-        raise PricingFileError(f"{where}: {name} must be a non-negative decimal, got {value!r}")
-    return out
-
-
-def _date(value: Any, where: str, name: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise PricingFileError(
-            f"{where}: {name} must be a date like 2026-01-31, got {value!r}"
-        ) from None
-
-
-def _entries(path: Path, doc: Any, key: str, lines: dict[int, int]) -> Iterator[tuple[str, dict]]:
-    if not isinstance(doc, dict) or not isinstance(doc.get("version"), str | int):
-        raise PricingFileError(f"{path}: needs a top-level `version` and a `{key}` list")
-    items = doc.get(key)
-    if not isinstance(items, list):
-        raise PricingFileError(f"{path}: `{key}` must be a list")
-    for i, item in enumerate(items):
-        where = f"{path}: {key}[{i}] (line {lines.get(id(item), '?')})"
-        if not isinstance(item, dict):
-            raise PricingFileError(f"{where}: each entry must be a mapping")
-        yield where, item
-
-
 CUSTOM_FIELDS = {"provider", "model", "effective_from", "effective_to", *PRICE_KEYS}
 
 
 def load_custom_prices(path: Path) -> tuple[str, list[PriceRow]]:
     """(version, rows) of a custom price file; raises PricingFileError naming the bad entry."""
-    doc, lines = _load_yaml_with_lines(path)
+    doc, lines = load_with_lines(path)
     rows: list[PriceRow] = []
-    for where, item in _entries(path, doc, "prices", lines):
+    for where, item in entries(path, doc, "prices", lines):
         unknown = set(item) - CUSTOM_FIELDS
         if unknown:
             raise PricingFileError(f"{where}: unknown fields {sorted(unknown)}")
         for name in ("provider", "model", "effective_from"):
             if not item.get(name):
                 raise PricingFileError(f"{where}: `{name}` is required")
-        start = _date(item["effective_from"], where, "effective_from")
+        start = date_field(item["effective_from"], where, "effective_from")
         end = (
-            _date(item["effective_to"], where, "effective_to") if item.get("effective_to") else None
+            date_field(item["effective_to"], where, "effective_to")
+            if item.get("effective_to")
+            else None
         )
         if end is not None and end <= start:
             raise PricingFileError(f"{where}: effective_to must be after effective_from")
         if not any(k in item for k in PRICE_KEYS):
             raise PricingFileError(f"{where}: give at least one of {sorted(PRICE_KEYS)}")
-        mp = ModelPrice(**{k: _decimal(item[k], where, k) for k in PRICE_KEYS if k in item})
+        mp = ModelPrice(**{k: decimal_field(item[k], where, k) for k in PRICE_KEYS if k in item})
         rows.append(
             PriceRow(
                 str(item["provider"]),
@@ -352,22 +298,24 @@ RATE_FIELDS = {
 
 def load_rate_card(path: Path) -> tuple[str, list[Rate]]:
     """(version, rates) of the non-LLM rate card; raises PricingFileError naming the bad entry."""
-    doc, lines = _load_yaml_with_lines(path)
+    doc, lines = load_with_lines(path)
     rates: list[Rate] = []
-    for where, item in _entries(path, doc, "rates", lines):
+    for where, item in entries(path, doc, "rates", lines):
         allowed = {"effective_from", "effective_to", "api_calls_per_unit", *RATE_FIELDS}
         unknown = set(item) - allowed
         if unknown:
             raise PricingFileError(f"{where}: unknown fields {sorted(unknown)}")
         if not item.get("effective_from"):
             raise PricingFileError(f"{where}: `effective_from` is required")
-        start = _date(item["effective_from"], where, "effective_from")
+        start = date_field(item["effective_from"], where, "effective_from")
         end = (
-            _date(item["effective_to"], where, "effective_to") if item.get("effective_to") else None
+            date_field(item["effective_to"], where, "effective_to")
+            if item.get("effective_to")
+            else None
         )
         for name, (kind, per) in RATE_FIELDS.items():
             if name in item:
-                value = _decimal(item[name], where, name)
+                value = decimal_field(item[name], where, name)
                 rates.append(Rate(start, end, kind, "*", _per_unit(value, per)))
         api = item.get("api_calls_per_unit", {})
         if not isinstance(api, dict):
@@ -379,7 +327,7 @@ def load_rate_card(path: Path) -> tuple[str, list[Rate]]:
                     end,
                     "api_unit",
                     str(service),
-                    _decimal(value, where, f"api_calls_per_unit.{service}"),
+                    decimal_field(value, where, f"api_calls_per_unit.{service}"),
                 )
             )
     return str(doc["version"]), rates

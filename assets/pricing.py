@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.resources import PricingFilesResource
+from orchestration.resources import ConfigFilesResource
 from sources.pricing import (
     flatten_genai_prices,
     genai_prices_version,
@@ -52,11 +52,11 @@ RATE_CARD = dg.AssetKey(["raw", "rate_card"])
     ],
 )
 def load_prices(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource, pricing_files: PricingFilesResource
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, config_files: ConfigFilesResource
 ):
     genai_rows, problems = flatten_genai_prices()
-    custom_version, custom_rows = load_custom_prices(Path(pricing_files.custom_prices))
-    card_version, rates = load_rate_card(Path(pricing_files.rate_card))
+    custom_version, custom_rows = load_custom_prices(Path(config_files.custom_prices))
+    card_version, rates = load_rate_card(Path(config_files.rate_card))
     version = f"{genai_prices_version()};custom={custom_version}"
     with duckdb.get_connection() as con:
         n_prices = write_llm_prices(con, genai_rows + custom_rows, version)
@@ -68,7 +68,7 @@ def load_prices(
             "rows": n_prices,
             "custom_rows": len(custom_rows),
             "pricing_version": version,
-            "custom_prices_file": dg.MetadataValue.path(pricing_files.custom_prices),
+            "custom_prices_file": dg.MetadataValue.path(config_files.custom_prices),
         },
     )
     yield dg.MaterializeResult(
@@ -76,7 +76,7 @@ def load_prices(
         metadata={
             "rows": n_rates,
             "rate_card_version": card_version,
-            "rate_card_file": dg.MetadataValue.path(pricing_files.rate_card),
+            "rate_card_file": dg.MetadataValue.path(config_files.rate_card),
         },
     )
     yield dg.AssetCheckResult(

@@ -14,14 +14,25 @@ import dagster as dg  # noqa: E402
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks
 
-from assets import app_events, costs, dbt, parity, pricing, providers, publish  # noqa: E402
+from assets import (  # noqa: E402
+    app_events,
+    budgets,
+    costs,
+    dbt,
+    parity,
+    pricing,
+    providers,
+    publish,
+)
 from orchestration.resources import build_resources  # noqa: E402
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule  # noqa: E402
+from orchestration.sensors import budget_alerts_sensor  # noqa: E402
 
 defs = dg.Definitions(
     assets=[
         app_events.ingest_app_events,
         pricing.load_prices,
+        budgets.load_budgets_asset,
         providers.pull_provider_reports,
         dbt.dbt_models,
         publish.analytics_warehouse,
@@ -36,6 +47,7 @@ defs = dg.Definitions(
     ],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
+    sensors=[budget_alerts_sensor],
     resources=build_resources(),
     # One process per run: a dbt-duckdb build gains nothing from parallel steps (one writer),
     # and the multiprocess executor triples the run time (shared/stack-facts.md).

@@ -42,11 +42,12 @@ class ProviderApiResource(dg.ConfigurableResource):
         )
 
 
-class PricingFilesResource(dg.ConfigurableResource):
-    """Custom LLM prices and the non-LLM rate card (YAML files, validated on load)."""
+class ConfigFilesResource(dg.ConfigurableResource):
+    """The YAML files users edit: custom LLM prices, the non-LLM rate card, budgets."""
 
     custom_prices: str
     rate_card: str
+    budgets: str
 
 
 class PublishedWarehouseResource(dg.ConfigurableResource):
@@ -67,9 +68,10 @@ def build_resources() -> dict[str, object]:
             openai_base_url=dg.EnvVar("OPENAI_BASE_URL"),
             anthropic_base_url=dg.EnvVar("ANTHROPIC_BASE_URL"),
         ),
-        "pricing_files": PricingFilesResource(
+        "config_files": ConfigFilesResource(
             custom_prices=dg.EnvVar("COSTWATCH_CUSTOM_PRICES"),
             rate_card=dg.EnvVar("COSTWATCH_RATE_CARD"),
+            budgets=dg.EnvVar("COSTWATCH_BUDGETS"),
         ),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),

@@ -27,6 +27,7 @@ class Settings:
     published: Path
     dagster_home: Path
     report: Path
+    alerts_dir: Path
 
 
 def _path(env: dict[str, str], name: str, default: Path) -> Path:
@@ -45,6 +46,7 @@ def resolve(env: dict[str, str] | None = None) -> Settings:
         published=_path(env, "COSTWATCH_PUBLISHED", home / "analytics.duckdb"),
         dagster_home=_path(env, "DAGSTER_HOME", home / "dagster"),
         report=_path(env, "COSTWATCH_REPORT", home / "reports" / "costwatch-report.html"),
+        alerts_dir=home / "alerts",
     )
 
 
@@ -54,12 +56,13 @@ def apply() -> Settings:
     s = resolve()
     for folder in (s.home, s.dagster_home, s.warehouse.parent, s.published.parent):
         folder.mkdir(parents=True, exist_ok=True)
-    custom_prices, rate_card = pricing_files()
+    custom_prices, rate_card, budgets = config_files()
     os.environ.setdefault("OPENAI_BASE_URL", "https://api.openai.com/v1")
     os.environ.setdefault("ANTHROPIC_BASE_URL", "https://api.anthropic.com/v1")
     os.environ.update(
         COSTWATCH_CUSTOM_PRICES=str(custom_prices),
         COSTWATCH_RATE_CARD=str(rate_card),
+        COSTWATCH_BUDGETS=str(budgets),
         COSTWATCH_HOME=str(s.home),
         COSTWATCH_EVENTS_DIR=str(s.events_dir),
         COSTWATCH_WAREHOUSE=str(s.warehouse),
@@ -73,10 +76,11 @@ def apply() -> Settings:
     return s
 
 
-def pricing_files(env: dict[str, str] | None = None) -> tuple[Path, Path]:
-    """(custom prices file, rate card file): from the environment, else the repo's defaults."""
+def config_files(env: dict[str, str] | None = None) -> tuple[Path, Path, Path]:
+    """(custom prices, rate card, budgets) files: from the environment, else the repo's."""
     env = dict(os.environ if env is None else env)
     return (
         _path(env, "COSTWATCH_CUSTOM_PRICES", REPO_ROOT / "custom_prices.yaml"),
         _path(env, "COSTWATCH_RATE_CARD", REPO_ROOT / "rate_card.yaml"),
+        _path(env, "COSTWATCH_BUDGETS", REPO_ROOT / "budgets.yaml"),
     )

@@ -404,13 +404,14 @@ def write_rate_card(con: duckdb.DuckDBPyConnection, rates: list[Rate], version: 
               rate_card_version VARCHAR not null
             )"""
         )
-        con.executemany(
-            "insert into raw.rate_card values (?, ?, ?, ?, ?, ?)",
-            [
-                (r.effective_from, r.effective_to, r.kind, r.service, r.usd_per_unit, version)
-                for r in rates
-            ],
-        )
+        if rates:
+            con.executemany(
+                "insert into raw.rate_card values (?, ?, ?, ?, ?, ?)",
+                [
+                    (r.effective_from, r.effective_to, r.kind, r.service, r.usd_per_unit, version)
+                    for r in rates
+                ],
+            )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

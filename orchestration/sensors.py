@@ -1,0 +1,103 @@
+"""Sensors: budget alerts from the published warehouse copy.
+
+The sensor never opens the warehouse the runs write (DuckDB allows one writer and blocks readers
+during a run); it reads `marts.budget_status` from the published copy, which each run replaces
+atomically. Exactly-once delivery comes from the alert log (sources/alerts.py); the cursor only
+remembers which published build was last evaluated, so an unchanged copy costs nothing.
+"""
+
+import datetime as dt
+import json
+import os
+
+import dagster as dg
+import duckdb
+import httpx
+
+from orchestration.settings import resolve
+from sources.alerts import (
+    STATUS_COLUMNS,
+    Alert,
+    AlertLog,
+    deliver,
+    due_alerts,
+    record,
+    slack_payload,
+    write_blocklist,
+)
+
+
+def _status_rows(path: str) -> tuple[str, list[dict]] | None:
+    try:
+        con = duckdb.connect(path, read_only=True)
+    except duckdb.Error:
+        return None
+    with con:
+        tables = {
+            t
+            for (t,) in con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables"
+            ).fetchall()
+        }
+        if "marts.budget_status" not in tables:
+            return None
+        published_at = con.execute("select max(published_at) from meta.publish_info").fetchall()
+        cur = con.execute(f"select {', '.join(STATUS_COLUMNS)} from marts.budget_status")  # noqa: S608
+        rows = [dict(zip(STATUS_COLUMNS, r, strict=True)) for r in cur.fetchall()]
+    return str(published_at[0][0]), rows
+
+
+def evaluate_budgets(cursor: str | None, now: dt.datetime | None = None) -> tuple[str, dict]:
+    """One evaluation: raise due alerts, retry undelivered ones, rewrite the block list.
+
+    Returns the new cursor and a summary. Plain function so tests and the sensor share it.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    s = resolve()
+    state = json.loads(cursor) if cursor else {}
+    loaded = _status_rows(str(s.published))
+    if loaded is None:
+        return cursor or "{}", {"skipped": "no published budget status yet"}
+    published_at, rows = loaded
+    log = AlertLog(s.alerts_dir)
+    latest = log.latest()
+    webhook = os.environ.get("COSTWATCH_ALERT_WEBHOOK_URL", "").strip()
+    ui_url = os.environ.get("COSTWATCH_UI_URL", "http://127.0.0.1:3000")
+    new = due_alerts(rows, set(latest)) if published_at != state.get("published_at") else []
+    retry = [
+        Alert(**{k: v for k, v in r.items() if k in Alert.__dataclass_fields__})
+        for r in latest.values()
+        if webhook and not r["delivered"]
+    ]
+    records = []
+    with httpx.Client() as client:
+        for alert in [*new, *retry]:
+            if webhook:
+                ok, outcome = deliver(client, webhook, slack_payload(alert, ui_url))
+            else:
+                ok, outcome = False, "no webhook configured (COSTWATCH_ALERT_WEBHOOK_URL)"
+            records.append(record(alert, ok, outcome, now))
+    log.append(records)
+    blocked = write_blocklist(s.home / "blocklist.json", rows, now)
+    summary = {
+        "new_alerts": len(new),
+        "retried": len(retry),
+        "delivered": sum(r["delivered"] for r in records),
+        "blocked_scopes": len(blocked),
+    }
+    return json.dumps({"published_at": published_at}), summary
+
+
+@dg.sensor(
+    name="budget_alerts",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Raises each budget threshold crossing once (Slack-compatible webhook, recorded in the "
+        "alert log and marts.budget_alerts), retries failed deliveries, keeps blocklist.json."
+    ),
+)
+def budget_alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    cursor, summary = evaluate_budgets(context.cursor)
+    context.update_cursor(cursor)
+    return dg.SkipReason(json.dumps(summary))

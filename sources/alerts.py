@@ -1,0 +1,222 @@
+"""Budget alerts: which are due, delivering them, remembering them, and the block list.
+
+Exactly once: every alert has a stable id (budget, scope id, period, threshold). The alert log (a
+JSON Lines file under $COSTWATCH_HOME/alerts, appended to, never rewritten) is the memory: an id in
+it is never raised again, whatever happens to the sensor's cursor, the daemon or the runs. An
+alert whose delivery failed stays in the log as undelivered and is retried on later ticks until
+it is delivered. Without a webhook URL alerts are recorded, not sent.
+
+The block list (blocklist.json) names every scope at or over 100% of a budget in its current
+period; it is rewritten atomically on each evaluation, so a scope leaves it when the period rolls
+over or the budget is raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+STATUS_COLUMNS = (
+    "budget_id",
+    "scope",
+    "scope_id",
+    "period",
+    "period_start",
+    "limit_usd",
+    "limit_tokens",
+    "spent_usd",
+    "spent_tokens",
+    "pct_used",
+    "projected_pct",
+    "highest_threshold_crossed",
+    "thresholds",
+    "is_current_period",
+)
+DELIVERY_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Alert:
+    alert_id: str
+    kind: str  # threshold | projected
+    budget_id: str
+    scope: str
+    scope_id: str
+    period: str
+    period_start: str
+    threshold_pct: int | None
+    pct_used: float
+    spent_usd: str
+    limit_usd: str | None
+    spent_tokens: int
+    limit_tokens: int | None
+
+
+def alert_id(budget_id: str, scope_id: str, period_start: str, kind: str) -> str:
+    raw = json.dumps([budget_id, scope_id, period_start, kind])
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def due_alerts(status: Iterable[dict[str, Any]], already: set[str]) -> list[Alert]:
+    """Alerts the budget status calls for that are not in `already`, lowest threshold first."""
+    out: list[Alert] = []
+    for row in status:
+        crossed = [t for t in row["thresholds"] if row["pct_used"] >= t]
+        kinds: list[tuple[str, int | None]] = [(f"threshold:{t}", t) for t in sorted(crossed)]
+        if (
+            row["is_current_period"]
+            and row["projected_pct"] is not None
+            and row["projected_pct"] > 100
+            and row["pct_used"] < 100
+        ):
+            kinds.append(("projected", None))
+        for kind, threshold in kinds:
+            aid = alert_id(row["budget_id"], row["scope_id"], str(row["period_start"]), kind)
+            if aid in already:
+                continue
+            out.append(
+                Alert(
+                    alert_id=aid,
+                    kind="projected" if threshold is None else "threshold",
+                    budget_id=row["budget_id"],
+                    scope=row["scope"],
+                    scope_id=row["scope_id"],
+                    period=row["period"],
+                    period_start=str(row["period_start"]),
+                    threshold_pct=threshold,
+                    pct_used=round(float(row["pct_used"]), 4),
+                    spent_usd=str(row["spent_usd"]),
+                    limit_usd=None if row["limit_usd"] is None else str(row["limit_usd"]),
+                    spent_tokens=int(row["spent_tokens"] or 0),
+                    limit_tokens=row["limit_tokens"],
+                )
+            )
+    return out
+
+
+class AlertLog:
+    """Append-only JSON Lines record of every alert and delivery attempt."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / "alerts.jsonl"
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a torn last line from a crash: the next attempt rewrites it
+        return out
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """Latest record per alert id."""
+        latest: dict[str, dict[str, Any]] = {}
+        for r in self.records():
+            latest[r["alert_id"]] = r
+        return latest
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        if not text:
+            return
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def slack_payload(alert: Alert, ui_url: str) -> dict[str, Any]:
+    """Slack incoming-webhook JSON: text plus blocks (scope, spend, limit, share, period, link)."""
+    if alert.kind == "projected":
+        headline = f"Budget {alert.budget_id} is projected to exceed its limit"
+    else:
+        headline = f"Budget {alert.budget_id} crossed {alert.threshold_pct}%"
+    limit = f"${alert.limit_usd}" if alert.limit_usd else f"{alert.limit_tokens:,} tokens"
+    spend = (
+        f"${Decimal(alert.spent_usd):.4f}" if alert.limit_usd else f"{alert.spent_tokens:,} tokens"
+    )
+    link = f"{ui_url.rstrip('/')}/assets/marts/budget_status"
+    fields = [
+        ("Scope", f"{alert.scope} {alert.scope_id}"),
+        ("Spend", spend),
+        ("Limit", limit),
+        ("Share used", f"{alert.pct_used:.1f}%"),
+        ("Period", f"{alert.period} from {alert.period_start}"),
+    ]
+    return {
+        "text": f"{headline}: {alert.scope} {alert.scope_id}, {spend} of {limit} "
+        f"({alert.pct_used:.1f}%) for the {alert.period} from {alert.period_start}.",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": headline}},
+            {
+                "type": "section",
+                "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"<{link}|Open budget status in Dagster>"},
+            },
+        ],
+    }
+
+
+def deliver(client: httpx.Client, url: str, payload: dict[str, Any]) -> tuple[bool, str]:
+    """POST with a few quick retries; (delivered, what happened)."""
+    last = ""
+    for _ in range(DELIVERY_ATTEMPTS):
+        try:
+            response = client.post(url, json=payload, timeout=10.0)
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+            continue
+        if 200 <= response.status_code < 300:
+            return True, f"HTTP {response.status_code}"
+        last = f"HTTP {response.status_code}"
+        if response.status_code < 500 and response.status_code != 429:
+            break
+    return False, last
+
+
+def write_blocklist(path: Path, status: Iterable[dict[str, Any]], now: dt.datetime) -> list[dict]:
+    """Scopes at or over 100% of a budget in their current period, written atomically."""
+    blocked = sorted(
+        (
+            {
+                "budget_id": r["budget_id"],
+                "scope": r["scope"],
+                "scope_id": r["scope_id"],
+                "period": r["period"],
+                "period_start": str(r["period_start"]),
+                "pct_used": round(float(r["pct_used"]), 4),
+            }
+            for r in status
+            if r["is_current_period"] and r["pct_used"] >= 100
+        ),
+        key=lambda b: (b["budget_id"], b["scope_id"]),
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(
+        json.dumps({"updated_at": now.isoformat(), "blocked": blocked}, indent=2), encoding="utf-8"
+    )
+    os.replace(tmp, path)
+    return blocked
+
+
+def record(alert: Alert, delivered: bool, outcome: str, now: dt.datetime) -> dict[str, Any]:
+    return {**asdict(alert), "delivered": delivered, "outcome": outcome, "at": now.isoformat()}

@@ -145,7 +145,9 @@ def slack_payload(alert: Alert, ui_url: str) -> dict[str, Any]:
         headline = f"Budget {alert.budget_id} is projected to exceed its limit"
     else:
         headline = f"Budget {alert.budget_id} crossed {alert.threshold_pct}%"
-    limit = f"${alert.limit_usd}" if alert.limit_usd else f"{alert.limit_tokens:,} tokens"
+    limit = (
+        f"${Decimal(alert.limit_usd):,.2f}" if alert.limit_usd else f"{alert.limit_tokens:,} tokens"
+    )
     spend = (
         f"${Decimal(alert.spent_usd):.4f}" if alert.limit_usd else f"{alert.spent_tokens:,} tokens"
     )

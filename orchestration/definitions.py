@@ -26,7 +26,7 @@ from assets import (  # noqa: E402
 )
 from orchestration.resources import build_resources  # noqa: E402
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule  # noqa: E402
-from orchestration.sensors import budget_alerts_sensor  # noqa: E402
+from orchestration.sensors import budget_alerts_sensor, new_event_files_sensor  # noqa: E402
 
 defs = dg.Definitions(
     assets=[
@@ -47,7 +47,7 @@ defs = dg.Definitions(
     ],
     jobs=[daily_refresh_job],
     schedules=[daily_refresh_schedule],
-    sensors=[budget_alerts_sensor],
+    sensors=[budget_alerts_sensor, new_event_files_sensor],
     resources=build_resources(),
     # One process per run: a dbt-duckdb build gains nothing from parallel steps (one writer),
     # and the multiprocess executor triples the run time (shared/stack-facts.md).

@@ -1,4 +1,4 @@
-"""Sensors: budget alerts from the published warehouse copy.
+"""Sensors: budget alerts from the published warehouse copy; new event files.
 
 The sensor never opens the warehouse the runs write (DuckDB allows one writer and blocks readers
 during a run); it reads `marts.budget_status` from the published copy, which each run replaces
@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import httpx
 
+from assets.app_events import APP_EVENTS
 from orchestration.settings import resolve
 from sources.alerts import (
     STATUS_COLUMNS,
@@ -25,6 +26,7 @@ from sources.alerts import (
     slack_payload,
     write_blocklist,
 )
+from sources.event_log import discover_files
 
 
 def _status_rows(path: str) -> tuple[str, list[dict]] | None:
@@ -101,3 +103,37 @@ def budget_alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     cursor, summary = evaluate_budgets(context.cursor)
     context.update_cursor(cursor)
     return dg.SkipReason(json.dumps(summary))
+
+
+@dg.sensor(
+    name="new_event_files",
+    job_name="daily_refresh",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Keeps spend current during the day: new or changed event-log files trigger a run of "
+        "today's partition (ingest, models, budget status), and days the last ingestion reported "
+        "as late (new files holding older days) get a run of their own."
+    ),
+)
+def new_event_files_sensor(context: dg.SensorEvaluationContext):
+    state = json.loads(context.cursor) if context.cursor else {}
+    requests = []
+    files = discover_files(resolve().events_dir)
+    newest = max((f.mtime_ns for f in files), default=0)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    if newest > state.get("mtime_ns", 0):
+        requests.append(dg.RunRequest(partition_key=today, run_key=f"files-{newest}"))
+        state["mtime_ns"] = newest
+    event = context.instance.get_latest_materialization_event(APP_EVENTS)
+    if event is not None and event.timestamp != state.get("late_checked"):
+        late = event.asset_materialization.metadata.get("late_days")
+        for day in late.value if late is not None else []:
+            requests.append(
+                dg.RunRequest(partition_key=day, run_key=f"late-{day}-{event.timestamp}")
+            )
+        state["late_checked"] = event.timestamp
+    context.update_cursor(json.dumps(state))
+    if not requests:
+        return dg.SkipReason("no new event files and no late days")
+    return requests

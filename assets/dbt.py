@@ -6,12 +6,10 @@ keep dbt's partial parsing.
 """
 
 import fcntl
-import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from assets.partitions import daily_partitions, day_range, single_run
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, temporary_env
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -87,19 +85,9 @@ class CostwatchTranslator(DagsterDbtTranslator):
         return dbt_resource_props["config"].get("schema") or "dbt"
 
 
-@contextmanager
-def window_env(start: str, end: str) -> Iterator[None]:
-    """Set the dbt window variables for the dbt subprocess started inside the block."""
-    saved = {k: os.environ.get(k) for k in ("COSTWATCH_WINDOW_START", "COSTWATCH_WINDOW_END")}
-    os.environ["COSTWATCH_WINDOW_START"], os.environ["COSTWATCH_WINDOW_END"] = start, end
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def window_env(start: str, end: str):
+    """The dbt window variables for the dbt subprocess started inside the block."""
+    return temporary_env({"COSTWATCH_WINDOW_START": start, "COSTWATCH_WINDOW_END": end})
 
 
 @dbt_assets(

@@ -125,14 +125,6 @@ def _prepare_demo_events(s: settings.Settings) -> Path:
     return root
 
 
-DEMO_PROVIDER_ENV = (
-    "OPENAI_BASE_URL",
-    "ANTHROPIC_BASE_URL",
-    "OPENAI_ADMIN_KEY",
-    "ANTHROPIC_ADMIN_KEY",
-)
-
-
 @contextmanager
 def fake_providers(data: FakeProviderData) -> Iterator[FakeProviderServer]:
     """Serve `data` as provider reports on 127.0.0.1 and point both providers at them.
@@ -140,22 +132,15 @@ def fake_providers(data: FakeProviderData) -> Iterator[FakeProviderServer]:
     The demo never talks to the real APIs, whatever keys the environment holds; the variables
     are restored afterwards.
     """
-    saved = {k: os.environ.get(k) for k in DEMO_PROVIDER_ENV}
     with FakeProviderServer(data) as server:
-        os.environ.update(
-            OPENAI_BASE_URL=server.openai_url,
-            ANTHROPIC_BASE_URL=server.anthropic_url,
-            OPENAI_ADMIN_KEY="demo-openai-admin-key",
-            ANTHROPIC_ADMIN_KEY="demo-anthropic-admin-key",
-        )
-        try:
+        demo_env = {
+            "OPENAI_BASE_URL": server.openai_url,
+            "ANTHROPIC_BASE_URL": server.anthropic_url,
+            "OPENAI_ADMIN_KEY": "demo-openai-admin-key",
+            "ANTHROPIC_ADMIN_KEY": "demo-anthropic-admin-key",
+        }
+        with settings.temporary_env(demo_env):
             yield server
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +86,22 @@ def config_files(env: dict[str, str] | None = None) -> tuple[Path, Path, Path]:
         _path(env, "COSTWATCH_RATE_CARD", REPO_ROOT / "rate_card.yaml"),
         _path(env, "COSTWATCH_BUDGETS", REPO_ROOT / "budgets.yaml"),
     )
+
+
+@contextmanager
+def temporary_env(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables inside the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -23,7 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
+
+from sources.warehouse import transaction
 
 STATUS_COLUMNS = (
     "budget_id",
@@ -222,3 +225,47 @@ def write_blocklist(path: Path, status: Iterable[dict[str, Any]], now: dt.dateti
 
 def record(alert: Alert, delivered: bool, outcome: str, now: dt.datetime) -> dict[str, Any]:
     return {**asdict(alert), "delivered": delivered, "outcome": outcome, "at": now.isoformat()}
+
+
+def write_alert_log(con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]]) -> None:
+    """Replace raw.budget_alerts with every record of the alert log (one transaction)."""
+    rows = [
+        (
+            r["alert_id"],
+            r["kind"],
+            r["budget_id"],
+            r["scope"],
+            r["scope_id"],
+            r["period"],
+            dt.date.fromisoformat(r["period_start"]),
+            r["threshold_pct"],
+            r["pct_used"],
+            r["spent_usd"],
+            r["limit_usd"],
+            r["spent_tokens"],
+            r["limit_tokens"],
+            r["delivered"],
+            r["outcome"],
+            dt.datetime.fromisoformat(r["at"]).replace(tzinfo=None),
+        )
+        for r in records
+    ]
+    con.execute("create schema if not exists raw")
+    with transaction(con):
+        con.execute(
+            """
+            create or replace table raw.budget_alerts (
+              alert_id VARCHAR not null, kind VARCHAR not null, budget_id VARCHAR not null,
+              scope VARCHAR not null, scope_id VARCHAR not null, period VARCHAR not null,
+              period_start DATE not null, threshold_pct INTEGER, pct_used DOUBLE not null,
+              spent_usd DECIMAL(38,18) not null, limit_usd DECIMAL(18,9), spent_tokens BIGINT,
+              limit_tokens BIGINT, delivered BOOLEAN not null, outcome VARCHAR,
+              recorded_at TIMESTAMP not null
+            )"""
+        )
+        if rows:
+            con.executemany(
+                "insert into raw.budget_alerts values "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )

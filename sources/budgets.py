@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from sources.warehouse import transaction
 from sources.yaml_lines import ConfigFileError, decimal_field, entries, load_with_lines
 
 SCOPES = ("organisation", "project", "api_key", "user", "session", "interaction")
@@ -99,8 +100,7 @@ def load_budgets(path: Path) -> tuple[str, list[Budget]]:
 
 def write_budgets(con: duckdb.DuckDBPyConnection, budgets: list[Budget], version: str) -> int:
     con.execute("create schema if not exists raw")
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(
             """
             create or replace table raw.budgets (
@@ -129,8 +129,4 @@ def write_budgets(con: duckdb.DuckDBPyConnection, budgets: list[Budget], version
                     for b in budgets
                 ],
             )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return len(budgets)

@@ -37,6 +37,7 @@ from sources.event_contract import (
     Field,
     known_keys,
 )
+from sources.warehouse import transaction
 
 SENTINEL = "\x1e"  # marks a line the Python pre-pass already judged invalid (normalized files only)
 EVENT_SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -644,8 +645,7 @@ def ingest_range(
     ).fetchall()
     _build_extra_metadata(con)
     typed_cols = ", ".join(f"a.{f.column}" for f in TYPED_COLUMNS)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute("delete from raw.app_events where event_day between $start and $end", params)
         con.execute(
             "delete from raw.event_quarantine where event_day between $start and $end", params
@@ -697,10 +697,6 @@ def ingest_range(
             {**params, "ingested_at": ingested_at},
         )
         _update_manifest(con, files, changed)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return _result(con, start_day, end_day, len(files), len(to_read), [d for (d,) in late])
 
 

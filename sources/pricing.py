@@ -36,6 +36,7 @@ from genai_prices.types import (
     TimeOfDateConstraint,
 )
 
+from sources.warehouse import transaction
 from sources.yaml_lines import (
     ConfigFileError,
     date_field,
@@ -362,8 +363,7 @@ def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], versi
     )
     insert = f"insert into raw.llm_prices values ({', '.join(['?'] * (11 + len(price_cols)))})"  # noqa: S608 (constant columns)
     con.execute("create schema if not exists raw")
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(ddl)  # column names are constants of this module
         con.executemany(
             insert,
@@ -385,17 +385,12 @@ def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], versi
                 for r in rows
             ],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return len(rows)
 
 
 def write_rate_card(con: duckdb.DuckDBPyConnection, rates: list[Rate], version: str) -> int:
     con.execute("create schema if not exists raw")
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(
             """
             create or replace table raw.rate_card (
@@ -412,10 +407,6 @@ def write_rate_card(con: duckdb.DuckDBPyConnection, rates: list[Rate], version: 
                     for r in rates
                 ],
             )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return len(rates)
 
 

@@ -8,6 +8,7 @@ from dataclasses import astuple
 import duckdb
 
 from sources.providers import ProviderPull
+from sources.warehouse import transaction
 
 USAGE_DDL = """
 create table if not exists raw.provider_usage (
@@ -41,8 +42,7 @@ def replace_pull(con: duckdb.DuckDBPyConnection, pull: ProviderPull) -> tuple[in
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     where = "provider = $p and day between $s and $e"
     params = {"p": pull.provider, "s": pull.start, "e": pull.end}
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"delete from raw.provider_usage where {where}", params)  # noqa: S608 (constant)
         con.execute(f"delete from raw.provider_costs where {where}", params)  # noqa: S608 (constant)
         if pull.usage:
@@ -55,8 +55,4 @@ def replace_pull(con: duckdb.DuckDBPyConnection, pull: ProviderPull) -> tuple[in
                 COSTS_INSERT,
                 [(*astuple(c), now) for c in pull.costs],
             )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return len(pull.usage), len(pull.costs)

@@ -233,35 +233,80 @@ def anthropic_client(base_url: str, admin_key: str, timeout: float = 30.0) -> ht
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """One report endpoint: its path, group-by fields, parser and whether it holds costs."""
+
+    path: str
+    groups: tuple[str, ...]
+    parse: Callable[[dict[str, Any]], list]
+    is_cost: bool = False
+
+
+OPENAI_ENDPOINTS = (
+    *(
+        Endpoint(
+            f"/organization/usage/{e}",
+            OPENAI_USAGE_GROUPS,
+            lambda page, e=e: parse_openai_usage(page, e),
+        )
+        for e in OPENAI_USAGE_ENDPOINTS
+    ),
+    Endpoint("/organization/costs", OPENAI_COST_GROUPS, parse_openai_costs, is_cost=True),
+)
+ANTHROPIC_ENDPOINTS = (
+    Endpoint("/organizations/usage_report/messages", ANTHROPIC_USAGE_GROUPS, parse_anthropic_usage),
+    Endpoint("/organizations/cost_report", ANTHROPIC_COST_GROUPS, parse_anthropic_costs, True),
+)
+
+
+def _pull(
+    provider: str,
+    label: str,
+    endpoints: tuple[Endpoint, ...],
+    window_params: Callable[[dt.date, dt.date], dict[str, Any]],
+    client: httpx.Client,
+    start: dt.date,
+    end: dt.date,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] | None,
+    progress: Progress,
+) -> ProviderPull:
+    """Every endpoint for the UTC days [start, end], in windows of at most 31 daily buckets."""
+    pull = ProviderPull(provider, start, end)
+    kw = {"sleep": sleep} if sleep else {}
+    windows = list(_day_windows(start, end))
+    for i, (lo, hi) in enumerate(windows, start=1):
+        context = f"days {lo}..{hi - dt.timedelta(days=1)}"
+        progress(f"{provider}: window {i}/{len(windows)}, {context}")
+        for ep in endpoints:
+            params = {
+                **window_params(lo, hi),
+                "limit": MAX_DAY_BUCKETS,
+                "group_by[]": list(ep.groups),
+            }
+            for page in iter_pages(client, label, ep.path, params, policy, context, **kw):
+                pull.requests_made += 1
+                (pull.costs if ep.is_cost else pull.usage).extend(ep.parse(page))
+    return _clip(pull)
+
+
 def pull_openai(
     client: httpx.Client,
     start: dt.date,
     end: dt.date,
     policy: RetryPolicy,
-    sleep=None,
+    sleep: Callable[[float], None] | None = None,
     progress: Progress = lambda line: None,
 ) -> ProviderPull:
     """Usage (completions, embeddings) and costs for the UTC days [start, end]."""
-    pull = ProviderPull("openai", start, end)
-    kw = {"sleep": sleep} if sleep else {}
-    windows = list(_day_windows(start, end))
-    for i, (lo, hi) in enumerate(windows, start=1):
-        context = f"days {lo}..{hi - dt.timedelta(days=1)}"
-        progress(f"openai: window {i}/{len(windows)}, {context}")
-        window = {"start_time": _unix(lo), "end_time": _unix(hi), "bucket_width": "1d"}
-        for endpoint in OPENAI_USAGE_ENDPOINTS:
-            params = {**window, "limit": MAX_DAY_BUCKETS, "group_by[]": list(OPENAI_USAGE_GROUPS)}
-            path = f"/organization/usage/{endpoint}"
-            for page in iter_pages(client, "OpenAI", path, params, policy, context, **kw):
-                pull.requests_made += 1
-                pull.usage.extend(parse_openai_usage(page, endpoint))
-        params = {**window, "limit": MAX_DAY_BUCKETS, "group_by[]": list(OPENAI_COST_GROUPS)}
-        for page in iter_pages(
-            client, "OpenAI", "/organization/costs", params, policy, context, **kw
-        ):
-            pull.requests_made += 1
-            pull.costs.extend(parse_openai_costs(page))
-    return _clip(pull)
+
+    def window(lo: dt.date, hi: dt.date) -> dict[str, Any]:
+        return {"start_time": _unix(lo), "end_time": _unix(hi), "bucket_width": "1d"}
+
+    return _pull(
+        "openai", "OpenAI", OPENAI_ENDPOINTS, window, client, start, end, policy, sleep, progress
+    )
 
 
 def pull_anthropic(
@@ -269,28 +314,26 @@ def pull_anthropic(
     start: dt.date,
     end: dt.date,
     policy: RetryPolicy,
-    sleep=None,
+    sleep: Callable[[float], None] | None = None,
     progress: Progress = lambda line: None,
 ) -> ProviderPull:
     """Messages usage and cost report for the UTC days [start, end]."""
-    pull = ProviderPull("anthropic", start, end)
-    kw = {"sleep": sleep} if sleep else {}
-    windows = list(_day_windows(start, end))
-    for i, (lo, hi) in enumerate(windows, start=1):
-        context = f"days {lo}..{hi - dt.timedelta(days=1)}"
-        progress(f"anthropic: window {i}/{len(windows)}, {context}")
-        window = {"starting_at": _rfc3339(lo), "ending_at": _rfc3339(hi), "bucket_width": "1d"}
-        params = {**window, "limit": MAX_DAY_BUCKETS, "group_by[]": list(ANTHROPIC_USAGE_GROUPS)}
-        path = "/organizations/usage_report/messages"
-        for page in iter_pages(client, "Anthropic", path, params, policy, context, **kw):
-            pull.requests_made += 1
-            pull.usage.extend(parse_anthropic_usage(page))
-        params = {**window, "limit": MAX_DAY_BUCKETS, "group_by[]": list(ANTHROPIC_COST_GROUPS)}
-        path = "/organizations/cost_report"
-        for page in iter_pages(client, "Anthropic", path, params, policy, context, **kw):
-            pull.requests_made += 1
-            pull.costs.extend(parse_anthropic_costs(page))
-    return _clip(pull)
+
+    def window(lo: dt.date, hi: dt.date) -> dict[str, Any]:
+        return {"starting_at": _rfc3339(lo), "ending_at": _rfc3339(hi), "bucket_width": "1d"}
+
+    return _pull(
+        "anthropic",
+        "Anthropic",
+        ANTHROPIC_ENDPOINTS,
+        window,
+        client,
+        start,
+        end,
+        policy,
+        sleep,
+        progress,
+    )
 
 
 def _clip(pull: ProviderPull) -> ProviderPull:

@@ -1,7 +1,6 @@
 """Shared fixtures: a temporary COSTWATCH_HOME with generated events, built by real Dagster runs."""
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,19 +52,10 @@ class Home:
         """Point the costwatch environment at this home for the duration of the block."""
         from orchestration import settings
 
-        saved = {k: os.environ.get(k) for k in COSTWATCH_VARS}
-        for k in COSTWATCH_VARS:
-            os.environ.pop(k, None)
-        os.environ["COSTWATCH_HOME"] = str(self.root)
-        settings.apply()
-        try:
+        cleared: dict[str, str | None] = dict.fromkeys(COSTWATCH_VARS)
+        with settings.temporary_env({**cleared, "COSTWATCH_HOME": str(self.root)}):
+            settings.apply()
             yield self
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def run(self, start: dt.date, end: dt.date, providers: FakeProviderData | None = None):
         """Materialize the days, serving `providers` (default: reports matching the ledger)."""

@@ -95,7 +95,7 @@ def token_parity(
     **CHECK_ARGS,
     description=(
         "Number of llm calls logged vs requests reported, where the provider reports requests "
-        "(OpenAI); fails above parity_fail_pct (2%)."
+        "(OpenAI); fails above parity_fail_pct (default 2%)."
     ),
 )
 def requests_parity(
@@ -105,7 +105,7 @@ def requests_parity(
         duckdb,
         context,
         "status not in ('out_of_scope', 'missing_app', 'missing_provider') "
-        "and abs(requests_diff_pct) > 2.0",
+        "and requests_status = 'fail'",
     )
     return _result(rows, _status_counts(duckdb, context), "failing_rows")
 

@@ -54,9 +54,13 @@ def _chunks(start: dt.date, end: dt.date, size: int) -> list[tuple[dt.date, dt.d
 
 
 def run_range(
-    start: dt.date, end: dt.date, chunk_days: int = DEFAULT_CHUNK_DAYS
+    start: dt.date,
+    end: dt.date,
+    chunk_days: int = DEFAULT_CHUNK_DAYS,
+    asset_selection: list | None = None,
 ) -> list[RunOutcome]:
-    """Materialize every asset and check for the days [start, end], one run per chunk of days."""
+    """Materialize every asset and check (or `asset_selection`) for the days [start, end], one
+    run per chunk of days."""
     import dagster as dg
 
     from orchestration.definitions import get_daily_refresh_job
@@ -76,6 +80,7 @@ def run_range(
                     "costwatch/launched_by": "cli",
                 },
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                asset_selection=asset_selection,
             )
             outcome = RunOutcome(a, b, result.run_id, result.success, time.monotonic() - t0)
             for event in result.all_events:
@@ -160,13 +165,47 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"Serving sample provider reports on {server.base_url}", flush=True)
         outcomes = run_range(first, last, DEFAULT_CHUNK_DAYS)
     ok = all(o.success for o in outcomes)
+    if ok:
+        outcomes += _demo_budget_alerts(first, last)
+        ok = all(o.success for o in outcomes)
     print()
     print(f"Warehouse (written by runs only): {s.warehouse}")
     print(f"Analysts' read-only copy:         {s.published}")
     print(f'  e.g. duckdb -readonly {s.published} "select * from marts.daily_totals"')  # noqa: S608 (not SQL, a hint printed for the user)
     print(f"Report:                           {s.report}")
+    print(
+        f"Budget alerts log / block list:   {s.alerts_dir / 'alerts.jsonl'} / "
+        f"{s.home / 'blocklist.json'}"
+    )
     print(f"Dagster instance:                 {s.dagster_home}  (open it with `costwatch ui`)")
     return 0 if ok else 1
+
+
+def _demo_budget_alerts(first: dt.date, last: dt.date) -> list[RunOutcome]:
+    """Evaluate the budget sensor once (as the daemon would), then load its alerts.
+
+    Under `costwatch ui` the daemon does this every minute; the demo does it once so that
+    marts.budget_alerts and blocklist.json are filled when it ends.
+    """
+    import dagster as dg
+
+    from orchestration.sensors import evaluate_budgets
+
+    _, summary = evaluate_budgets(None)
+    print(
+        f"Budget sensor: {summary.get('new_alerts', 0)} alerts raised "
+        f"({summary.get('delivered', 0)} delivered; set COSTWATCH_ALERT_WEBHOOK_URL to send "
+        f"them), {summary.get('blocked_scopes', 0)} scopes on the block list",
+        flush=True,
+    )
+    keys = [
+        ["raw", "budgets"],
+        ["raw", "budget_alerts"],
+        ["marts", "budget_alerts"],
+        ["published", "analytics_warehouse"],
+        ["published", "html_report"],
+    ]
+    return run_range(first, last, DEFAULT_CHUNK_DAYS, [dg.AssetKey(k) for k in keys])
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:

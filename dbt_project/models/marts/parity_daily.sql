@@ -148,7 +148,13 @@ final as (
             when greatest(abs(input_diff_pct), abs(output_diff_pct)) > {{ var('parity_warn_pct') }}
                 then 'warn'
             else 'ok'
-        end as status
+        end as status,
+        case
+            when provider_requests is null or app_requests is null then null
+            when abs(requests_diff_pct) > {{ var('parity_fail_pct') }} then 'fail'
+            when abs(requests_diff_pct) > {{ var('parity_warn_pct') }} then 'warn'
+            else 'ok'
+        end as requests_status
     from measured
 )
 

@@ -162,3 +162,38 @@ def test_costs_roll_up_into_sessions_days_and_users(built_home: Home):
         "+ other_cost_usd - total_cost_usd) from marts.daily_totals"
     )[0][0]
     assert abs(categories) <= Decimal("5e-9")
+
+
+def test_model_daily_counts_and_cost_per_accepted_answer(built_home: Home):
+    events = built_home.ledger.events
+    calls = [e for e in events.values() if e["type"] == "llm_call"]
+    expected: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for c in calls:
+        acc = expected[(c["day"], c["canonical_model"])]
+        acc[0] += 1
+        acc[1] += c["status"] == "error"
+        acc[2] += "retry_of" in c
+    for f in events.values():
+        if f["type"] == "feedback" and f.get("action") == "approved":
+            ref = events[f["ref_event_id"]]
+            expected[(ref["day"], ref["canonical_model"])][3] += 1
+    got = built_home.query(
+        "select day, canonical_model, calls, error_calls, retry_calls, approved_count "
+        "from marts.model_daily"
+    )
+    assert {(d, m): [n, e, r, a] for d, m, n, e, r, a in got} == dict(expected)
+    per_model = built_home.query(
+        "select canonical_model, sum(cost_usd) / sum(approved_count) from marts.model_daily "
+        "group by 1 having sum(approved_count) > 0"
+    )
+    ai = dict(
+        built_home.query(
+            "select canonical_model, sum(exact_ai_tokens_cost_usd) from marts.cost_breakdown "
+            "where interaction_type = 'llm_call' group by 1"
+        )
+    )
+    approved = defaultdict(int)
+    for (_, model), counts in expected.items():
+        approved[model] += counts[3]
+    for model, cost_per_accepted in per_model:  # DuckDB divides decimals into a DOUBLE
+        assert cost_per_accepted == pytest.approx(float(ai[model] / approved[model]), rel=1e-12)

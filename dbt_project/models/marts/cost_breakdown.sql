@@ -149,7 +149,11 @@ ai_costs as (
             ~ " + coalesce(output_price * (output_tokens - n_output_reasoning), 0)"
             ~ " + coalesce(output_reasoning_price * n_output_reasoning, 0)"
             ~ " + coalesce(request_price, 0)"
-        ) }} as exact_ai_tokens_cost_usd
+        ) }} as exact_ai_tokens_cost_usd,
+        {{ exact_money(
+            "case when input_price is not null and cache_read_price is not null"
+            ~ " then n_cache_read * (input_price - cache_read_price) else 0 end"
+        ) }} as exact_cache_savings_usd
     from leaves
 ),
 
@@ -191,6 +195,7 @@ final as (
         ai_costs.price_source,
         ai_costs.price_row_id,
         coalesce(ai_costs.exact_ai_tokens_cost_usd, 0) as exact_ai_tokens_cost_usd,
+        coalesce(ai_costs.exact_cache_savings_usd, 0) as exact_cache_savings_usd,
         {{ exact_money(
             "coalesce(interactions.rows_read * rates.db_read_rate, 0)"
             ~ " + coalesce(interactions.rows_written * rates.db_write_rate, 0)"
@@ -249,5 +254,7 @@ select
     {{ exact_money('exact_compute_cost_usd') }} as exact_compute_cost_usd,
     {{ exact_money('exact_other_cost_usd') }} as exact_other_cost_usd,
     {{ exact_money('exact_total_cost_usd') }} as exact_total_cost_usd,
+    {{ money('exact_cache_savings_usd') }} as cache_savings_usd,
+    {{ exact_money('exact_cache_savings_usd') }} as exact_cache_savings_usd,
     pricing_version
 from with_totals

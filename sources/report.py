@@ -23,9 +23,9 @@ CATEGORIES = (
 )
 
 
-def _figure_html(fig: go.Figure) -> str:
+def _figure_html(fig: go.Figure, top_margin: int = 50) -> str:
     fig.update_layout(
-        margin={"l": 40, "r": 20, "t": 50, "b": 40}, height=380, template="plotly_white"
+        margin={"l": 40, "r": 20, "t": top_margin, "b": 40}, height=380, template="plotly_white"
     )
     return fig.to_html(full_html=False, include_plotlyjs=False)
 
@@ -152,6 +152,54 @@ def _parity(con: duckdb.DuckDBPyConnection) -> str:
     return _figure_html(fig)
 
 
+def _cache_savings(con: duckdb.DuckDBPyConnection) -> str:
+    if not _has(con, "marts", "model_daily"):
+        return ""
+    df = con.sql(
+        "select day, canonical_model, cache_savings_usd from marts.model_daily "
+        "where cache_savings_usd > 0 order by day, canonical_model"
+    ).df()
+    fig = go.Figure(
+        [
+            go.Bar(x=part["day"], y=part["cache_savings_usd"].astype(float), name=model)
+            for model, part in df.groupby("canonical_model")
+        ]
+    )
+    fig.update_layout(barmode="stack", title="What prompt caching saved, by model (USD)")
+    return _figure_html(fig)
+
+
+def _budget_gauges(con: duckdb.DuckDBPyConnection) -> str:
+    if not _has(con, "marts", "budget_status"):
+        return ""
+    rows = con.execute(
+        """
+        select budget_id, scope_id, pct_used, projected_pct from marts.budget_status
+        where is_current_period and scope in ('organisation', 'project', 'api_key')
+        order by budget_id, scope_id limit 8
+        """
+    ).fetchall()
+    if not rows:
+        return ""
+    fig = go.Figure()
+    for i, (budget, scope_id, pct, projected) in enumerate(rows):
+        fig.add_trace(
+            go.Indicator(
+                mode="gauge+number",
+                value=round(pct, 1),
+                number={"suffix": "%"},
+                title={"text": f"{budget}<br><sub>{scope_id}; projected {projected:.0f}%</sub>"},
+                gauge={
+                    "axis": {"range": [0, max(150, pct)]},
+                    "threshold": {"value": 100, "line": {"color": "red", "width": 3}},
+                },
+                domain={"row": 0, "column": i},
+            )
+        )
+    fig.update_layout(grid={"rows": 1, "columns": len(rows)}, title="Budgets, current period")
+    return _figure_html(fig, top_margin=120)
+
+
 def build_report(con: duckdb.DuckDBPyConnection, generated_at: dt.datetime | None = None) -> str:
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     totals = con.execute(
@@ -160,12 +208,14 @@ def build_report(con: duckdb.DuckDBPyConnection, generated_at: dt.datetime | Non
     ).fetchall()[0]
     first, last, cost, interactions, sessions = totals
     sections = [
+        _budget_gauges(con),
         _daily_cost(con),
         _cost_by_model(con),
         _top_users(con),
         _top_sessions(con),
         _parity(con),
         _latency(con),
+        _cache_savings(con),
     ]
     style = (
         "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
@@ -180,8 +230,8 @@ def build_report(con: duckdb.DuckDBPyConnection, generated_at: dt.datetime | Non
         f"<div class='kpi'><div>Total cost: <b>${(cost or 0):,.4f}</b></div>"
         f"<div>Interactions: <b>{interactions or 0:,}</b></div>"
         f"<div>Sessions: <b>{sessions or 0:,}</b></div></div>"
-        + "".join(f"<section>{s}</section>" for s in sections)
-        + "<p>Not in this report yet: budget gauges and cache savings.</p></body></html>"
+        + "".join(f"<section>{s}</section>" for s in sections if s)
+        + "</body></html>"
     )
 
 

@@ -71,6 +71,8 @@ def test_report_is_written_with_the_warehouse_totals(built_home: Home, tmp_path)
         "Top sessions by cost",
         "Parity: app vs provider",
         "LLM latency percentiles",
+        "What prompt caching saved",
+        "Budgets, current period",
     ):
         assert title in text
     assert re.search(r"<script>.{100000,}</script>", text[:6_000_000], re.S)  # plotly.js inline

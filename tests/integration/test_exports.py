@@ -78,3 +78,25 @@ def test_report_is_written_with_the_warehouse_totals(built_home: Home, tmp_path)
     assert re.search(r"<script>.{100000,}</script>", text[:6_000_000], re.S)  # plotly.js inline
     # The Dagster asset wrote the same report during the run.
     assert (built_home.root / "reports" / "costwatch-report.html").exists()
+
+
+def test_focus_export_adds_up_to_the_daily_totals(built_home: Home, tmp_path):
+    out = tmp_path / "focus.csv"
+    with built_home.active():
+        assert main(["export", "focus_costs", "--out", str(out)]) == 0
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {
+        "BilledCost",
+        "EffectiveCost",
+        "ChargePeriodStart",
+        "ServiceName",
+        "SkuId",
+        "x_user_id",
+        "x_session_id",
+    } <= set(rows[0])
+    from decimal import Decimal
+
+    total = sum(Decimal(r["BilledCost"]) for r in rows)
+    expected = built_home.query("select sum(total_cost_usd) from marts.daily_totals")[0][0]
+    assert abs(total - expected) <= Decimal("1e-9") * len(rows)

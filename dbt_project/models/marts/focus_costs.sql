@@ -1,0 +1,101 @@
+{#-
+  Costs in FOCUS (FinOps Open Cost and Usage Specification) column names, one row per UTC day,
+  user, session, service and SKU, so finance tools can read LLM spend next to cloud spend.
+  BilledCost and EffectiveCost are the costs Costwatch computes from the application's own events
+  (genai-prices, custom prices, rate card), not an invoice; provider invoices are in
+  marts.provider_costs_daily. Extensions start with x_.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_days('x_charge_day') }}"
+) }}
+
+with
+
+costs as (
+    select
+        cost_breakdown.*,
+        interactions.input_tokens,
+        interactions.output_tokens,
+        interactions.rows_read,
+        interactions.rows_written,
+        interactions.units,
+        interactions.duration_ms,
+        interactions.service,
+        interactions.project_id
+    from {{ ref('cost_breakdown') }} as cost_breakdown
+    inner join {{ ref('interactions') }} as interactions
+        on cost_breakdown.event_id = interactions.event_id
+    where cost_breakdown.interaction_day between {{ window_start() }} and {{ window_end() }}
+),
+
+classified as (
+    select
+        *,
+        case interaction_type
+            when 'llm_call' then coalesce(provider, 'unknown provider')
+            when 'db_op' then 'Database'
+            when 'api_call' then 'External API: ' || coalesce(service, 'unknown')
+            when 'compute' then 'Compute'
+            else 'Other'
+        end as service_name,
+        case interaction_type
+            when 'llm_call' then 'AI and Machine Learning'
+            when 'db_op' then 'Databases'
+            when 'compute' then 'Compute'
+            else 'Other'
+        end as service_category,
+        case interaction_type
+            when 'llm_call' then coalesce(canonical_model, model)
+            when 'api_call' then coalesce(service, 'api')
+            else interaction_type
+        end as sku_id,
+        case interaction_type
+            when 'llm_call' then coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
+            when 'db_op' then coalesce(rows_read, 0) + coalesce(rows_written, 0)
+            when 'api_call' then units
+            when 'compute' then duration_ms / 1000.0
+            else 1
+        end as consumed_quantity,
+        case interaction_type
+            when 'llm_call' then 'Tokens'
+            when 'db_op' then 'Rows'
+            when 'api_call' then 'Units'
+            when 'compute' then 'Seconds'
+            else 'Events'
+        end as consumed_unit
+    from costs
+),
+
+final as (
+    select
+        {{ money('sum(exact_total_cost_usd)') }} as "BilledCost",
+        {{ money('sum(exact_total_cost_usd)') }} as "EffectiveCost",
+        'USD' as "BillingCurrency",
+        cast(interaction_day as timestamp) as "ChargePeriodStart",
+        cast(interaction_day + 1 as timestamp) as "ChargePeriodEnd",
+        cast(date_trunc('month', interaction_day) as timestamp) as "BillingPeriodStart",
+        cast(date_trunc('month', interaction_day) + interval 1 month as timestamp)
+            as "BillingPeriodEnd",
+        'Usage' as "ChargeCategory",
+        service_name as "ServiceName",
+        service_category as "ServiceCategory",
+        service_name as "ProviderName",
+        sku_id as "SkuId",
+        cast(sum(consumed_quantity) as double) as "ConsumedQuantity",
+        consumed_unit as "ConsumedUnit",
+        any_value(project_id) as "SubAccountId",
+        interaction_day as x_charge_day,
+        user_id as x_user_id,
+        session_id as x_session_id,
+        interaction_type as x_interaction_type,
+        cast(count(*) as bigint) as x_interactions,
+        any_value(pricing_version) as x_pricing_version
+    from classified
+    group by interaction_day, user_id, session_id, interaction_type, service_name,
+        service_category, sku_id, consumed_unit
+)
+
+select * from final

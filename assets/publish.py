@@ -1,5 +1,6 @@
 """The analysts' read-only copy of the marts, replaced atomically after each successful build."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -39,11 +40,13 @@ def analytics_warehouse(
             con,
             published.path,
             {"run_id": context.run.run_id, "start_day": str(start), "end_day": str(end)},
+            pii_key=os.environ.get("COSTWATCH_PII_KEY") or None,  # a secret: env only
         )
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(published.path),
             "row_counts": dg.MetadataValue.json(counts),
+            "user_ids_pseudonymised": bool(os.environ.get("COSTWATCH_PII_KEY")),
         }
     )
 

@@ -56,12 +56,52 @@ def relations_to_publish(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]
     return [(s, t) for s, t in rows]
 
 
+PSEUDONYM = "'u_' || left(sha256($pii_key || '|' || {col}), 20)"
+USER_COLUMNS = ("user_id", "x_user_id")
+
+
+def _select_list(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, pseudonymise: bool
+) -> str:
+    """Columns to publish; with pseudonymisation, user ids hashed with the key, raw lines hidden."""
+    if not pseudonymise:
+        return "*"
+    columns = [
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_catalog = current_database() and table_schema = $s and table_name = $t "
+            "order by ordinal_position",
+            {"s": schema, "t": table},
+        ).fetchall()
+    ]
+    out = []
+    for c in columns:
+        q = _ident(c)
+        if c in USER_COLUMNS:
+            out.append(f"{PSEUDONYM.format(col=q)} as {q}")
+        elif c == "scope_id" and "scope" in columns:
+            out.append(
+                f"case when scope = 'user' then {PSEUDONYM.format(col=q)} else {q} end as {q}"
+            )
+        elif c == "raw_line":
+            out.append(f"'(hidden: COSTWATCH_PII_KEY is set)' as {q}")
+        else:
+            out.append(q)
+    return ", ".join(out)
+
+
 def publish_copy(
-    con: duckdb.DuckDBPyConnection, target: Path, info: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    info: dict[str, str],
+    pii_key: str | None = None,
 ) -> dict[str, int]:
     """Copy the published relations into a new file and rename it over `target`.
 
-    Returns row counts per relation. `info` is stored in `meta.publish_info` (one row).
+    Returns row counts per relation. `info` is stored in `meta.publish_info` (one row). With a
+    `pii_key`, user ids become keyed hashes (the same user, the same pseudonym in every table)
+    and raw quarantined lines are hidden; the key is a bound parameter, never SQL text.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -74,18 +114,26 @@ def publish_copy(
     try:
         for schema, table in relations:
             con.execute(f"create schema if not exists publish_target.{_ident(schema)}")
+            select = _select_list(con, schema, table, bool(pii_key))
+            # Identifiers come from information_schema (quoted); the key is a bound parameter.
             con.execute(
-                f"create table publish_target.{_ident(schema)}.{_ident(table)} as "  # noqa: S608 (identifiers from information_schema, quoted)
-                f"select * from {_ident(schema)}.{_ident(table)}"
+                f"create table publish_target.{_ident(schema)}.{_ident(table)} as "  # noqa: S608
+                f"select {select} from {_ident(schema)}.{_ident(table)}",
+                {"pii_key": pii_key} if pii_key and "$pii_key" in select else {},
             )
             counts[f"{schema}.{table}"] = con.execute(
-                f"select count(*) from publish_target.{_ident(schema)}.{_ident(table)}"  # noqa: S608 (identifiers from information_schema, quoted)
+                f"select count(*) from publish_target.{_ident(schema)}.{_ident(table)}"  # noqa: S608
             ).fetchall()[0][0]
         con.execute("create schema if not exists publish_target.meta")
         con.execute(
             "create table publish_target.meta.publish_info as "
-            "select $published_at::TIMESTAMP as published_at, $info::JSON as info",
-            {"published_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "info": info},
+            "select $published_at::TIMESTAMP as published_at, $info::JSON as info, "
+            "$pseudonymised as user_ids_pseudonymised",
+            {
+                "published_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "info": info,
+                "pseudonymised": bool(pii_key),
+            },
         )
     finally:
         con.execute("detach publish_target")

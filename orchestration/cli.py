@@ -63,6 +63,10 @@ def run_range(
     run per chunk of days."""
     import dagster as dg
 
+    from sources.warehouse import preflight
+
+    preflight(settings.resolve().warehouse, settings.min_free_mb())  # before Dagster starts
+
     from orchestration.definitions import get_daily_refresh_job
 
     outcomes: list[RunOutcome] = []
@@ -304,9 +308,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sources.warehouse import WarehouseUnavailable
+
     args = build_parser().parse_args(argv)
-    settings.apply()
-    return int(args.func(args) or 0)
+    try:
+        settings.apply()
+        return int(args.func(args) or 0)
+    except WarehouseUnavailable as exc:
+        print(f"costwatch: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, min_free_mb
 from sources.http_client import RetryPolicy
+from sources.warehouse import preflight
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse; every connection first checks the folder is writable and the disk
+    has room, so a run fails with what to fix instead of an I/O or lock error."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        preflight(Path(self.database), min_free_mb())
+        with super().get_connection() as con:
+            yield con
 
 
 class EventLogResource(dg.ConfigurableResource):
@@ -59,7 +74,7 @@ class PublishedWarehouseResource(dg.ConfigurableResource):
 
 def build_resources() -> dict[str, object]:
     return {
-        "duckdb": DuckDBResource(database=dg.EnvVar("COSTWATCH_WAREHOUSE")),
+        "duckdb": WarehouseResource(database=dg.EnvVar("COSTWATCH_WAREHOUSE")),
         "event_logs": EventLogResource(root=dg.EnvVar("COSTWATCH_EVENTS_DIR")),
         "published": PublishedWarehouseResource(
             path=dg.EnvVar("COSTWATCH_PUBLISHED"), report_path=dg.EnvVar("COSTWATCH_REPORT")

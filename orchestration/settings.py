@@ -56,7 +56,9 @@ def apply() -> Settings:
     """Resolve settings, create the folders and export the variables. Idempotent."""
     load_dotenv(Path.cwd() / ".env", override=False)
     s = resolve()
-    for folder in (s.home, s.dagster_home, s.warehouse.parent, s.published.parent):
+    # The warehouse's folder is checked (and created) by sources.warehouse.preflight, which says
+    # what to fix when it cannot be written.
+    for folder in (s.home, s.dagster_home):
         folder.mkdir(parents=True, exist_ok=True)
     custom_prices, rate_card, budgets = config_files()
     os.environ.setdefault("OPENAI_BASE_URL", "https://api.openai.com/v1")
@@ -76,6 +78,11 @@ def apply() -> Settings:
     if not instance_yaml.exists() or instance_yaml.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
         shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
     return s
+
+
+def min_free_mb() -> int:
+    """COSTWATCH_MIN_FREE_MB: disk space a run needs before it starts (default 512)."""
+    return int(os.environ.get("COSTWATCH_MIN_FREE_MB", "512"))
 
 
 def config_files(env: dict[str, str] | None = None) -> tuple[Path, Path, Path]:

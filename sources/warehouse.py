@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,3 +140,31 @@ def publish_copy(
         con.execute("detach publish_target")
     os.replace(tmp, target)
     return counts
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be written; the message says what to change."""
+
+
+def preflight(warehouse: Path, min_free_mb: int = 512) -> None:
+    """Fail fast when the warehouse folder cannot be written or the disk is nearly full."""
+    warehouse = Path(warehouse)
+    folder = warehouse.parent
+    hint = "set COSTWATCH_WAREHOUSE (or COSTWATCH_HOME) to a writable folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".costwatch-write-probe-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise WarehouseUnavailable(
+            f"cannot write the warehouse folder {folder} ({exc.strerror or exc}); {hint}"
+        ) from None
+    if warehouse.exists() and not os.access(warehouse, os.W_OK):
+        raise WarehouseUnavailable(f"the warehouse file {warehouse} is read-only; {hint}")
+    free_mb = shutil.disk_usage(folder).free // 2**20
+    if free_mb < min_free_mb:
+        raise WarehouseUnavailable(
+            f"only {free_mb} MB free on the disk of {folder} (at least {min_free_mb} MB needed); "
+            "free some space, or move COSTWATCH_HOME, or lower COSTWATCH_MIN_FREE_MB"
+        )

@@ -135,7 +135,6 @@ TYPE_FIELDS: dict[str, dict[str, bool]] = {
 EVENT_TYPES = tuple(TYPE_FIELDS)
 INTERACTION_TYPES = ("llm_call", "db_op", "api_call", "compute", "cost_event")
 ANONYMOUS_USER = "anonymous"
-SESSION_GAP_MINUTES = 30
 
 # The token inequalities of the contract: (reason suffix, smaller side, larger side).
 TOKEN_INEQUALITIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -147,11 +146,6 @@ TOKEN_INEQUALITIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("cache_write_1h_exceeds_cache_write", ("cache_write_1h_tokens",), "cache_write_tokens"),
     ("reasoning_exceeds_output", ("reasoning_tokens",), "output_tokens"),
 )
-
-# Quarantine reasons that do not name a field. Field-level reasons are `<kind>:<field>`, with kind
-# one of missing_field, wrong_type, negative_count, out_of_range, invalid_value.
-FILE_REASONS = ("invalid_utf8", "truncated_gzip", "unreadable_file")
-LINE_REASONS = ("invalid_json", "not_an_object", "unknown_type", "invalid_ts")
 
 
 def known_keys(event_type: str) -> frozenset[str]:

@@ -28,12 +28,6 @@ def resolve_model(provider: str, model: str) -> tuple[str, str, bool]:
     return prov.id, info.id, True
 
 
-def canonical_model(provider: str, model: str) -> tuple[str, bool]:
-    """(canonical model id, known to genai-prices?) for a provider and a logged model name."""
-    _, canonical, known = resolve_model(provider, model)
-    return canonical, known
-
-
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     con.execute(

@@ -9,7 +9,9 @@ by the request's input tokens and multiply. Prices are stored per unit (per toke
 as exact decimals, so SQL never divides.
 
 Only the price keys that the application's token fields can reach are kept (PRICE_KEYS); a model
-whose price has another key that text usage would reach is reported by `unsupported_keys`.
+whose price has another key that text usage would reach (`unsupported_keys`) is left out and
+listed by the asset check every_genai_price_flattened, so its calls show as unpriced, never as
+undercharged.
 """
 
 from __future__ import annotations
@@ -59,9 +61,6 @@ MAX_TIERS = 2
 CONTEXT_KEYS = ("service_tier", "processing")
 DAY_SECONDS = 86_400
 PRICE_SCALE = Decimal(10) ** -18  # DECIMAL(38,18)
-
-
-PricingFileError = ConfigFileError  # the name the pricing callers and tests use
 
 
 def _per_unit(value: Decimal, per: int) -> Decimal:
@@ -186,6 +185,10 @@ def flatten_model(provider_id: str, model: ModelInfo) -> list[PriceRow]:
             at = dt.datetime.combine(rep, dt.time(), tzinfo=dt.UTC) + dt.timedelta(seconds=s_lo)
             for ctx in _contexts(model):
                 mp = model.get_prices(at, dict([ctx]) if ctx else None)
+                if unsupported := unsupported_keys(mp):
+                    # Pricing without these keys would undercharge: leave the model unpriced
+                    # (its calls are listed by the llm_calls_priced check) and report it.
+                    raise ValueError(f"price keys the SQL does not model: {sorted(unsupported)}")
                 rows.append(
                     PriceRow(
                         provider_id,
@@ -225,16 +228,16 @@ CUSTOM_FIELDS = {"provider", "model", "effective_from", "effective_to", *PRICE_K
 
 
 def load_custom_prices(path: Path) -> tuple[str, list[PriceRow]]:
-    """(version, rows) of a custom price file; raises PricingFileError naming the bad entry."""
+    """(version, rows) of a custom price file; raises ConfigFileError naming the bad entry."""
     doc, lines = load_with_lines(path)
     rows: list[PriceRow] = []
     for where, item in entries(path, doc, "prices", lines):
         unknown = set(item) - CUSTOM_FIELDS
         if unknown:
-            raise PricingFileError(f"{where}: unknown fields {sorted(unknown)}")
+            raise ConfigFileError(f"{where}: unknown fields {sorted(unknown)}")
         for name in ("provider", "model", "effective_from"):
             if not item.get(name):
-                raise PricingFileError(f"{where}: `{name}` is required")
+                raise ConfigFileError(f"{where}: `{name}` is required")
         start = date_field(item["effective_from"], where, "effective_from")
         end = (
             date_field(item["effective_to"], where, "effective_to")
@@ -242,9 +245,9 @@ def load_custom_prices(path: Path) -> tuple[str, list[PriceRow]]:
             else None
         )
         if end is not None and end <= start:
-            raise PricingFileError(f"{where}: effective_to must be after effective_from")
+            raise ConfigFileError(f"{where}: effective_to must be after effective_from")
         if not any(k in item for k in PRICE_KEYS):
-            raise PricingFileError(f"{where}: give at least one of {sorted(PRICE_KEYS)}")
+            raise ConfigFileError(f"{where}: give at least one of {sorted(PRICE_KEYS)}")
         mp = ModelPrice(**{k: decimal_field(item[k], where, k) for k in PRICE_KEYS if k in item})
         rows.append(
             PriceRow(
@@ -273,7 +276,7 @@ def _no_overlaps(rows: list[PriceRow], path: Path) -> None:
         rs = sorted(rs, key=lambda r: r.valid_from or dt.date.min)
         for a, b in itertools.pairwise(rs):
             if (a.valid_to or far) > (b.valid_from or dt.date.min):
-                raise PricingFileError(
+                raise ConfigFileError(
                     f"{path}: custom prices for {p}/{m} overlap ({a.valid_from} and {b.valid_from})"
                 )
 
@@ -298,16 +301,16 @@ RATE_FIELDS = {
 
 
 def load_rate_card(path: Path) -> tuple[str, list[Rate]]:
-    """(version, rates) of the non-LLM rate card; raises PricingFileError naming the bad entry."""
+    """(version, rates) of the non-LLM rate card; raises ConfigFileError naming the bad entry."""
     doc, lines = load_with_lines(path)
     rates: list[Rate] = []
     for where, item in entries(path, doc, "rates", lines):
         allowed = {"effective_from", "effective_to", "api_calls_per_unit", *RATE_FIELDS}
         unknown = set(item) - allowed
         if unknown:
-            raise PricingFileError(f"{where}: unknown fields {sorted(unknown)}")
+            raise ConfigFileError(f"{where}: unknown fields {sorted(unknown)}")
         if not item.get("effective_from"):
-            raise PricingFileError(f"{where}: `effective_from` is required")
+            raise ConfigFileError(f"{where}: `effective_from` is required")
         start = date_field(item["effective_from"], where, "effective_from")
         end = (
             date_field(item["effective_to"], where, "effective_to")
@@ -320,7 +323,7 @@ def load_rate_card(path: Path) -> tuple[str, list[Rate]]:
                 rates.append(Rate(start, end, kind, "*", _per_unit(value, per)))
         api = item.get("api_calls_per_unit", {})
         if not isinstance(api, dict):
-            raise PricingFileError(f"{where}: api_calls_per_unit must map service -> USD per unit")
+            raise ConfigFileError(f"{where}: api_calls_per_unit must map service -> USD per unit")
         for service, value in api.items():
             rates.append(
                 Rate(

@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from sources.model_catalog import canonical_model, map_new_models
+from sources.model_catalog import map_new_models, resolve_model
 
 
 @pytest.mark.parametrize(
@@ -18,7 +18,7 @@ from sources.model_catalog import canonical_model, map_new_models
     ],
 )
 def test_canonical_model(provider: str, model: str, expected: tuple[str, bool]):
-    assert canonical_model(provider, model) == expected
+    assert resolve_model(provider, model)[1:] == expected
 
 
 def test_map_new_models_adds_each_pair_once_and_reports_unknown():

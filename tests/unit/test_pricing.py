@@ -10,11 +10,11 @@ from genai_prices import data_snapshot
 
 from sources.pricing import (
     DAY_SECONDS,
-    PricingFileError,
     flatten_model,
     load_custom_prices,
     load_rate_card,
 )
+from sources.yaml_lines import ConfigFileError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -122,7 +122,7 @@ def test_shipped_files_load():
 def test_custom_price_errors_name_the_entry(tmp_path: Path, body: str, message: str):
     path = tmp_path / "custom.yaml"
     path.write_text(body)
-    with pytest.raises(PricingFileError, match=re.escape(message)):
+    with pytest.raises(ConfigFileError, match=re.escape(message)):
         load_custom_prices(path)
 
 
@@ -132,5 +132,5 @@ def test_rate_card_errors_name_the_entry(tmp_path: Path):
         'version: "1"\nrates:\n  - effective_from: 2025-01-01\n'
         '    api_calls_per_unit: {maps: "abc"}\n'
     )
-    with pytest.raises(PricingFileError, match=r"rates\[0\] \(line 3\): api_calls_per_unit.maps"):
+    with pytest.raises(ConfigFileError, match=r"rates\[0\] \(line 3\): api_calls_per_unit.maps"):
         load_rate_card(path)

@@ -1,6 +1,8 @@
 """Price tables: genai-prices (bundled data) + custom prices, and the non-LLM rate card.
 
-Not partitioned: prices are reference data. Every run refreshes them (about 0.5 s); the dbt snapshot
+Not partitioned: prices are reference data. Every run refreshes them (about 0.5 s) from the data
+bundled with the pinned genai-prices, or, when COSTWATCH_PRICES_URL is set, from genai-prices' own
+online update (falling back to the last update's prices, then the bundled ones); the dbt snapshot
 `snapshots/llm_prices_snapshot` records which prices changed and when. Costs already built do not
 change when prices do: only a rebuild of their days re-prices them.
 """
@@ -12,8 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.resources import ConfigFilesResource
 from sources.pricing import (
-    flatten_genai_prices,
-    genai_prices_version,
+    genai_prices_for_refresh,
     load_custom_prices,
     load_rate_card,
     write_llm_prices,
@@ -48,26 +49,43 @@ RATE_CARD = dg.AssetKey(["raw", "rate_card"])
             "every_genai_price_flattened",
             asset=LLM_PRICES,
             description="Every genai-prices model could be represented in the SQL price table.",
-        )
+        ),
+        dg.AssetCheckSpec(
+            "price_update_succeeded",
+            asset=LLM_PRICES,
+            description=(
+                "When COSTWATCH_PRICES_URL is set, genai-prices' online update worked (warns when "
+                "the last update's or the bundled prices were used instead)."
+            ),
+        ),
     ],
 )
 def load_prices(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, config_files: ConfigFilesResource
 ):
-    genai_rows, problems = flatten_genai_prices()
     custom_version, custom_rows = load_custom_prices(Path(config_files.custom_prices))
     card_version, rates = load_rate_card(Path(config_files.rate_card))
-    version = f"{genai_prices_version()};custom={custom_version}"
     with duckdb.get_connection() as con:
-        n_prices = write_llm_prices(con, genai_rows + custom_rows, version)
+        genai = genai_prices_for_refresh(con, config_files.prices_url)
+        version = f"{genai.version};custom={custom_version}"
+        n_prices = write_llm_prices(con, genai.rows + custom_rows, version)
         n_rates = write_rate_card(con, rates, card_version)
-    context.log.info(f"{n_prices} price rows ({len(custom_rows)} custom), {n_rates} rates")
+    if genai.update_error:
+        context.log.warning(
+            f"{genai.update_error}; using the {genai.origin} prices. Check the URL and the "
+            "network, or unset COSTWATCH_PRICES_URL to use the bundled data."
+        )
+    context.log.info(
+        f"{n_prices} price rows ({len(custom_rows)} custom, genai-prices {genai.origin}), "
+        f"{n_rates} rates"
+    )
     yield dg.MaterializeResult(
         asset_key=LLM_PRICES,
         metadata={
             "rows": n_prices,
             "custom_rows": len(custom_rows),
             "pricing_version": version,
+            "genai_prices_data": genai.origin,
             "custom_prices_file": dg.MetadataValue.path(config_files.custom_prices),
         },
     )
@@ -81,6 +99,16 @@ def load_prices(
     )
     yield dg.AssetCheckResult(
         check_name="every_genai_price_flattened",
-        passed=not problems,
-        metadata={"problems": dg.MetadataValue.json(problems)},
+        passed=not genai.problems,
+        metadata={"problems": dg.MetadataValue.json(genai.problems)},
+    )
+    yield dg.AssetCheckResult(
+        check_name="price_update_succeeded",
+        passed=genai.update_error is None,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "genai_prices_data": genai.origin,
+            "error": genai.update_error or "",
+            "update_configured": bool(config_files.prices_url),
+        },
     )

@@ -58,11 +58,13 @@ class ProviderApiResource(dg.ConfigurableResource):
 
 
 class ConfigFilesResource(dg.ConfigurableResource):
-    """The YAML files users edit: custom LLM prices, the non-LLM rate card, budgets."""
+    """The YAML files users edit: custom LLM prices, the non-LLM rate card, budgets; and where
+    genai-prices' online update fetches from (empty: use the data bundled with the package)."""
 
     custom_prices: str
     rate_card: str
     budgets: str
+    prices_url: str = ""
 
 
 class PublishedWarehouseResource(dg.ConfigurableResource):
@@ -87,6 +89,7 @@ def build_resources() -> dict[str, object]:
             custom_prices=dg.EnvVar("COSTWATCH_CUSTOM_PRICES"),
             rate_card=dg.EnvVar("COSTWATCH_RATE_CARD"),
             budgets=dg.EnvVar("COSTWATCH_BUDGETS"),
+            prices_url=dg.EnvVar("COSTWATCH_PRICES_URL"),
         ),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),

@@ -63,6 +63,7 @@ def apply() -> Settings:
     custom_prices, rate_card, budgets = config_files()
     os.environ.setdefault("OPENAI_BASE_URL", "https://api.openai.com/v1")
     os.environ.setdefault("ANTHROPIC_BASE_URL", "https://api.anthropic.com/v1")
+    os.environ.setdefault("COSTWATCH_PRICES_URL", "")  # empty: genai-prices' bundled data
     os.environ.update(
         COSTWATCH_CUSTOM_PRICES=str(custom_prices),
         COSTWATCH_RATE_CARD=str(rate_card),

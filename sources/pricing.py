@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 import genai_prices
+import httpx2
 from genai_prices import data_snapshot
 from genai_prices.types import (
     ConditionalPrice,
@@ -206,11 +208,55 @@ def flatten_model(provider_id: str, model: ModelInfo) -> list[PriceRow]:
     return rows
 
 
-def flatten_genai_prices() -> tuple[list[PriceRow], list[str]]:
-    """Every model of the bundled genai-prices data; plus models with unsupported price keys."""
+def fetch_genai_prices(url: str, timeout_seconds: float = 30.0) -> data_snapshot.DataSnapshot:
+    """genai-prices' own online update (`UpdatePrices.fetch`), once, from `url`.
+
+    Raises PriceUpdateError naming only the host (a URL may carry a token) and what to do.
+    """
+    host = urlsplit(url).netloc or url
+    updater = genai_prices.UpdatePrices(
+        url=url, request_timeout=httpx2.Timeout(timeout=timeout_seconds, connect=5)
+    )
+    try:
+        snapshot = updater.fetch()
+    except httpx2.HTTPStatusError as exc:
+        raise PriceUpdateError(
+            f"price update from {host} answered HTTP {exc.response.status_code}"
+        ) from None
+    except httpx2.HTTPError as exc:
+        raise PriceUpdateError(f"price update from {host} failed ({type(exc).__name__})") from None
+    except (ValueError, TypeError) as exc:  # not JSON, or not genai-prices' provider list
+        raise PriceUpdateError(
+            f"price update from {host} returned data genai-prices cannot read "
+            f"({type(exc).__name__})"
+        ) from None
+    if snapshot is None or not snapshot.providers:
+        raise PriceUpdateError(f"price update from {host} returned no providers")
+    return snapshot
+
+
+class PriceUpdateError(RuntimeError):
+    """The online price update failed; the message is safe to log (host, status, kind only)."""
+
+
+def genai_rows_digest(rows: list[PriceRow]) -> str:
+    """A short content hash of flattened price rows: equal data, equal digest."""
+    h = hashlib.sha256()
+    for r in sorted(rows, key=lambda r: r.price_row_id):
+        h.update(
+            json.dumps([r.price_row_id, r.valid_to, r.seconds_to, r.prices], default=str).encode()
+        )
+    return h.hexdigest()[:12]
+
+
+def flatten_genai_prices(
+    snapshot: data_snapshot.DataSnapshot | None = None,
+) -> tuple[list[PriceRow], list[str]]:
+    """Every model of genai-prices' data (bundled unless a fetched `snapshot` is given); plus the
+    models with unsupported price keys."""
     rows: list[PriceRow] = []
     problems: list[str] = []
-    for provider in data_snapshot.get_snapshot().providers:
+    for provider in (snapshot or data_snapshot.get_snapshot()).providers:
         for model in provider.models:
             try:
                 rows.extend(flatten_model(provider.id, model))
@@ -391,6 +437,62 @@ def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], versi
     return len(rows)
 
 
+def read_fetched_genai_rows(con: duckdb.DuckDBPyConnection) -> tuple[list[PriceRow], str] | None:
+    """The genai-prices rows of the last successful online update still in raw.llm_prices, with
+    their version (None when the table holds bundled data or does not exist yet)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'llm_prices'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    price_cols = _price_column_names()
+    cur = con.execute(
+        "select provider_id, model_id, source, context_key, context_value, valid_from, valid_to, "  # noqa: S608 (constant columns)
+        f"seconds_from, seconds_to, {', '.join(price_cols)}, pricing_source_version "
+        "from raw.llm_prices where source = 'genai-prices' order by price_row_id"
+    )
+    records = cur.fetchall()
+    if not records or FETCHED_MARK not in records[0][-1]:
+        return None
+    rows = [
+        PriceRow(*rec[:9], prices=dict(zip(price_cols, rec[9:-1], strict=True))) for rec in records
+    ]
+    return rows, records[0][-1].split(";custom=")[0]
+
+
+@dataclass(frozen=True)
+class GenaiPrices:
+    rows: list[PriceRow]
+    problems: list[str]
+    version: str
+    origin: str  # "bundled", "fetched from <host>", "kept from the last update"
+    update_error: str | None = None
+
+
+def genai_prices_for_refresh(con: duckdb.DuckDBPyConnection, update_url: str) -> GenaiPrices:
+    """The genai-prices rows a refresh writes.
+
+    No `update_url`: the data bundled with the pinned package. With one: genai-prices' online
+    update; when that fails, the rows of the last successful update already in the warehouse (so
+    prices never flap back to older bundled data), else the bundled data; `update_error` says why.
+    """
+    if not update_url:
+        rows, problems = flatten_genai_prices()
+        return GenaiPrices(rows, problems, genai_prices_version(), "bundled")
+    try:
+        snapshot = fetch_genai_prices(update_url)
+    except PriceUpdateError as exc:
+        kept = read_fetched_genai_rows(con)
+        if kept is not None:
+            return GenaiPrices(kept[0], [], kept[1], "kept from the last update", str(exc))
+        rows, problems = flatten_genai_prices()
+        return GenaiPrices(rows, problems, genai_prices_version(), "bundled", str(exc))
+    rows, problems = flatten_genai_prices(snapshot)
+    host = urlsplit(update_url).netloc
+    return GenaiPrices(rows, problems, genai_prices_version(rows), f"fetched from {host}")
+
+
 def write_rate_card(con: duckdb.DuckDBPyConnection, rates: list[Rate], version: str) -> int:
     con.execute("create schema if not exists raw")
     with transaction(con):
@@ -413,8 +515,15 @@ def write_rate_card(con: duckdb.DuckDBPyConnection, rates: list[Rate], version: 
     return len(rates)
 
 
-def genai_prices_version() -> str:
-    return f"genai-prices={genai_prices.__version__}"
+FETCHED_MARK = "+data:"
+
+
+def genai_prices_version(fetched_rows: list[PriceRow] | None = None) -> str:
+    """`genai-prices=<package version>`, plus `+data:<digest>` for data from an online update."""
+    base = f"genai-prices={genai_prices.__version__}"
+    if fetched_rows is None:
+        return base
+    return f"{base}{FETCHED_MARK}{genai_rows_digest(fetched_rows)}"
 
 
 def price_context(service_tier: str | None) -> dict[str, str] | None:

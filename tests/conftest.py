@@ -21,6 +21,7 @@ COSTWATCH_VARS = (
     "COSTWATCH_EVENTS_DIR",
     "COSTWATCH_WAREHOUSE",
     "COSTWATCH_PUBLISHED",
+    "COSTWATCH_PRICES_URL",
     "DAGSTER_HOME",
     # Never let a developer's real admin key reach a real API from a test.
     "OPENAI_ADMIN_KEY",

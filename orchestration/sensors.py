@@ -122,10 +122,13 @@ def new_event_files_sensor(context: dg.SensorEvaluationContext):
     files = discover_files(resolve().events_dir)
     newest = max((f.mtime_ns for f in files), default=0)
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    if newest > state.get("mtime_ns", 0):
-        requests.append(dg.RunRequest(partition_key=today, run_key=f"files-{newest}"))
-        state["mtime_ns"] = newest
     event = context.instance.get_latest_materialization_event(APP_EVENTS)
+    # Files last changed before the last ingestion run started were read by it: without a cursor
+    # (first tick, or after a reset) they must not trigger a run.
+    seen = max(state.get("mtime_ns", 0), _run_start_ns(context.instance, event))
+    if newest > seen:
+        requests.append(dg.RunRequest(partition_key=today, run_key=f"files-{newest}"))
+    state["mtime_ns"] = max(newest, state.get("mtime_ns", 0))
     if event is not None and event.timestamp != state.get("late_checked"):
         late = event.asset_materialization.metadata.get("late_days")
         for day in late.value if late is not None else []:
@@ -137,3 +140,13 @@ def new_event_files_sensor(context: dg.SensorEvaluationContext):
     if not requests:
         return dg.SkipReason("no new event files and no late days")
     return requests
+
+
+def _run_start_ns(instance: dg.DagsterInstance, event: dg.EventLogEntry | None) -> int:
+    """When the run that wrote `event` started, in ns since the epoch (0 if unknown)."""
+    if event is None or not event.run_id:
+        return 0
+    record = instance.get_run_record_by_id(event.run_id)
+    if record is None or record.start_time is None:
+        return 0
+    return int(record.start_time * 1_000_000_000)

@@ -46,3 +46,27 @@ def test_new_files_and_late_days(tmp_path, monkeypatch):
         )
         result, cursor = _tick(instance, cursor)
         assert isinstance(result, dg.SkipReason)
+
+
+def test_files_read_by_the_last_ingestion_do_not_trigger_a_first_tick(tmp_path, monkeypatch):
+    """Without a cursor (a fresh daemon after `costwatch demo`), files older than the start of the
+    run that last ingested events raise no run; a file changed after it does."""
+    monkeypatch.setenv("COSTWATCH_HOME", str(tmp_path))
+    monkeypatch.delenv("COSTWATCH_EVENTS_DIR", raising=False)
+    events = tmp_path / "events"
+    events.mkdir()
+    (events / "old.jsonl").write_text("{}\n")
+    old = (events / "old.jsonl").stat().st_mtime - 60
+    os.utime(events / "old.jsonl", (old, old))
+
+    @dg.asset(key=APP_EVENTS)
+    def ingest() -> None:
+        return None
+
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([ingest], instance=instance).success
+        result, cursor = _tick(instance, None)
+        assert isinstance(result, dg.SkipReason)
+        (events / "new.jsonl").write_text("{}\n")
+        result, cursor = _tick(instance, cursor)
+        assert [r.run_key.split("-")[0] for r in result] == ["files"]

@@ -53,6 +53,7 @@ class EventFile:
     source_file: str
     size_bytes: int
     mtime_ns: int
+    outside_root: bool = False  # a symbolic link that leads out of the events root
 
     @property
     def mtime_day(self) -> dt.date:
@@ -87,6 +88,7 @@ def discover_files(root: Path) -> list[EventFile]:
     if not root.exists():
         return []
     found: list[EventFile] = []
+    real_root = root.resolve()
     for dirpath, _dirs, names in os.walk(root, followlinks=False):
         for name in names:
             if not name.endswith(EVENT_SUFFIXES):
@@ -97,12 +99,17 @@ def discover_files(root: Path) -> list[EventFile]:
             except OSError:
                 continue  # vanished between listing and stat; the next run sees the final state
             rel = path.relative_to(root).as_posix()
-            found.append(EventFile(path, rel, st.st_size, st.st_mtime_ns))
+            outside = not path.resolve().is_relative_to(real_root)
+            found.append(EventFile(path, rel, st.st_size, st.st_mtime_ns, outside))
     return sorted(found, key=lambda f: f.source_file)
 
 
 def _read_bytes(f: EventFile) -> tuple[bytes, str | None]:
     """File content (decompressed for .gz) and a file-level problem, if any."""
+    if f.outside_root:
+        # Configured folders confine what is read: a link out of the events folder is reported,
+        # never followed (it could expose any file the run can read).
+        return b"", "unreadable_file: a link that leads outside the events folder"
     try:
         raw = f.path.read_bytes()
     except OSError as exc:
@@ -150,16 +157,22 @@ def _normalized_lines(data: bytes, problem: str | None) -> Iterator[str]:
         yield f"{SENTINEL}{reason}\t{detail}"
 
 
+GLOB_CHARS = frozenset("*?[]{}")
+
+
 def prepare_readable(files: Iterable[EventFile], scratch: Path) -> list[tuple[str, str, bool]]:
     """(path DuckDB reads, source_file, normalized?) for each file.
 
-    Plain UTF-8 files are read in place; gzip files and files with invalid UTF-8 are rewritten to
-    `scratch` as plain UTF-8 with sentinel lines, so line numbers stay those of the original.
+    Plain UTF-8 files are read in place; gzip files, files with invalid UTF-8 and files whose path
+    has glob characters are rewritten to `scratch` as plain UTF-8 with sentinel lines, so line
+    numbers stay those of the original.
     """
     out: list[tuple[str, str, bool]] = []
     for i, f in enumerate(files):
         data, problem = _read_bytes(f)
-        if problem is None and not f.source_file.endswith(".gz"):
+        # read_text() takes its argument as a glob pattern: names with glob characters are copied.
+        plain_name = not GLOB_CHARS.intersection(str(f.path))
+        if problem is None and plain_name and not f.source_file.endswith(".gz"):
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:

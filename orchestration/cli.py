@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -74,6 +75,13 @@ def run_range(
     outcomes: list[RunOutcome] = []
     chunks = _chunks(start, end, chunk_days)
     with dg.DagsterInstance.get() as instance:
+        for run_id, pid in fail_orphaned_runs(instance):
+            print(
+                f"Run {run_id} was left unfinished (its process {pid} is gone: killed or crashed); "
+                "marked it failed and freed its hold on the warehouse. Its days are rebuilt by "
+                "any run that covers them.",
+                flush=True,
+            )
         for i, (a, b) in enumerate(chunks, start=1):
             print(f"[{i}/{len(chunks)}] {a}..{b}: running", flush=True)
             t0 = time.monotonic()
@@ -84,6 +92,8 @@ def run_range(
                     "dagster/asset_partition_range_start": a.isoformat(),
                     "dagster/asset_partition_range_end": b.isoformat(),
                     "costwatch/launched_by": "cli",
+                    "costwatch/host": socket.gethostname(),
+                    "costwatch/pid": str(os.getpid()),
                 },
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                 asset_selection=asset_selection,
@@ -116,6 +126,49 @@ def run_range(
                     flush=True,
                 )
     return outcomes
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def fail_orphaned_runs(instance) -> list[tuple[str, int]]:
+    """Mark failed the runs `costwatch` started on this machine whose process is gone.
+
+    A run killed mid-way (SIGKILL, out of memory, reboot) stays "started" in the instance and keeps
+    its slot in the `warehouse` pool, so every later run would wait for it forever. Runs of a live
+    process (or of another host) are left alone. Returns (run id, pid) of each run failed.
+    """
+    import dagster as dg
+
+    unfinished = [
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    ]
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(statuses=unfinished, tags={"costwatch/launched_by": "cli"})
+    )
+    failed = []
+    for run in runs:
+        pid = run.tags.get("costwatch/pid")
+        if run.tags.get("costwatch/host") != socket.gethostname() or not pid:
+            continue
+        if _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(
+            run, message=f"The process running this run ({pid}) is gone (killed or crashed)."
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append((run.run_id, int(pid)))
+    return failed
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

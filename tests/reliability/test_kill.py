@@ -1,0 +1,106 @@
+"""A `costwatch run` killed (SIGKILL) in the middle of ingestion or of the dbt build: analysts' copy
+untouched, the warehouse still opens, and the next run of the day leaves every mart exactly as an
+uninterrupted run does."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import pytest
+
+from orchestration import settings
+from tests.conftest import Home, make_home
+from tests.integration.test_pipeline import _snapshot
+
+pytestmark = [pytest.mark.xdist_group("kill"), pytest.mark.slow]
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _kill_when(home: Home, day: str, step: str, event_type: str, asset: list[str] | None) -> str:
+    """Start `costwatch run` for `day` and SIGKILL it when its run logs `event_type` for `step`
+    (and `asset`); returns the killed run's id."""
+    with home.active():
+        settings.apply()
+        env = dict(os.environ)
+        costwatch = [os.path.join(os.path.dirname(sys.executable), "costwatch"), "run"]
+        with dg.DagsterInstance.get() as instance:
+            earlier = {r.run_id for r in instance.get_runs()}
+        proc = subprocess.Popen(
+            [*costwatch, "--start", day, "--end", day],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            with dg.DagsterInstance.get() as instance:
+                deadline = time.monotonic() + 240
+                while time.monotonic() < deadline:
+                    assert proc.poll() is None, "the run ended before the kill point"
+                    for run in instance.get_runs(limit=1):
+                        if run.run_id in earlier:
+                            continue
+                        for record in instance.get_records_for_run(run.run_id).records:
+                            entry = record.event_log_entry
+                            if (
+                                entry.dagster_event
+                                and entry.dagster_event.event_type_value == event_type
+                                and entry.step_key == step
+                                and (asset is None or entry.dagster_event.asset_key.path == asset)
+                            ):
+                                os.killpg(proc.pid, signal.SIGKILL)
+                                proc.wait(timeout=30)
+                                return run.run_id
+                    time.sleep(0.05)
+                raise AssertionError(f"{step} never logged {event_type}")
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+
+
+def _step_events(home: Home, run_id: str) -> set[tuple[str, str]]:
+    with home.active(), dg.DagsterInstance.get() as instance:
+        records = instance.get_records_for_run(run_id).records
+        return {
+            (r.event_log_entry.step_key, r.event_log_entry.dagster_event.event_type_value)
+            for r in records
+            if r.event_log_entry.dagster_event and r.event_log_entry.step_key
+        }
+
+
+KILL_POINTS = [
+    ("ingest_app_events", "STEP_START", None),  # ingestion has begun
+    ("dbt_models", "ASSET_MATERIALIZATION", ["marts", "interactions"]),  # dbt half-way
+]
+
+
+def test_killed_runs_lose_nothing_and_the_next_run_completes_them(tmp_path):
+    home = make_home(tmp_path, days=2, users=8)
+    assert [o.success for o in home.run(home.days[0], home.days[-1])] == [True]
+    before = _snapshot(home)
+    published = _digest(home.published)
+    day = home.days[1]
+
+    for step, event_type, asset in KILL_POINTS:
+        # the second kill also finds the first run orphaned: it must not wait for its pool slot
+        killed = _kill_when(home, day.isoformat(), step, event_type, asset)
+        assert (step, "STEP_SUCCESS") not in _step_events(home, killed)  # it died inside
+        assert _digest(home.published) == published  # analysts never see a half-built day
+        assert home.query("select count(*) from marts.interactions")[0][0] > 0  # still opens
+
+    outcomes = home.run(day, day)
+    assert [o.success for o in outcomes] == [True]
+    assert _snapshot(home) == before
+    assert _snapshot(home, published=True) == before
+    with home.active(), dg.DagsterInstance.get() as instance:
+        statuses = [r.status for r in instance.get_runs()]
+    assert statuses.count(dg.DagsterRunStatus.FAILURE) == len(KILL_POINTS)
+    assert dg.DagsterRunStatus.STARTED not in statuses

@@ -1,0 +1,104 @@
+"""`costwatch demo` end to end as a user runs it (the real command, in a fresh home):
+
+- the Dagster daemon's tick of the budget sensor that raised the demo's alerts is in the instance
+  (what the UI's sensor page shows), and it agrees with marts.budget_alerts and the webhook;
+- no secret (admin keys, the PII key, the webhook URL's token) appears in its output, logs, the
+  Dagster instance (event log, run metadata), the warehouse, the analysts' copy or the report.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import settings
+from tests.unit.test_alerts import Receiver
+
+pytestmark = [pytest.mark.xdist_group("demo"), pytest.mark.slow]
+
+PII_KEY = "pii-key-RECOGNISABLE-7f3a9c"
+WEBHOOK_TOKEN = "T0WEBHOOK-RECOGNISABLE-b41d"
+# The demo always talks to its own fake providers with these keys, whatever the environment has.
+DEMO_KEYS = ("demo-openai-admin-key", "demo-anthropic-admin-key")
+SECRETS = (*DEMO_KEYS, PII_KEY, WEBHOOK_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo")
+    receiver = Receiver()
+    url = receiver.url.replace("/hook", f"/services/{WEBHOOK_TOKEN}")
+    cleared = {k: None for k in os.environ if k.startswith(("COSTWATCH_", "DAGSTER_"))}
+    env_vars = {
+        **cleared,
+        "COSTWATCH_HOME": str(home),
+        "COSTWATCH_PII_KEY": PII_KEY,
+        "COSTWATCH_ALERT_WEBHOOK_URL": url,
+    }
+    with settings.temporary_env(env_vars):
+        env = dict(os.environ)
+    costwatch = str(Path(sys.executable).parent / "costwatch")
+    proc = subprocess.run(
+        [costwatch, "demo"], env=env, capture_output=True, text=True, check=False, timeout=600
+    )
+    receiver.shutdown()
+    receiver.server_close()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return home, env_vars, proc, receiver
+
+
+def test_the_daemon_tick_that_raised_the_alerts_is_recorded(demo):
+    home, env_vars, _, receiver = demo
+    from orchestration.cli import sensor_ticks
+
+    with settings.temporary_env(env_vars):
+        settings.apply()
+        ticks = sensor_ticks("budget_alerts", after=0.0)
+    assert len(ticks) == 1
+    summary = json.loads(ticks[0].skip_reason)
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as con:
+        alerts, delivered = con.execute(
+            "select count(*), count(*) filter (where delivered) from marts.budget_alerts"
+        ).fetchall()[0]
+    assert summary["new_alerts"] == alerts == delivered == len(receiver.received) > 0
+    blocked = json.loads((home / "blocklist.json").read_text())["blocked"]
+    assert summary["blocked_scopes"] == len(blocked) > 0
+
+
+def _duckdb_hits(path: Path, secret: str) -> list[str]:
+    """Tables of a DuckDB file with a row whose text holds `secret` (whatever the compression)."""
+    hits = []
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            relation = f'"{schema}"."{table}"'  # names from the catalog, quoted
+            found = con.execute(
+                f"select count(*) from {relation} t where t::VARCHAR like '%' || ? || '%'",  # noqa: S608
+                [secret],
+            ).fetchall()[0][0]
+            if found:
+                hits.append(f"{schema}.{table}")
+    return hits
+
+
+def test_no_secret_anywhere(demo):
+    home, _, proc, _ = demo
+    leaks = []
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in files) and any(p.name == "runs.db" for p in files)
+    for secret in SECRETS:
+        if secret in proc.stdout or secret in proc.stderr:
+            leaks.append(f"demo output: {secret}")
+        for path in files:
+            if path.suffix == ".duckdb" and not path.name.endswith(".tmp"):
+                leaks += [f"{path.name}:{t}: {secret}" for t in _duckdb_hits(path, secret)]
+            elif secret.encode() in path.read_bytes():
+                leaks.append(f"{path.relative_to(home)}: {secret}")
+    assert leaks == []

@@ -1,10 +1,13 @@
-"""Paths from configuration stay inside their folders; odd file names are read like any other."""
+"""Paths from configuration stay inside their folders; odd file names are read like any other; an
+unwritable warehouse folder or a full disk stops a run before it starts, saying what to fix."""
 
 import datetime as dt
 import json
 import os
+from pathlib import Path
 
 import duckdb
+import pytest
 
 from sources.event_log import ingest_range
 
@@ -62,3 +65,22 @@ def test_file_names_with_glob_characters_are_read_exactly(tmp_path):
     ingest_range(con, events, DAY, DAY)
     rows = con.execute("select source_file, event_id from raw.app_events order by 1").fetchall()
     assert rows == sorted(names.items())
+
+
+def test_preflight_says_what_to_fix(tmp_path: Path, monkeypatch, capsys):
+    from orchestration.cli import main
+    from sources.warehouse import WarehouseUnavailable, preflight
+
+    preflight(tmp_path / "w.duckdb", min_free_mb=1)  # a writable folder passes
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(
+        WarehouseUnavailable, match=r"cannot write the warehouse folder .*COSTWATCH_WAREHOUSE"
+    ):
+        preflight(blocker / "w.duckdb")
+    with pytest.raises(WarehouseUnavailable, match=r"MB free .*COSTWATCH_MIN_FREE_MB"):
+        preflight(tmp_path / "w.duckdb", min_free_mb=10**12)
+    monkeypatch.setenv("COSTWATCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COSTWATCH_WAREHOUSE", str(blocker / "w.duckdb"))
+    assert main(["run", "--start", "2026-11-01", "--end", "2026-11-01"]) == 2
+    assert "cannot write the warehouse folder" in capsys.readouterr().err

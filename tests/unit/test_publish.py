@@ -71,24 +71,3 @@ def test_plain_copy_without_a_key(tmp_path: Path):
             ("alice",),
             ("bob",),
         ]
-
-
-def test_preflight_says_what_to_fix(tmp_path: Path, monkeypatch, capsys):
-    import pytest
-
-    from orchestration.cli import main
-    from sources.warehouse import WarehouseUnavailable, preflight
-
-    preflight(tmp_path / "w.duckdb", min_free_mb=1)  # a writable folder passes
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    with pytest.raises(
-        WarehouseUnavailable, match=r"cannot write the warehouse folder .*COSTWATCH_WAREHOUSE"
-    ):
-        preflight(blocker / "w.duckdb")
-    with pytest.raises(WarehouseUnavailable, match=r"MB free .*COSTWATCH_MIN_FREE_MB"):
-        preflight(tmp_path / "w.duckdb", min_free_mb=10**12)
-    monkeypatch.setenv("COSTWATCH_HOME", str(tmp_path))
-    monkeypatch.setenv("COSTWATCH_WAREHOUSE", str(blocker / "w.duckdb"))
-    assert main(["run", "--start", "2026-11-01", "--end", "2026-11-01"]) == 2
-    assert "cannot write the warehouse folder" in capsys.readouterr().err

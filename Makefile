@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench ui clean
+.PHONY: install browser demo test lint format bench ui clean
+
+# root installs Debian packages directly, anyone else through sudo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
 
@@ -16,10 +19,17 @@ $(STAMP): requirements.lock pyproject.toml
 	UV_COMPILE_BYTECODE=1 $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
+# Headless Chromium (Debian package) for the test that renders the HTML report.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing chromium (Debian) for the report render test..."; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
 demo: install
 	$(BIN)/costwatch demo
 
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

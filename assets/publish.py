@@ -8,6 +8,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from assets.app_events import APP_EVENTS, QUARANTINE
+from assets.archive import ARCHIVE_KEYS, HISTORY_KEYS
 from assets.dbt import MART_KEYS
 from assets.partitions import daily_partitions, day_range, single_run
 from orchestration.resources import PublishedWarehouseResource
@@ -17,16 +18,16 @@ from sources.warehouse import publish_copy
 
 @dg.asset(
     key=["published", "analytics_warehouse"],
-    deps=[APP_EVENTS, QUARANTINE, *MART_KEYS],
+    deps=[APP_EVENTS, QUARANTINE, *MART_KEYS, *ARCHIVE_KEYS.values(), *HISTORY_KEYS.values()],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool="warehouse",
     group_name="published",
     kinds={"duckdb"},
     description=(
-        "Read-only DuckDB file for analysts ($COSTWATCH_PUBLISHED): every marts table and "
-        "raw.event_quarantine, from one build, swapped in atomically. Open this file, never the "
-        "warehouse the runs write."
+        "Read-only DuckDB file for analysts ($COSTWATCH_PUBLISHED): every marts and archive "
+        "table, the history views and raw.event_quarantine, from one build, swapped in "
+        "atomically. Open this file, never the warehouse the runs write."
     ),
 )
 def analytics_warehouse(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import json
 import os
 import signal
@@ -74,7 +75,7 @@ def run_range(
 
     outcomes: list[RunOutcome] = []
     chunks = _chunks(start, end, chunk_days)
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         for run_id, pid in fail_orphaned_runs(instance):
             print(
                 f"Run {run_id} was left unfinished (its process {pid} is gone: killed or crashed); "
@@ -126,6 +127,26 @@ def run_range(
                     flush=True,
                 )
     return outcomes
+
+
+@contextmanager
+def open_instance():
+    """The Dagster instance of $DAGSTER_HOME. The first process to open a new instance creates its
+    storage; a lock makes a second `costwatch run` started at the same moment wait for that
+    instead of racing it (sqlite: "UNIQUE constraint failed: alembic_version")."""
+    import dagster as dg
+
+    lock_path = settings.resolve().dagster_home / ".instance-init.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)  # run storage
+        instance.all_instigator_state()  # schedule storage
+        instance.event_log_storage.get_concurrency_keys()  # event log index and pools
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    with instance:
+        yield instance
 
 
 def _process_alive(pid: int) -> bool:
@@ -210,6 +231,9 @@ def fake_providers(data: FakeProviderData) -> Iterator[FakeProviderServer]:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sources import sample_data
 
+    # The sample days are fixed; keep them inside the retention window however old they get.
+    age = (dt.datetime.now(dt.UTC).date() - sample_data.DEMO_START).days
+    os.environ.setdefault("COSTWATCH_RETENTION_DAYS", str(max(365, age + 31)))
     s = settings.apply()
     root = _prepare_demo_events(s)
     ledger = sample_data.generate(root, sample_data.DEMO_START, args.days, args.users)
@@ -284,12 +308,11 @@ def _demo_budget_alerts(first: dt.date, last: dt.date) -> list[RunOutcome]:
 
 def sensor_ticks(sensor_name: str, after: float) -> list:
     """Finished ticks of a sensor recorded in the instance since `after` (epoch seconds)."""
-    import dagster as dg
     from dagster._core.definitions.run_request import InstigatorType
     from dagster._core.scheduler.instigation import TickStatus
 
     done = (TickStatus.SKIPPED, TickStatus.SUCCESS, TickStatus.FAILURE)
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         ticks = []
         for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
             if state.instigator_name != sensor_name:

@@ -16,6 +16,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned ass
 
 from assets import (  # noqa: E402
     app_events,
+    archive,
     budgets,
     costs,
     dbt,
@@ -35,6 +36,7 @@ defs = dg.Definitions(
         budgets.load_budgets_asset,
         providers.pull_provider_reports,
         dbt.dbt_models,
+        archive.archive_old_days,
         publish.analytics_warehouse,
         publish.html_report,
     ],

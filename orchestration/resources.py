@@ -67,6 +67,12 @@ class ConfigFilesResource(dg.ConfigurableResource):
     prices_url: str = ""
 
 
+class RetentionResource(dg.ConfigurableResource):
+    """How many days the per-interaction marts keep before rows move to the archive."""
+
+    retention_days: int = 365
+
+
 class PublishedWarehouseResource(dg.ConfigurableResource):
     """The read-only copy analysts open; replaced atomically after each successful build."""
 
@@ -91,6 +97,7 @@ def build_resources() -> dict[str, object]:
             budgets=dg.EnvVar("COSTWATCH_BUDGETS"),
             prices_url=dg.EnvVar("COSTWATCH_PRICES_URL"),
         ),
+        "retention": RetentionResource(retention_days=dg.EnvVar.int("COSTWATCH_RETENTION_DAYS")),
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),

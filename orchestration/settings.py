@@ -64,6 +64,7 @@ def apply() -> Settings:
     os.environ.setdefault("OPENAI_BASE_URL", "https://api.openai.com/v1")
     os.environ.setdefault("ANTHROPIC_BASE_URL", "https://api.anthropic.com/v1")
     os.environ.setdefault("COSTWATCH_PRICES_URL", "")  # empty: genai-prices' bundled data
+    os.environ.setdefault("COSTWATCH_RETENTION_DAYS", "365")
     os.environ.update(
         COSTWATCH_CUSTOM_PRICES=str(custom_prices),
         COSTWATCH_RATE_CARD=str(rate_card),
@@ -98,8 +99,9 @@ def config_files(env: dict[str, str] | None = None) -> tuple[Path, Path, Path]:
 
 @contextmanager
 def temporary_env(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, unset) environment variables inside the block, then restore them."""
-    saved = {k: os.environ.get(k) for k in values}
+    """Set (or, for None, unset) environment variables inside the block; afterwards the whole
+    environment is as it was before, including variables set inside the block (e.g. by apply())."""
+    saved = dict(os.environ)
     for k, v in values.items():
         if v is None:
             os.environ.pop(k, None)
@@ -108,8 +110,5 @@ def temporary_env(values: dict[str, str | None]) -> Iterator[None]:
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        os.environ.clear()
+        os.environ.update(saved)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-PUBLISHED_SCHEMAS = ("marts",)
+PUBLISHED_SCHEMAS = ("marts", "archive")
 
 
 @contextmanager
@@ -43,7 +43,7 @@ def relations_to_publish(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]
     rows = con.execute(
         """
         select table_schema, table_name from information_schema.tables
-        where table_catalog = current_database()
+        where table_catalog = current_database() and table_type = 'BASE TABLE'
           and (table_schema in (select unnest($schemas::VARCHAR[]))
                or (table_schema, table_name) in (select unnest($s), unnest($t)))
         order by 1, 2
@@ -138,8 +138,26 @@ def publish_copy(
         )
     finally:
         con.execute("detach publish_target")
+    _create_history_views(tmp)
     os.replace(tmp, target)
     return counts
+
+
+def _create_history_views(path: Path) -> None:
+    """The history views (active plus archived rows), bound inside the published file itself."""
+    from sources.archive import ARCHIVED, history_view_sql
+
+    with duckdb.connect(str(path)) as pub:
+        archived = {
+            t
+            for (t,) in pub.execute(
+                "select table_name from information_schema.tables where table_schema = 'archive'"
+            ).fetchall()
+        }
+        for relation in ARCHIVED:
+            if relation in archived:
+                pub.execute("create schema if not exists history")
+                pub.execute(f"create view history.{relation} as {history_view_sql(relation)}")
 
 
 class WarehouseUnavailable(RuntimeError):

@@ -1,6 +1,7 @@
 """Shared fixtures: a temporary COSTWATCH_HOME with generated events, built by real Dagster runs."""
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ COSTWATCH_VARS = (
     "COSTWATCH_WAREHOUSE",
     "COSTWATCH_PUBLISHED",
     "COSTWATCH_PRICES_URL",
+    "COSTWATCH_RETENTION_DAYS",
     "DAGSTER_HOME",
     # Never let a developer's real admin key reach a real API from a test.
     "OPENAI_ADMIN_KEY",
@@ -48,13 +50,19 @@ class Home:
     def days(self) -> list[dt.date]:
         return self.ledger.day_list
 
+    retention_days: int = 36_500  # the fixed test dates never age out, whatever the date
+
     @contextmanager
     def active(self) -> Iterator["Home"]:
         """Point the costwatch environment at this home for the duration of the block."""
         from orchestration import settings
 
-        cleared: dict[str, str | None] = dict.fromkeys(COSTWATCH_VARS)
-        with settings.temporary_env({**cleared, "COSTWATCH_HOME": str(self.root)}):
+        # every costwatch/Dagster variable of the developer's shell or an earlier test is cleared
+        cleared = [k for k in os.environ if k.startswith(("COSTWATCH_", "DAGSTER_"))]
+        env: dict[str, str | None] = dict.fromkeys([*COSTWATCH_VARS, *cleared])
+        env["COSTWATCH_HOME"] = str(self.root)
+        env["COSTWATCH_RETENTION_DAYS"] = str(self.retention_days)
+        with settings.temporary_env(env):
             settings.apply()
             yield self
 

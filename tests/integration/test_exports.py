@@ -3,6 +3,9 @@
 import csv
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -11,6 +14,8 @@ from orchestration.cli import main
 from tests.conftest import Home
 
 pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # kept after the run (gitignored)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
@@ -100,3 +105,33 @@ def test_focus_export_adds_up_to_the_daily_totals(built_home: Home, tmp_path):
     total = sum(Decimal(r["BilledCost"]) for r in rows)
     expected = built_home.query("select sum(total_cost_usd) from marts.daily_totals")[0][0]
     assert abs(total - expected) <= Decimal("1e-9") * len(rows)
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    browser = shutil.which("chromium")
+    assert browser, "headless Chromium is needed: `make test` installs the Debian package"
+    return subprocess.run(
+        [browser, *CHROMIUM_FLAGS, "--virtual-time-budget=15000", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+
+
+def test_report_renders_in_headless_chromium(built_home: Home):
+    """Every plotly figure of the report is drawn by the browser; a screenshot is kept."""
+    report = built_home.root / "reports" / "costwatch-report.html"
+    figures = report.read_text().count('class="plotly-graph-div"')
+    assert figures > 0
+    dom = _chromium("--dump-dom", report.as_uri()).stdout
+    assert dom.count('class="plot-container plotly"') == figures  # drawn by plotly.js
+    assert dom.count('class="main-svg"') >= figures
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    _chromium(f"--screenshot={shot}", "--window-size=1400,5200", report.as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000

@@ -1,0 +1,138 @@
+"""Archival: per-interaction marts older than the retention window move to the `archive` schema;
+views in the `history` schema show active plus archived rows under the marts' own names.
+
+Moving is one transaction per call: for every archived relation, the days older than the cutoff
+that are still in `marts` replace their copy in `archive` and leave `marts`. So a rebuild of an
+old day (a backfill) simply moves again, and a second move with nothing new changes nothing.
+The totals of each history view (rows and the sums of `MEASURES`) are taken before and after;
+if they differ, the move is rolled back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+
+from sources.warehouse import transaction
+
+# relation -> (day column, columns whose sums must survive a move)
+ARCHIVED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "interactions": ("interaction_day", ("input_tokens", "output_tokens")),
+    "cost_breakdown": ("interaction_day", ("total_cost_usd",)),
+    "sessions": ("session_day", ("total_cost_usd",)),
+}
+
+
+@dataclass(frozen=True)
+class Totals:
+    rows: int
+    sums: tuple[Decimal | int, ...]
+
+
+@dataclass(frozen=True)
+class Move:
+    relation: str
+    days_moved: int
+    rows_moved: int
+    before: Totals
+    after: Totals
+
+    @property
+    def lossless(self) -> bool:
+        return self.before == self.after
+
+
+class ArchiveMismatch(RuntimeError):
+    """A move would have changed what the history views show; it was rolled back."""
+
+    def __init__(self, moves: list[Move]) -> None:
+        self.moves = moves
+        bad = ", ".join(f"{m.relation}: {m.before} -> {m.after}" for m in moves if not m.lossless)
+        super().__init__(f"archiving would change totals ({bad}); nothing was moved")
+
+
+def history_view_sql(relation: str, catalog: str | None = None) -> str:
+    """Active rows, plus archived rows of the days no longer (or not again) in `marts`."""
+    day, _ = ARCHIVED[relation]
+    prefix = f"{catalog}." if catalog else ""
+    return (
+        f"select * from {prefix}marts.{relation} union all by name "  # noqa: S608 (constants)
+        f"select * from {prefix}archive.{relation} "
+        f"where {day} not in (select distinct {day} from {prefix}marts.{relation})"
+    )
+
+
+def _totals(con: duckdb.DuckDBPyConnection, relation: str) -> Totals:
+    _, measures = ARCHIVED[relation]
+    sums = ", ".join(f"coalesce(sum({m}), 0)" for m in measures)
+    row = con.execute(f"select count(*), {sums} from history.{relation}").fetchall()[0]  # noqa: S608
+    return Totals(int(row[0]), tuple(row[1:]))
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = $s and table_name = $t "
+        "order by ordinal_position",
+        {"s": schema, "t": table},
+    ).fetchall()
+    return dict(rows)
+
+
+def ensure_archive(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Archive tables shaped like the marts (new mart columns are added) and the history views.
+    Returns the archived relations whose mart exists."""
+    con.execute("create schema if not exists archive")
+    con.execute("create schema if not exists history")
+    present = []
+    for relation in ARCHIVED:
+        mart = _columns(con, "marts", relation)
+        if not mart:
+            continue
+        present.append(relation)
+        con.execute(
+            f"create table if not exists archive.{relation} as "  # noqa: S608 (constants)
+            f"select * from marts.{relation} where false"
+        )
+        archived = _columns(con, "archive", relation)
+        for column, data_type in mart.items():
+            if column not in archived:  # names and types from the catalog
+                con.execute(f'alter table archive.{relation} add column "{column}" {data_type}')
+        con.execute(f"create or replace view history.{relation} as {history_view_sql(relation)}")
+    return present
+
+
+def move_to_archive(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> list[Move]:
+    """Move every archived mart's days before `cutoff` into `archive`, in one transaction."""
+    moves = []
+    with transaction(con):
+        for relation in ensure_archive(con):
+            day, _ = ARCHIVED[relation]
+            before = _totals(con, relation)
+            days = con.execute(
+                f"select count(distinct {day}), count(*) from marts.{relation} "  # noqa: S608
+                f"where {day} < $cutoff",
+                {"cutoff": cutoff},
+            ).fetchall()[0]
+            con.execute(
+                f"delete from archive.{relation} where {day} in "  # noqa: S608 (constants)
+                f"(select distinct {day} from marts.{relation} where {day} < $cutoff)",
+                {"cutoff": cutoff},
+            )
+            con.execute(
+                f"insert into archive.{relation} by name "  # noqa: S608 (constants)
+                f"select * from marts.{relation} where {day} < $cutoff",
+                {"cutoff": cutoff},
+            )
+            con.execute(
+                f"delete from marts.{relation} where {day} < $cutoff",  # noqa: S608
+                {"cutoff": cutoff},
+            )
+            after = _totals(con, relation)
+            moves.append(Move(relation, int(days[0]), int(days[1]), before, after))
+        if not all(m.lossless for m in moves):
+            raise ArchiveMismatch(moves)
+    return moves

@@ -1,0 +1,85 @@
+"""Archival on a real DuckDB: moves, idempotence, rebuilt days, new columns, history views."""
+
+import datetime as dt
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from sources.archive import move_to_archive
+
+D1, D2, D3 = dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.interactions (event_id VARCHAR, interaction_day DATE, "
+        "input_tokens BIGINT, output_tokens BIGINT)"
+    )
+    con.execute(
+        "create table marts.cost_breakdown (event_id VARCHAR, interaction_day DATE, "
+        "total_cost_usd DECIMAL(18,9))"
+    )
+    con.execute(
+        "create table marts.sessions (session_id VARCHAR, session_day DATE, "
+        "total_cost_usd DECIMAL(18,9))"
+    )
+    rows = [("e1", D1, 10, 1, "0.1"), ("e2", D1, 20, 2, "0.2"), ("e3", D2, 30, 3, "0.3")]
+    rows.append(("e4", D3, 40, 4, "0.4"))
+    for event_id, day, inp, out, usd in rows:
+        con.execute("insert into marts.interactions values (?, ?, ?, ?)", [event_id, day, inp, out])
+        con.execute("insert into marts.cost_breakdown values (?, ?, ?)", [event_id, day, usd])
+        con.execute("insert into marts.sessions values (?, ?, ?)", [f"s-{event_id}", day, usd])
+    return con
+
+
+def _ids(con, schema: str, table: str = "interactions") -> list[str]:
+    key = "session_id" if table == "sessions" else "event_id"
+    sql = f"select {key} from {schema}.{table} order by 1"  # noqa: S608 (test constants)
+    return [r[0] for r in con.execute(sql).fetchall()]
+
+
+def test_days_before_the_cutoff_move_and_history_keeps_everything(con):
+    moves = {m.relation: m for m in move_to_archive(con, D3)}
+    assert _ids(con, "marts") == ["e4"]
+    assert _ids(con, "archive") == ["e1", "e2", "e3"]
+    assert _ids(con, "history") == ["e1", "e2", "e3", "e4"]
+    assert _ids(con, "archive", "sessions") == ["s-e1", "s-e2", "s-e3"]
+    m = moves["interactions"]
+    assert (m.days_moved, m.rows_moved, m.before.rows, m.before.sums) == (2, 3, 4, (100, 10))
+    assert m.lossless
+    c = moves["cost_breakdown"]
+    assert c.after.sums == (Decimal("1.0"),) and c.lossless
+
+
+def test_a_second_move_changes_nothing(con):
+    move_to_archive(con, D3)
+    snapshot = con.execute("select * from archive.interactions order by all").fetchall()
+    moves = move_to_archive(con, D3)
+    assert [m.rows_moved for m in moves] == [0, 0, 0]
+    assert con.execute("select * from archive.interactions order by all").fetchall() == snapshot
+
+
+def test_a_rebuilt_archived_day_replaces_its_archived_copy(con):
+    move_to_archive(con, D3)
+    # a backfill rebuilds D1 in marts with one event fewer and a corrected count
+    con.execute("insert into marts.interactions values ('e1', ?, 11, 1)", [D1])
+    assert _ids(con, "history") == ["e1", "e3", "e4"]  # marts' D1 wins over the archive's
+    move_to_archive(con, D3)
+    assert con.execute(
+        "select event_id, input_tokens from history.interactions order by 1"
+    ).fetchall() == [("e1", 11), ("e3", 30), ("e4", 40)]
+    assert _ids(con, "marts") == ["e4"]
+
+
+def test_new_mart_columns_reach_the_archive(con):
+    move_to_archive(con, D2)
+    con.execute("alter table marts.interactions add column model VARCHAR")
+    con.execute("update marts.interactions set model = 'gpt-4o'")
+    move_to_archive(con, D3)
+    assert con.execute(
+        "select event_id, model from history.interactions order by 1"
+    ).fetchall() == [("e1", None), ("e2", None), ("e3", "gpt-4o"), ("e4", "gpt-4o")]

@@ -1,0 +1,81 @@
+"""Closed months on data that crosses a month boundary, by real runs: October closes once the
+data reaches 3 days past its end; a provider correction that arrives later is a row of its own
+and the close row is never rewritten; a rerun adds nothing."""
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+
+from sources.provider_sample import provider_reports
+from sources.providers import CostRow
+from sources.sample_data import generate
+from tests.conftest import Home
+
+pytestmark = [pytest.mark.xdist_group("providers"), pytest.mark.slow]
+
+NINE = Decimal("1e-9")
+START = dt.date(2026, 10, 31)  # Oct 31 .. Nov 3: October closes on Nov 3 (grace 3 days)
+
+
+def _rows(home: Home) -> list[tuple]:
+    return home.query(
+        "select month_start, provider, row_type, app_ai_cost_usd, provider_billed_cost_usd "
+        "from marts.monthly_close order by recorded_at, provider, row_type"
+    )
+
+
+def test_close_then_correction_rows(tmp_path):
+    ledger = generate(tmp_path / "events", START, 4, 6)
+    home = Home(tmp_path, ledger)
+    reports = provider_reports(ledger)
+    assert [o.success for o in home.run(ledger.day_list[0], ledger.day_list[-1], reports)] == [True]
+
+    # Expected, from the providers' reports and from each call's cost rolled up by the ledger's
+    # own day, provider and model (model_daily rounds per day and model).
+    billed: dict[str, Decimal] = defaultdict(Decimal)
+    for c in reports.costs:
+        if c.day.month == 10:
+            billed[c.provider] += c.amount_usd
+    per_event = dict(
+        home.query("select event_id, exact_ai_tokens_cost_usd from marts.cost_breakdown")
+    )
+    per_model: dict[tuple, Decimal] = defaultdict(Decimal)
+    for ev in ledger.events.values():
+        if ev["type"] == "llm_call" and ev["day"].month == 10:
+            per_model[(ev["day"], ev["provider"], ev["canonical_model"])] += (
+                per_event[ev["event_id"]] or 0
+            )
+    app: dict[str, Decimal] = defaultdict(Decimal)
+    for (_, provider, _), cost in per_model.items():
+        app[provider] += cost.quantize(NINE)
+    october = dt.date(2026, 10, 1)
+    expected_close = sorted(
+        (
+            october,
+            p,
+            "close",
+            app.get(p, Decimal(0)).quantize(NINE),
+            billed.get(p, Decimal(0)).quantize(NINE),
+        )
+        for p in set(app) | set(billed)
+    )
+    assert sorted(_rows(home)) == expected_close  # November is still open
+
+    # A credit for Oct 31 arrives later; the run of Nov 2 re-pulls Oct 31..Nov 2.
+    credit = CostRow(
+        "openai", dt.date(2026, 10, 31), "proj_main", "credit", Decimal("-1.25"), "usd"
+    )
+    corrected = dataclasses.replace(reports, costs=[*reports.costs, credit])
+    nov2 = dt.date(2026, 11, 2)
+    assert [o.success for o in home.run(nov2, nov2, corrected)] == [True]
+    rows = _rows(home)
+    assert sorted(r for r in rows if r[2] == "close") == expected_close  # never rewritten
+    assert [r for r in rows if r[2] == "correction"] == [
+        (october, "openai", "correction", Decimal("0E-9"), Decimal("-1.250000000"))
+    ]
+
+    assert [o.success for o in home.run(nov2, nov2, corrected)] == [True]
+    assert _rows(home) == rows  # nothing changed, nothing appended

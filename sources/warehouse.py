@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-PUBLISHED_SCHEMAS = ("marts", "archive")
+PUBLISHED_SCHEMAS = ("marts", "archive", "snapshots")
 
 
 @contextmanager

@@ -6,8 +6,9 @@ Measured here (medians of --repeat runs):
 2. pricing the same calls in SQL (the dbt model marts.cost_breakdown, its execution time as dbt
    reports it) vs `genai_prices.calc_price` called once per call in Python.
 
-Not yet measured (issue "Performance at 100x"): the daily run on a year of history, full rebuild,
-analyst query latencies, peak memory.
+3. generated history (`benchmarks/scale.py`; default the seed's size, 100 sessions a day, and
+   10x, for a year): full rebuild and the daily run of one new day on top, wall time and peak
+   memory; analyst queries p50/p95 on the published copy.
 """
 
 from __future__ import annotations
@@ -131,11 +132,159 @@ def bench_pricing(events: list[dict], home: Path, repeat: int) -> dict:
     }
 
 
+TIMED_CHILD = (
+    "import resource, subprocess, sys, time; t0 = time.perf_counter(); "
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+    "print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)"
+)
+
+
+def _timed_run(env: dict, start: dt.date, end: dt.date) -> tuple[float, float]:
+    """`costwatch run` for [start, end] in one run: (wall seconds, peak RSS of the process tree in
+    MiB: the largest process, dbt's or Dagster's)."""
+    cli = [sys.executable, "-m", "orchestration.cli", "run", "--chunk-days", "100000"]
+    out = subprocess.run(
+        [sys.executable, "-c", TIMED_CHILD, *cli, "--start", str(start), "--end", str(end)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    wall, rss_kib, rc = float(out[0]), int(out[1]), int(out[2])
+    if rc != 0:
+        raise RuntimeError(f"costwatch run {start}..{end} failed (exit {rc})")
+    return wall, rss_kib / 1024
+
+
+ANALYST_QUERIES = {
+    "daily totals, last 30 days": (
+        "select * from marts.daily_totals where day > $last - 30 order by day"
+    ),
+    "one user's last week by category": (
+        "select interaction_type, sum(ai_tokens_cost_usd), sum(db_ops_cost_usd), "
+        "sum(api_calls_cost_usd), sum(compute_cost_usd), sum(total_cost_usd) "
+        "from marts.cost_breakdown where user_id = $user "
+        "and interaction_day between $last - 6 and $last group by 1"
+    ),
+    "top 20 users this month": (
+        "select user_id, sum(total_cost_usd) as cost from marts.daily_stats "
+        "where day >= date_trunc('month', $last) group by 1 order by cost desc limit 20"
+    ),
+    "model comparison for a month": (
+        "select canonical_model, sum(calls), sum(cost_usd), avg(latency_p95_ms) "
+        "from marts.model_daily where day > $last - 30 group by 1 order by 3 desc"
+    ),
+    "archived range: one user's month, active + archive": (
+        "select date_trunc('day', interaction_day), sum(total_cost_usd) "
+        "from history.cost_breakdown where user_id = $user "
+        "and interaction_day between $first and $first + 30 group by 1"
+    ),
+}
+
+
+def bench_queries(published: Path, first: dt.date, last: dt.date, repeat: int) -> dict:
+    """p50/p95 in ms of each analyst query on the published copy (a fresh connection, warm)."""
+    out = {}
+    with duckdb.connect(str(published), read_only=True) as con:
+        user = con.execute(
+            "select user_id from marts.daily_stats group by 1 order by sum(total_cost_usd) desc "
+            "limit 1"
+        ).fetchall()[0][0]
+        params = {"first": first, "last": last, "user": user}
+        for name, sql in ANALYST_QUERIES.items():
+            used = {k: v for k, v in params.items() if f"${k}" in sql}
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                con.execute(sql, used).fetchall()
+                times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            out[name] = (statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)])
+    return out
+
+
+def bench_history(sessions_per_day: int, days: int, work: Path, query_repeat: int) -> dict:
+    """A year (or `days`) of generated history: full rebuild, then the daily run of one new day on
+    top of it, then analyst queries; half of the history is beyond the retention window."""
+    from benchmarks.scale import write_day, write_scale_logs
+
+    home = work / f"history-{sessions_per_day}"
+    first = dt.date(2025, 1, 1)
+    last = first + dt.timedelta(days=days - 1)
+    lines = write_scale_logs(home / "events", first, days, sessions_per_day)
+    size_mb = sum(f.size_bytes for f in discover_files(home / "events")) / 1e6
+    today = dt.datetime.now(dt.UTC).date()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
+    env |= {
+        "COSTWATCH_HOME": str(home),
+        "COSTWATCH_START_DATE": first.isoformat(),
+        "COSTWATCH_RETENTION_DAYS": str((today - (first + dt.timedelta(days=days // 2))).days),
+    }
+    full_s, full_mib = _timed_run(env, first, last)
+    new_day = last + dt.timedelta(days=1)
+    with duckdb.connect() as con:
+        write_day(con, home / "events", new_day, sessions_per_day)
+    daily_s, daily_mib = _timed_run(env, new_day, new_day)
+    queries = bench_queries(home / "analytics.duckdb", first, new_day, query_repeat)
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as con:
+        interactions = con.execute("select count(*) from history.interactions").fetchall()[0][0]
+    return {
+        "sessions_per_day": sessions_per_day,
+        "days": days,
+        "lines": lines,
+        "size_mb": size_mb,
+        "interactions": interactions,
+        "full_s": full_s,
+        "full_mib": full_mib,
+        "daily_s": daily_s,
+        "daily_mib": daily_mib,
+        "queries": queries,
+    }
+
+
+def history_lines(results: list[dict]) -> list[str]:
+    out = [
+        "## A year of history: full rebuild, daily run, analyst queries",
+        "",
+        "Generated by `benchmarks/scale.py` (contract-valid logs written by DuckDB; 17 events per "
+        "session: start, 15 interactions, end). Provider reports are not pulled (no admin key): "
+        "the figures are ingestion + dbt + checks + archive + publish + report. Half of each "
+        "history is beyond the retention window (archived). Peak memory is the largest process "
+        "of the run (Dagster or dbt).",
+        "",
+        "| sessions/day | days | interactions | JSON | full rebuild | peak | daily run (1 new day) "
+        "| peak | daily / full |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        out.append(
+            f"| {r['sessions_per_day']:,} | {r['days']} | {r['interactions']:,} | "
+            f"{r['size_mb']:,.0f} MB | {r['full_s']:.1f} s | {r['full_mib']:,.0f} MiB | "
+            f"{r['daily_s']:.1f} s | {r['daily_mib']:,.0f} MiB | "
+            f"{100 * r['daily_s'] / r['full_s']:.0f}% |"
+        )
+    out += ["", "Analyst queries on the published copy, ms (p50 / p95):", ""]
+    names = list(ANALYST_QUERIES)
+    out.append("| sessions/day x days | " + " | ".join(names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    for r in results:
+        cells = [f"{r['queries'][n][0]:.1f} / {r['queries'][n][1]:.1f}" for n in names]
+        out.append(f"| {r['sessions_per_day']:,} x {r['days']} | " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--calls", type=int, default=100_000)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    p.add_argument(
+        "--history",
+        default="100x365,1000x365",
+        help="sessions-per-day x days of generated history to measure ('' to skip)",
+    )
+    p.add_argument("--query-repeat", type=int, default=30)
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="costwatch-bench-") as tmp:
         home = Path(tmp)
@@ -146,12 +295,18 @@ def main() -> int:
         print(f"ingest: {ingest}", flush=True)
         pricing = bench_pricing(events, home, args.repeat)
         print(f"pricing: {pricing}", flush=True)
+        history = []
+        for spec in filter(None, args.history.split(",")):
+            sessions, days = (int(x) for x in spec.split("x"))
+            history.append(bench_history(sessions, days, home, args.query_repeat))
+            print(f"history {spec}: {history[-1]}", flush=True)
     n = len(events)
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `benchmarks/run.py --calls {args.calls} --repeat {args.repeat}` on "
+        f"Written by `benchmarks/run.py --calls {args.calls} --repeat {args.repeat} "
+        f"--history '{args.history}'` on "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Rerun with `make bench`.",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {mem_gb:.0f} GiB; Python "
@@ -178,9 +333,7 @@ def main() -> int:
         f"| whole pipeline once (`costwatch run`, Dagster + dbt + publish) | "
         f"{pricing['pipeline_s']:.1f} s | | |",
         "",
-        "Not measured yet: the daily run on top of a year of history, a full rebuild of a year, "
-        'analyst query latencies and peak memory (issue "Performance at 100x the seed scale").',
-        "",
+        *(history_lines(history) if history else []),
     ]
     args.out.write_text("\n".join(lines))
     print(f"wrote {args.out}")

@@ -90,6 +90,7 @@ def build_resources() -> dict[str, object]:
         "providers": ProviderApiResource(
             openai_base_url=dg.EnvVar("OPENAI_BASE_URL"),
             anthropic_base_url=dg.EnvVar("ANTHROPIC_BASE_URL"),
+            max_attempts=dg.EnvVar.int("COSTWATCH_PROVIDER_MAX_ATTEMPTS"),
         ),
         "config_files": ConfigFilesResource(
             custom_prices=dg.EnvVar("COSTWATCH_CUSTOM_PRICES"),

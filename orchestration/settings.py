@@ -65,6 +65,7 @@ def apply() -> Settings:
     os.environ.setdefault("ANTHROPIC_BASE_URL", "https://api.anthropic.com/v1")
     os.environ.setdefault("COSTWATCH_PRICES_URL", "")  # empty: genai-prices' bundled data
     os.environ.setdefault("COSTWATCH_RETENTION_DAYS", "365")
+    os.environ.setdefault("COSTWATCH_PROVIDER_MAX_ATTEMPTS", "6")
     os.environ.update(
         COSTWATCH_CUSTOM_PRICES=str(custom_prices),
         COSTWATCH_RATE_CARD=str(rate_card),

@@ -15,7 +15,8 @@ from tests.conftest import Home
 
 pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # kept after the run (gitignored)
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"  # kept after the run (gitignored)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
@@ -135,3 +136,23 @@ def test_report_renders_in_headless_chromium(built_home: Home):
     shot.unlink(missing_ok=True)
     _chromium(f"--screenshot={shot}", "--window-size=1400,5200", report.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+def test_the_analyst_notebook_runs_on_the_published_copy(built_home: Home, monkeypatch):
+    """Every code cell of notebooks/analyst.ipynb, in order, against the published copy (the
+    notebook is plain JSON; its cells are run as a kernel would, without Jupyter)."""
+    notebook = json.loads((REPO / "notebooks" / "analyst.ipynb").read_text())
+    monkeypatch.setenv("COSTWATCH_PUBLISHED", str(built_home.published))
+    namespace: dict = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "analyst.ipynb", "exec"), namespace)
+    expected = built_home.query(
+        "select count(*) from marts.cost_breakdown where user_id = ? "
+        "and interaction_day between ? - 6 and ?",
+        [namespace["user"], namespace["last_day"], namespace["last_day"]],
+        published=True,
+    )[0][0]
+    assert int(namespace["by_category"]["interactions"].sum()) == expected > 0
+    assert len(namespace["per_answer"]) > 0 and len(namespace["daily"]) == len(built_home.days)
+    namespace["con"].close()

@@ -28,7 +28,7 @@ def _reference_ai_cost(ev: dict) -> Decimal | None:
     return calc_price_per_call(ev)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, even if other tests run between
 def pricing_home(tmp_path_factory) -> tuple[Home, list[dict], list]:
     root = tmp_path_factory.mktemp("pricing")
     events = write_pricing_calls(root / "events")

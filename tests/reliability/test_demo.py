@@ -27,7 +27,7 @@ DEMO_KEYS = ("demo-openai-admin-key", "demo-anthropic-admin-key")
 SECRETS = (*DEMO_KEYS, PII_KEY, WEBHOOK_TOKEN)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, even if other tests run between
 def demo(tmp_path_factory):
     home = tmp_path_factory.mktemp("demo")
     receiver = Receiver()

@@ -15,7 +15,7 @@ from sources.event_contract import INTERACTION_TYPES
 from sources.warehouse import publish_copy
 from tests.conftest import Home
 
-pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 
 def _archive(warehouse, retention_days: int) -> dg.ExecuteInProcessResult:

@@ -10,7 +10,7 @@ import yaml
 from orchestration.settings import REPO_ROOT
 from tests.conftest import Home
 
-pytestmark = [pytest.mark.xdist_group("providers"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 
 def test_budget_status_matches_the_costs(built_home: Home):

@@ -12,7 +12,7 @@ import pytest
 from orchestration import settings
 from tests.unit.test_alerts import Receiver, publish
 
-pytestmark = [pytest.mark.xdist_group("providers"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-pytestmark = pytest.mark.xdist_group("pipeline")
+pytestmark = pytest.mark.xdist_group("built")
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 from orchestration.cli import main
 from tests.conftest import Home
 
-pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"  # kept after the run (gitignored)

@@ -15,7 +15,7 @@ from sources.providers import CostRow
 from sources.sample_data import generate
 from tests.conftest import Home
 
-pytestmark = [pytest.mark.xdist_group("providers"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
 
 NINE = Decimal("1e-9")
 START = dt.date(2026, 10, 31)  # Oct 31 .. Nov 3: October closes on Nov 3 (grace 3 days)

@@ -13,7 +13,7 @@ import pytest
 from sources.event_contract import INTERACTION_TYPES
 from tests.conftest import Home, make_home
 
-pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 MARTS = ("interactions", "sessions", "daily_stats", "daily_totals", "user_stats")
 

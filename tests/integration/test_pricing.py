@@ -13,7 +13,7 @@ from sources.pricing import calc_price_per_call
 from sources.sample_data import PRICING_DAYS, write_pricing_calls
 from tests.conftest import Home
 
-pytestmark = [pytest.mark.xdist_group("pricing"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 TOLERANCE = Decimal("1e-9")

@@ -12,7 +12,7 @@ import pytest
 from sources.provider_sample import DISCREPANCY, SNAPSHOT_NAMES, provider_reports
 from tests.conftest import Home, make_home
 
-pytestmark = [pytest.mark.xdist_group("providers"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 
 def test_provider_usage_daily_is_what_the_providers_reported(built_home: Home):

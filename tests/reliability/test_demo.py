@@ -18,7 +18,7 @@ import pytest
 from orchestration import settings
 from tests.unit.test_alerts import Receiver
 
-pytestmark = [pytest.mark.xdist_group("demo"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
 
 PII_KEY = "pii-key-RECOGNISABLE-7f3a9c"
 WEBHOOK_TOKEN = "T0WEBHOOK-RECOGNISABLE-b41d"
@@ -27,9 +27,7 @@ DEMO_KEYS = ("demo-openai-admin-key", "demo-anthropic-admin-key")
 SECRETS = (*DEMO_KEYS, PII_KEY, WEBHOOK_TOKEN)
 
 
-@pytest.fixture(scope="session")  # once per worker, even if other tests run between
-def demo(tmp_path_factory):
-    home = tmp_path_factory.mktemp("demo")
+def _run_demo(home: Path):
     receiver = Receiver()
     url = receiver.url.replace("/hook", f"/services/{WEBHOOK_TOKEN}")
     cleared = {k: None for k in os.environ if k.startswith(("COSTWATCH_", "DAGSTER_"))}
@@ -42,8 +40,14 @@ def demo(tmp_path_factory):
     with settings.temporary_env(env_vars):
         env = dict(os.environ)
     costwatch = str(Path(sys.executable).parent / "costwatch")
+    # fewer days and users than the default demo (the budgets are still crossed), to save time
     proc = subprocess.run(
-        [costwatch, "demo"], env=env, capture_output=True, text=True, check=False, timeout=600
+        [costwatch, "demo", "--days", "4", "--users", "25"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     receiver.shutdown()
     receiver.server_close()
@@ -51,8 +55,14 @@ def demo(tmp_path_factory):
     return home, env_vars, proc, receiver
 
 
-def test_the_daemon_tick_that_raised_the_alerts_is_recorded(demo):
-    home, env_vars, _, receiver = demo
+def test_demo_end_to_end(tmp_path):
+    """One demo run (it takes a minute), two checks."""
+    home, env_vars, proc, receiver = _run_demo(tmp_path)
+    _the_daemon_tick_that_raised_the_alerts_is_recorded(home, env_vars, receiver)
+    _no_secret_anywhere(home, proc)
+
+
+def _the_daemon_tick_that_raised_the_alerts_is_recorded(home, env_vars, receiver):
     from orchestration.cli import sensor_ticks
 
     with settings.temporary_env(env_vars):
@@ -88,8 +98,7 @@ def _duckdb_hits(path: Path, secret: str) -> list[str]:
     return hits
 
 
-def test_no_secret_anywhere(demo):
-    home, _, proc, _ = demo
+def _no_secret_anywhere(home: Path, proc: subprocess.CompletedProcess):
     leaks = []
     files = [p for p in home.rglob("*") if p.is_file()]
     assert any(p.suffix == ".html" for p in files) and any(p.name == "runs.db" for p in files)

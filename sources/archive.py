@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import duckdb
 
-from sources.warehouse import transaction
+from sources.warehouse import table_columns, transaction
 
 # relation -> (day column, columns whose sums must survive a move)
 ARCHIVED: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -72,16 +72,6 @@ def _totals(con: duckdb.DuckDBPyConnection, relation: str) -> Totals:
     return Totals(int(row[0]), tuple(row[1:]))
 
 
-def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_catalog = current_database() and table_schema = $s and table_name = $t "
-        "order by ordinal_position",
-        {"s": schema, "t": table},
-    ).fetchall()
-    return dict(rows)
-
-
 def ensure_archive(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Archive tables shaped like the marts (new mart columns are added) and the history views.
     Returns the archived relations whose mart exists."""
@@ -89,7 +79,7 @@ def ensure_archive(con: duckdb.DuckDBPyConnection) -> list[str]:
     con.execute("create schema if not exists history")
     present = []
     for relation in ARCHIVED:
-        mart = _columns(con, "marts", relation)
+        mart = table_columns(con, "marts", relation)
         if not mart:
             continue
         present.append(relation)
@@ -97,7 +87,7 @@ def ensure_archive(con: duckdb.DuckDBPyConnection) -> list[str]:
             f"create table if not exists archive.{relation} as "  # noqa: S608 (constants)
             f"select * from marts.{relation} where false"
         )
-        archived = _columns(con, "archive", relation)
+        archived = table_columns(con, "archive", relation)
         for column, data_type in mart.items():
             if column not in archived:  # names and types from the catalog
                 con.execute(f'alter table archive.{relation} add column "{column}" {data_type}')

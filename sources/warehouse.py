@@ -57,6 +57,17 @@ def relations_to_publish(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]
     return [(s, t) for s, t in rows]
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    """Column name -> type of a table of the current database, in order (empty if none)."""
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = $s and table_name = $t "
+        "order by ordinal_position",
+        {"s": schema, "t": table},
+    ).fetchall()
+    return dict(rows)
+
+
 PSEUDONYM = "'u_' || left(sha256($pii_key || '|' || {col}), 20)"
 USER_COLUMNS = ("user_id", "x_user_id")
 
@@ -67,15 +78,7 @@ def _select_list(
     """Columns to publish; with pseudonymisation, user ids hashed with the key, raw lines hidden."""
     if not pseudonymise:
         return "*"
-    columns = [
-        c
-        for (c,) in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_catalog = current_database() and table_schema = $s and table_name = $t "
-            "order by ordinal_position",
-            {"s": schema, "t": table},
-        ).fetchall()
-    ]
+    columns = list(table_columns(con, schema, table))
     out = []
     for c in columns:
         q = _ident(c)

@@ -62,12 +62,16 @@ def archive_old_days(
     cutoff = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=retention.retention_days)
     with duckdb.get_connection() as con:
         try:
-            moves, rolled_back = move_to_archive(con, cutoff), False
+            moves = move_to_archive(con, cutoff)
         except ArchiveMismatch as exc:
             context.log.error(str(exc))
-            moves, rolled_back = exc.moves, True
+            moves = exc.moves
     for m in moves:
-        context.log.info(f"{m.relation}: {m.rows_moved} rows of {m.days_moved} days archived")
+        rolled_back = not m.lossless  # only a lossless move is committed
+        context.log.info(
+            f"{m.relation}: {0 if rolled_back else m.rows_moved} rows of "
+            f"{0 if rolled_back else m.days_moved} days archived"
+        )
         totals = {
             "rows_before": m.before.rows,
             "rows_after": m.after.rows,

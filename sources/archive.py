@@ -1,11 +1,11 @@
 """Archival: per-interaction marts older than the retention window move to the `archive` schema;
 views in the `history` schema show active plus archived rows under the marts' own names.
 
-Moving is one transaction per call: for every archived relation, the days older than the cutoff
-that are still in `marts` replace their copy in `archive` and leave `marts`. So a rebuild of an
+For every archived relation, the days older than the cutoff that are still in `marts` replace
+their copy in `archive` and leave `marts` (see `move_to_archive` for the two transactions). So a rebuild of an
 old day (a backfill) simply moves again, and a second move with nothing new changes nothing.
-The totals of each history view (rows and the sums of `MEASURES`) are taken before and after;
-if they differ, the move is rolled back.
+The totals of each history view (rows and the sums of the measures in `ARCHIVED`) are taken
+before and after; if they differ, the deletion from `marts` is rolled back.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def history_view_sql(relation: str, catalog: str | None = None) -> str:
     return (
         f"select * from {prefix}marts.{relation} union all by name "  # noqa: S608 (constants)
         f"select * from {prefix}archive.{relation} "
-        f"where {day} not in (select distinct {day} from {prefix}marts.{relation})"
+        f"where {day} not in "
+        f"(select distinct {day} from {prefix}marts.{relation} where {day} is not null)"
     )
 
 
@@ -96,33 +97,47 @@ def ensure_archive(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def move_to_archive(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> list[Move]:
-    """Move every archived mart's days before `cutoff` into `archive`, in one transaction."""
+    """Move every archived mart's days before `cutoff` into `archive`.
+
+    Two transactions per relation: first the days are copied into `archive` (replacing any older
+    copy of them) and committed; the history views still show them once, from `marts`. Then they
+    are deleted from `marts`, and that is committed only if the history view's totals are what they
+    were before the copy. A crash between the two leaves a copy that the next move replaces.
+    (One transaction for both steps hit a DuckDB 2.0 bug: rows inserted into one table and then
+    deleted from another in the same transaction, above a row group in size, vanished from scans
+    of the first table. The check caught it.)
+    """
     moves = []
-    with transaction(con):
-        for relation in ensure_archive(con):
-            day, _ = ARCHIVED[relation]
-            before = _totals(con, relation)
+    for relation in ensure_archive(con):
+        day, _ = ARCHIVED[relation]
+        before = _totals(con, relation)
+        params = {"cutoff": cutoff}
+        with transaction(con):
             days = con.execute(
                 f"select count(distinct {day}), count(*) from marts.{relation} "  # noqa: S608
                 f"where {day} < $cutoff",
-                {"cutoff": cutoff},
+                params,
             ).fetchall()[0]
             con.execute(
                 f"delete from archive.{relation} where {day} in "  # noqa: S608 (constants)
                 f"(select distinct {day} from marts.{relation} where {day} < $cutoff)",
-                {"cutoff": cutoff},
+                params,
             )
             con.execute(
                 f"insert into archive.{relation} by name "  # noqa: S608 (constants)
                 f"select * from marts.{relation} where {day} < $cutoff",
-                {"cutoff": cutoff},
+                params,
             )
-            con.execute(
-                f"delete from marts.{relation} where {day} < $cutoff",  # noqa: S608
-                {"cutoff": cutoff},
-            )
-            after = _totals(con, relation)
-            moves.append(Move(relation, int(days[0]), int(days[1]), before, after))
-        if not all(m.lossless for m in moves):
-            raise ArchiveMismatch(moves)
+        move = None
+        try:
+            with transaction(con):
+                con.execute(f"delete from marts.{relation} where {day} < $cutoff", params)  # noqa: S608
+                move = Move(relation, int(days[0]), int(days[1]), before, _totals(con, relation))
+                if not move.lossless:
+                    raise ArchiveMismatch([move])
+        except ArchiveMismatch:
+            pass  # rolled back: marts keep the days; the archive's copy stays hidden
+        moves.append(move)
+    if not all(m.lossless for m in moves):
+        raise ArchiveMismatch(moves)
     return moves

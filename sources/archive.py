@@ -2,8 +2,9 @@
 views in the `history` schema show active plus archived rows under the marts' own names.
 
 For every archived relation, the days older than the cutoff that are still in `marts` replace
-their copy in `archive` and leave `marts` (see `move_to_archive` for the two transactions). So a rebuild of an
-old day (a backfill) simply moves again, and a second move with nothing new changes nothing.
+their copy in `archive` and leave `marts` (see `move_to_archive` for the two transactions). So
+a rebuild of an old day (a backfill) simply moves again, and a second move with nothing new
+changes nothing.
 The totals of each history view (rows and the sums of the measures in `ARCHIVED`) are taken
 before and after; if they differ, the deletion from `marts` is rolled back.
 """

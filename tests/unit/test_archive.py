@@ -83,3 +83,22 @@ def test_new_mart_columns_reach_the_archive(con):
     assert con.execute(
         "select event_id, model from history.interactions order by 1"
     ).fetchall() == [("e1", None), ("e2", None), ("e3", "gpt-4o"), ("e4", "gpt-4o")]
+
+
+def test_a_move_larger_than_a_row_group_keeps_every_row(tmp_path):
+    """More rows than DuckDB's row group (122,880) in a database file: in one transaction,
+    inserting them into the archive and deleting them from the mart made them vanish from scans of
+    the archive (DuckDB 2.0); the move now commits the copy before the deletion."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.interactions as select 'e' || range as event_id, "
+        "date '2025-01-01' + (range % 2)::INT as interaction_day, "
+        "range % 1000 as input_tokens, 1 as output_tokens from range(300000)"
+    )
+    moves = {m.relation: m for m in move_to_archive(con, dt.date(2025, 1, 2))}
+    assert moves["interactions"].rows_moved == 150_000 and moves["interactions"].lossless
+    assert con.execute(
+        "select count(*), sum(input_tokens) from history.interactions"
+    ).fetchall() == [(300_000, sum(i % 1000 for i in range(300_000)))]
+    assert con.execute("select count(*) from archive.interactions").fetchall() == [(150_000,)]

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -157,6 +158,91 @@ def _timed_run(env: dict, start: dt.date, end: dt.date) -> tuple[float, float]:
     return wall, rss_kib / 1024
 
 
+def run_profile(dagster_home: Path) -> dict:
+    """Where the last run's time went, from the Dagster instance: each step's wall time, and the
+    dbt step split into SQL (dbt's own execution time of every model, snapshot and test) and the
+    rest (dbt start-up, per-node overhead, Dagster handling dbt's events)."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    try:
+        run = instance.get_runs(limit=1)[0]
+        stats = instance.get_run_stats(run.run_id)
+        steps = {
+            s.step_key: s.end_time - s.start_time
+            for s in instance.get_run_step_stats(run.run_id)
+            if s.end_time and s.start_time
+        }
+        dbt_sql = 0.0
+        for event_type in (
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+        ):
+            for record in instance.all_logs(run.run_id, of_type=event_type):
+                data = record.dagster_event.event_specific_data
+                meta = getattr(data, "materialization", data).metadata
+                if "Execution Duration" in meta:
+                    dbt_sql += float(meta["Execution Duration"].value)
+    finally:
+        instance.dispose()
+        os.environ.pop("DAGSTER_HOME", None)
+    return {"run_s": stats.end_time - stats.start_time, "steps": steps, "dbt_sql_s": dbt_sql}
+
+
+PROFILE_PARTS = {
+    "ingest": ("ingest_app_events",),
+    "prices, budgets, providers": ("load_prices", "load_budgets", "pull_provider_reports"),
+    "dbt": ("dbt_models",),
+    "archive": ("archive_old_days",),
+    "publish": ("published__analytics_warehouse",),
+    "report": ("published__html_report",),
+}
+
+
+def profile_cells(wall_s: float, profile: dict) -> list[str]:
+    steps = dict(profile["steps"])
+    cells = [f"{wall_s - profile['run_s']:.1f}"]
+    for part, keys in PROFILE_PARTS.items():
+        t = sum(steps.pop(k, 0.0) for k in keys)
+        if part == "dbt":
+            cells.append(f"{t:.1f} ({profile['dbt_sql_s']:.1f} SQL)")
+        else:
+            cells.append(f"{t:.1f}")
+    cells.append(f"{sum(steps.values()):.1f}")  # Python asset checks
+    other = profile["run_s"] - sum(profile["steps"].values())
+    cells.append(f"{other:.1f}")
+    return cells
+
+
+def bench_startup(repeat: int) -> dict:
+    """Fixed costs paid once per run, whatever the data: Python + Dagster importing and loading
+    the definitions (dbt manifest included), and dbt starting with nothing to build."""
+    py = [sys.executable, "-c", "import orchestration.definitions"]
+    dbt = [
+        str(Path(sys.executable).parent / "dbt"),
+        "build",
+        "--quiet",
+        "--select",
+        "path:no/such/path",
+        "--project-dir",
+        "dbt_project",
+        "--profiles-dir",
+        "dbt_project",
+    ]
+    with tempfile.TemporaryDirectory(prefix="costwatch-startup-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
+        env |= {"COSTWATCH_HOME": tmp, "COSTWATCH_WAREHOUSE": f"{tmp}/w.duckdb"}
+
+        def run(cmd: list[str]) -> None:
+            subprocess.run(cmd, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+
+        return {
+            "definitions_s": _median_time(lambda: run(py), repeat),
+            "dbt_s": _median_time(lambda: run(dbt), repeat),
+        }
+
+
 ANALYST_QUERIES = {
     "daily totals, last 30 days": (
         "select * from marts.daily_totals where day > $last - 30 order by day"
@@ -226,19 +312,26 @@ def bench_history(sessions_per_day: int, days: int, work: Path, query_repeat: in
     with duckdb.connect() as con:
         write_day(con, home / "events", new_day, sessions_per_day)
     daily_s, daily_mib = _timed_run(env, new_day, new_day)
+    profile = run_profile(home / "dagster")
     queries = bench_queries(home / "analytics.duckdb", first, new_day, query_repeat)
     with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as con:
         interactions = con.execute("select count(*) from history.interactions").fetchall()[0][0]
+    warehouse_mb = (home / "warehouse.duckdb").stat().st_size / 1e6
+    published_mb = (home / "analytics.duckdb").stat().st_size / 1e6
+    shutil.rmtree(home)  # a year at 10x is gigabytes; the next size needs the room
     return {
         "sessions_per_day": sessions_per_day,
         "days": days,
         "lines": lines,
         "size_mb": size_mb,
         "interactions": interactions,
+        "warehouse_mb": warehouse_mb,
+        "published_mb": published_mb,
         "full_s": full_s,
         "full_mib": full_mib,
         "daily_s": daily_s,
         "daily_mib": daily_mib,
+        "daily_profile": profile,
         "queries": queries,
     }
 
@@ -264,6 +357,23 @@ def history_lines(results: list[dict]) -> list[str]:
             f"{r['daily_s']:.1f} s | {r['daily_mib']:,.0f} MiB | "
             f"{100 * r['daily_s'] / r['full_s']:.0f}% |"
         )
+    out += [
+        "",
+        "Where the daily run's time goes, seconds (from the Dagster instance: each step's wall "
+        "time; dbt's SQL is the sum of dbt's own execution times of its models, snapshots and "
+        "tests; start-up is the process starting and loading the definitions, before the run):",
+        "",
+        "| sessions/day x days | warehouse / published | start-up | "
+        + " | ".join(PROFILE_PARTS)
+        + " | Python checks | Dagster between steps |",
+        "|---|---|" + "---|" * (len(PROFILE_PARTS) + 3),
+    ]
+    for r in results:
+        cells = profile_cells(r["daily_s"], r["daily_profile"])
+        out.append(
+            f"| {r['sessions_per_day']:,} x {r['days']} | {r['warehouse_mb']:,.0f} MB / "
+            f"{r['published_mb']:,.0f} MB | " + " | ".join(cells) + " |"
+        )
     out += ["", "Analyst queries on the published copy, ms (p50 / p95):", ""]
     names = list(ANALYST_QUERIES)
     out.append("| sessions/day x days | " + " | ".join(names) + " |")
@@ -274,45 +384,25 @@ def history_lines(results: list[dict]) -> list[str]:
     return [*out, ""]
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--calls", type=int, default=100_000)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
-    p.add_argument(
-        "--history",
-        default="100x365,1000x365",
-        help="sessions-per-day x days of generated history to measure ('' to skip)",
-    )
-    p.add_argument("--query-repeat", type=int, default=30)
-    args = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="costwatch-bench-") as tmp:
-        home = Path(tmp)
-        events = write_pricing_calls(home / "events", n=args.calls)
-        size_mb = sum(f.size_bytes for f in discover_files(home / "events")) / 1e6
-        print(f"{len(events)} calls, {size_mb:.1f} MB of JSON Lines", flush=True)
-        ingest = bench_ingest(home / "events", home, args.repeat)
-        print(f"ingest: {ingest}", flush=True)
-        pricing = bench_pricing(events, home, args.repeat)
-        print(f"pricing: {pricing}", flush=True)
-        history = []
-        for spec in filter(None, args.history.split(",")):
-            sessions, days = (int(x) for x in spec.split("x"))
-            history.append(bench_history(sessions, days, home, args.query_repeat))
-            print(f"history {spec}: {history[-1]}", flush=True)
-    n = len(events)
+def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict) -> None:
+    """BENCHMARKS.md from what has been measured so far (rewritten after each stage)."""
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    ingest, pricing, startup = results["ingest"], results["pricing"], results["startup"]
+    history = results["history"]
     lines = [
         "# Benchmarks",
         "",
         f"Written by `benchmarks/run.py --calls {args.calls} --repeat {args.repeat} "
         f"--history '{args.history}'` on "
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Rerun with `make bench`.",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Rerun with `make bench`"
+        + ("" if results["complete"] else " (run still in progress when this was written)")
+        + ".",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {mem_gb:.0f} GiB; Python "
         f"{platform.python_version()}; duckdb {version('duckdb')}, dbt-core {version('dbt-core')}, "
         f"dbt-duckdb {version('dbt-duckdb')}, dagster {version('dagster')}, genai-prices "
-        f"{version('genai-prices')}.",
+        f"{version('genai-prices')}. DuckDB memory limit of runs: "
+        f"{os.environ.get('COSTWATCH_MEMORY_LIMIT', '3GB')} (`COSTWATCH_MEMORY_LIMIT`).",
         "",
         f"Data: {n:,} llm_call events over {len(PRICING_DAYS)} days, {size_mb:.1f} MB of JSON "
         "Lines, every price feature (see `sources/sample_data.py::write_pricing_calls`).",
@@ -333,10 +423,53 @@ def main() -> int:
         f"| whole pipeline once (`costwatch run`, Dagster + dbt + publish) | "
         f"{pricing['pipeline_s']:.1f} s | | |",
         "",
+        "## Start-up, paid once per run whatever the data",
+        "",
+        "| what | time (median) |",
+        "|---|---|",
+        "| Python + Dagster: import and load the definitions (dbt manifest included) | "
+        f"{startup['definitions_s']:.1f} s |",
+        f"| dbt: start, load the project, connect, nothing to build | {startup['dbt_s']:.1f} s |",
+        "",
         *(history_lines(history) if history else []),
     ]
     args.out.write_text("\n".join(lines))
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}", flush=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--calls", type=int, default=100_000)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    p.add_argument(
+        "--history",
+        default="100x365,1000x365,10000x30",
+        help="sessions-per-day x days of generated history to measure ('' to skip)",
+    )
+    p.add_argument("--query-repeat", type=int, default=30)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="costwatch-bench-") as tmp:
+        home = Path(tmp)
+        events = write_pricing_calls(home / "events", n=args.calls)
+        size_mb = sum(f.size_bytes for f in discover_files(home / "events")) / 1e6
+        print(f"{len(events)} calls, {size_mb:.1f} MB of JSON Lines", flush=True)
+        results: dict = {"complete": False, "history": []}
+        results["startup"] = bench_startup(args.repeat)
+        print(f"startup: {results['startup']}", flush=True)
+        results["ingest"] = bench_ingest(home / "events", home, args.repeat)
+        print(f"ingest: {results['ingest']}", flush=True)
+        results["pricing"] = bench_pricing(events, home, args.repeat)
+        print(f"pricing: {results['pricing']}", flush=True)
+        write_report(args, len(events), size_mb, results)
+        for spec in filter(None, args.history.split(",")):
+            sessions, days = (int(x) for x in spec.split("x"))
+            print(f"history {spec}: generating and running", flush=True)
+            results["history"].append(bench_history(sessions, days, home, args.query_repeat))
+            print(f"history {spec}: {results['history'][-1]}", flush=True)
+            write_report(args, len(events), size_mb, results)
+        results["complete"] = True
+        write_report(args, len(events), size_mb, results)
     return 0
 
 

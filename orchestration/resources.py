@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,7 +83,11 @@ class PublishedWarehouseResource(dg.ConfigurableResource):
 
 def build_resources() -> dict[str, object]:
     return {
-        "duckdb": WarehouseResource(database=dg.EnvVar("COSTWATCH_WAREHOUSE")),
+        "duckdb": WarehouseResource(
+            database=dg.EnvVar("COSTWATCH_WAREHOUSE"),
+            # not a secret; EnvVar is not resolved inside connection_config
+            connection_config={"memory_limit": os.environ.get("COSTWATCH_MEMORY_LIMIT", "3GB")},
+        ),
         "event_logs": EventLogResource(root=dg.EnvVar("COSTWATCH_EVENTS_DIR")),
         "published": PublishedWarehouseResource(
             path=dg.EnvVar("COSTWATCH_PUBLISHED"), report_path=dg.EnvVar("COSTWATCH_REPORT")

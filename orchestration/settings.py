@@ -66,6 +66,8 @@ def apply() -> Settings:
     os.environ.setdefault("COSTWATCH_PRICES_URL", "")  # empty: genai-prices' bundled data
     os.environ.setdefault("COSTWATCH_RETENTION_DAYS", "365")
     os.environ.setdefault("COSTWATCH_PROVIDER_MAX_ATTEMPTS", "6")
+    # DuckDB's memory cap for runs (warehouse connections and dbt); past it DuckDB spills to disk
+    os.environ.setdefault("COSTWATCH_MEMORY_LIMIT", "3GB")
     os.environ.update(
         COSTWATCH_CUSTOM_PRICES=str(custom_prices),
         COSTWATCH_RATE_CARD=str(rate_card),

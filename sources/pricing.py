@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import duckdb
 import genai_prices
 import httpx2
+import pandas as pd
 from genai_prices import data_snapshot
 from genai_prices.types import (
     ConditionalPrice,
@@ -397,6 +398,13 @@ def _price_column_names() -> list[str]:
     return cols
 
 
+def _exact_text(value: Decimal | int | None) -> str | None:
+    """A price as text DuckDB casts without rounding (no exponent)."""
+    if value is None:
+        return None
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
 def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], version: str) -> int:
     """Replace raw.llm_prices with `rows` (one transaction)."""
     price_cols = _price_column_names()
@@ -410,30 +418,44 @@ def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], versi
         f"seconds_from INTEGER not null, seconds_to INTEGER not null, {typed}, "
         "pricing_source_version VARCHAR not null)"
     )
-    insert = f"insert into raw.llm_prices values ({', '.join(['?'] * (11 + len(price_cols)))})"  # noqa: S608 (constant columns)
+    # executemany costs ~2 ms a row here (6 s for genai-prices): load a DataFrame of exact decimal
+    # strings instead and let DuckDB cast them (same values, ~50 ms)
+    fixed = [
+        "price_row_id",
+        "provider_id",
+        "model_id",
+        "source",
+        "context_key",
+        "context_value",
+        "valid_from",
+        "valid_to",
+        "seconds_from",
+        "seconds_to",
+    ]
+    frame = pd.DataFrame(
+        {
+            **{c: [getattr(r, c) for r in rows] for c in fixed},
+            **{c: [_exact_text(r.prices[c]) for r in rows] for c in price_cols},
+        },
+        columns=[*fixed, *price_cols],
+    ).astype(object)
+    insert = (
+        "insert into raw.llm_prices select "  # noqa: S608 (constant columns)
+        + ", ".join(f"{c}::VARCHAR" for c in fixed[:6])
+        + ", valid_from::DATE, valid_to::DATE, seconds_from::INTEGER, seconds_to::INTEGER, "
+        + ", ".join(
+            f"{c}::BIGINT" if c.endswith("_start") else f"{c}::DECIMAL(38,18)" for c in price_cols
+        )
+        + ", $version from frame"
+    )
     con.execute("create schema if not exists raw")
     with transaction(con):
         con.execute(ddl)  # column names are constants of this module
-        con.executemany(
-            insert,
-            [
-                (
-                    r.price_row_id,
-                    r.provider_id,
-                    r.model_id,
-                    r.source,
-                    r.context_key,
-                    r.context_value,
-                    r.valid_from,
-                    r.valid_to,
-                    r.seconds_from,
-                    r.seconds_to,
-                    *(r.prices[c] for c in price_cols),
-                    version,
-                )
-                for r in rows
-            ],
-        )
+        con.register("frame", frame)
+        try:
+            con.execute(insert, {"version": version})
+        finally:
+            con.unregister("frame")
     return len(rows)
 
 

@@ -18,3 +18,8 @@
         where {{ day_column }} between {{ window_start(start_offset) }} and {{ window_end(end_offset) }}
     {%- endif %}
 {%- endmacro %}
+
+{#- First day of the month of the window's start: budget months are rebuilt whole. -#}
+{% macro budget_window_start() -%}
+    cast(date_trunc('month', {{ window_start() }}) as date)
+{%- endmacro %}

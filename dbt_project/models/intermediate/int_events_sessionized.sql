@@ -9,6 +9,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    meta={'window_column': 'event_day'},
     on_schema_change='append_new_columns',
     pre_hook="{{ delete_days('event_day') }}"
 ) }}

@@ -2,8 +2,9 @@
   Spend against every budget, per scope id and period. Periods are UTC calendar days and months,
   or a session's lifetime; "current" is relative to the latest day in the warehouse (as_of_day).
   Month-end projection: spend so far / days elapsed * days in the month (current month only).
-  Session and interaction scopes keep only rows that crossed a threshold (they would otherwise
-  be one row per session or call).
+  Spend comes from int_budget_spend (rebuilt a month at a time), limits and thresholds from the
+  current budgets, so a raised budget applies at once. Session and interaction scopes keep only
+  rows that crossed a threshold (they would otherwise be one row per session or call).
 -#}
 {{ config(materialized='table') }}
 
@@ -13,78 +14,32 @@ budgets as (
     select * from {{ source('budgets', 'budgets') }}
 ),
 
-interactions as (
-    select event_id, project_id, api_key_id, input_tokens, output_tokens
-    from {{ ref('interactions') }}
-),
-
-costs as (
-    select
-        cost_breakdown.event_id,
-        cost_breakdown.interaction_day,
-        cost_breakdown.user_id,
-        cost_breakdown.session_id,
-        interactions.project_id,
-        interactions.api_key_id,
-        cost_breakdown.exact_total_cost_usd,
-        coalesce(interactions.input_tokens, 0) + coalesce(interactions.output_tokens, 0) as tokens
-    from {{ ref('cost_breakdown') }} as cost_breakdown
-    inner join interactions on cost_breakdown.event_id = interactions.event_id
-),
-
-sessions as (
-    select session_id, session_day from {{ ref('sessions') }}
+spend as (
+    select * from {{ ref('int_budget_spend') }}
 ),
 
 as_of as (
-    select max(interaction_day) as as_of_day from costs
-),
-
-scoped as (
-    select
-        budgets.budget_id,
-        budgets.scope,
-        budgets.period,
-        budgets.limit_usd,
-        budgets.limit_tokens,
-        budgets.thresholds,
-        case budgets.scope
-            when 'organisation' then 'organisation'
-            when 'project' then costs.project_id
-            when 'api_key' then costs.api_key_id
-            when 'user' then costs.user_id
-            when 'session' then costs.session_id
-            when 'interaction' then costs.event_id
-        end as scope_id,
-        budgets.scope_id as wanted_scope_id,
-        case budgets.period
-            when 'day' then costs.interaction_day
-            when 'month' then cast(date_trunc('month', costs.interaction_day) as date)
-            when 'session' then coalesce(sessions.session_day, costs.interaction_day)
-        end as period_start,
-        costs.exact_total_cost_usd,
-        costs.tokens
-    from budgets
-    cross join costs
-    left join sessions
-        on budgets.period = 'session' and costs.session_id = sessions.session_id
+    select max(interaction_day) as as_of_day from {{ ref('cost_breakdown') }}
 ),
 
 aggregated as (
     select
-        budget_id,
-        scope,
-        scope_id,
-        period,
-        period_start,
-        any_value(limit_usd) as limit_usd,
-        any_value(limit_tokens) as limit_tokens,
-        any_value(thresholds) as thresholds,
-        sum(exact_total_cost_usd) as spent_usd,
-        cast(sum(tokens) as bigint) as spent_tokens
-    from scoped
-    where scope_id is not null and (wanted_scope_id is null or scope_id = wanted_scope_id)
-    group by budget_id, scope, scope_id, period, period_start
+        spend.budget_id,
+        spend.scope,
+        spend.scope_id,
+        spend.period,
+        spend.period_start,
+        budgets.limit_usd,
+        budgets.limit_tokens,
+        budgets.thresholds,
+        spend.exact_spent_usd as spent_usd,
+        spend.spent_tokens
+    from spend
+    inner join budgets
+        on
+            spend.budget_id = budgets.budget_id
+            and spend.scope = budgets.scope
+            and spend.period = budgets.period
 ),
 
 measured as (

@@ -15,6 +15,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    meta={'window_column': 'interaction_day'},
     on_schema_change='append_new_columns',
     pre_hook="{{ delete_days('interaction_day') }}"
 ) }}

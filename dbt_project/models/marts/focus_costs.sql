@@ -8,6 +8,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    meta={'window_column': 'x_charge_day'},
     on_schema_change='append_new_columns',
     pre_hook="{{ delete_days('x_charge_day') }}"
 ) }}

@@ -7,6 +7,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    meta={'window_column': 'day'},
     on_schema_change='append_new_columns',
     pre_hook="{{ delete_days('day', -1, 0) }}"
 ) }}

@@ -6,6 +6,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    meta={'window_column': 'session_day'},
     on_schema_change='append_new_columns',
     pre_hook="{% if is_incremental() %}
         delete from {{ this }}

@@ -1,3 +1,5 @@
+{{ config(meta={'window_column': 'event_day'}) }}
+
 with
 
 source as (

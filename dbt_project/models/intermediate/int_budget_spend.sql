@@ -1,0 +1,125 @@
+{#-
+  Spend per budget, scope id and period, built incrementally so that a daily run reads one month of
+  costs, not all history. A run rebuilds every period that starts between the first day of its
+  window's first month and the window's end: month periods from all their days, day periods, and
+  session periods (a session's costs on the day after the window included, for sessions that run
+  past midnight). Session and interaction scopes keep only the rows that crossed the budget's
+  lowest threshold when their days were built (otherwise one row per session or call).
+  Limits, shares and projections are applied in marts.budget_status, from the current budgets.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    meta={'window_column': 'period_start'},
+    pre_hook="{% if is_incremental() %}
+        delete from {{ this }}
+        where period_start between {{ budget_window_start() }} and {{ window_end() }}
+        {% endif %}"
+) }}
+
+with
+
+budgets as (
+    select * from {{ source('budgets', 'budgets') }}
+),
+
+cost_breakdown as (
+    select event_id, interaction_day, user_id, session_id, exact_total_cost_usd
+    from {{ ref('cost_breakdown') }}
+    where interaction_day between {{ budget_window_start() }} and last_day({{ window_end() }}) + 1
+),
+
+interactions as (
+    select event_id, project_id, api_key_id, input_tokens, output_tokens
+    from {{ ref('interactions') }}
+    where interaction_day between {{ budget_window_start() }} and last_day({{ window_end() }}) + 1
+),
+
+sessions as (
+    select session_id, session_day from {{ ref('sessions') }}
+),
+
+costs as (
+    select
+        cost_breakdown.event_id,
+        cost_breakdown.interaction_day,
+        cost_breakdown.user_id,
+        cost_breakdown.session_id,
+        interactions.project_id,
+        interactions.api_key_id,
+        cost_breakdown.exact_total_cost_usd,
+        coalesce(interactions.input_tokens, 0) + coalesce(interactions.output_tokens, 0) as tokens
+    from cost_breakdown
+    inner join interactions on cost_breakdown.event_id = interactions.event_id
+),
+
+scoped as (
+    select
+        budgets.budget_id,
+        budgets.scope,
+        budgets.period,
+        budgets.limit_usd,
+        budgets.limit_tokens,
+        budgets.thresholds,
+        case budgets.scope
+            when 'organisation' then 'organisation'
+            when 'project' then costs.project_id
+            when 'api_key' then costs.api_key_id
+            when 'user' then costs.user_id
+            when 'session' then costs.session_id
+            when 'interaction' then costs.event_id
+        end as scope_id,
+        budgets.scope_id as wanted_scope_id,
+        case budgets.period
+            when 'day' then costs.interaction_day
+            when 'month' then cast(date_trunc('month', costs.interaction_day) as date)
+            when 'session' then coalesce(sessions.session_day, costs.interaction_day)
+        end as period_start,
+        costs.exact_total_cost_usd,
+        costs.tokens
+    from budgets
+    cross join costs
+    left join sessions
+        on budgets.period = 'session' and costs.session_id = sessions.session_id
+),
+
+aggregated as (
+    select
+        budget_id,
+        scope,
+        scope_id,
+        period,
+        period_start,
+        any_value(limit_usd) as limit_usd,
+        any_value(limit_tokens) as limit_tokens,
+        any_value(thresholds) as thresholds,
+        sum(exact_total_cost_usd) as spent_usd,
+        cast(sum(tokens) as bigint) as spent_tokens
+    from scoped
+    where scope_id is not null and (wanted_scope_id is null or scope_id = wanted_scope_id)
+    group by budget_id, scope, scope_id, period, period_start
+),
+
+final as (
+    select
+        budget_id,
+        scope,
+        scope_id,
+        period,
+        period_start,
+        {{ exact_money('spent_usd') }} as exact_spent_usd,
+        spent_tokens
+    from aggregated
+    where
+        period_start between {{ budget_window_start() }} and {{ window_end() }}
+        and (
+            scope not in ('session', 'interaction')
+            or list_min(thresholds) <= case
+                when limit_usd is not null then 100.0 * spent_usd / limit_usd
+                else 100.0 * spent_tokens / limit_tokens
+            end
+        )
+)
+
+select * from final

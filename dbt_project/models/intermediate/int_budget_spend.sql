@@ -25,19 +25,32 @@ budgets as (
 ),
 
 cost_breakdown as (
-    select event_id, interaction_day, user_id, session_id, exact_total_cost_usd
+    select
+        event_id,
+        interaction_day,
+        user_id,
+        session_id,
+        exact_total_cost_usd
     from {{ ref('cost_breakdown') }}
     where interaction_day between {{ budget_window_start() }} and last_day({{ window_end() }}) + 1
 ),
 
 interactions as (
-    select event_id, project_id, api_key_id, input_tokens, output_tokens
+    select
+        event_id,
+        project_id,
+        api_key_id,
+        input_tokens,
+        output_tokens
     from {{ ref('interactions') }}
     where interaction_day between {{ budget_window_start() }} and last_day({{ window_end() }}) + 1
 ),
 
 sessions as (
-    select session_id, session_day from {{ ref('sessions') }}
+    select
+        session_id,
+        session_day
+    from {{ ref('sessions') }}
 ),
 
 costs as (
@@ -115,10 +128,8 @@ final as (
         period_start between {{ budget_window_start() }} and {{ window_end() }}
         and (
             scope not in ('session', 'interaction')
-            or list_min(thresholds) <= case
-                when limit_usd is not null then 100.0 * spent_usd / limit_usd
-                else 100.0 * spent_tokens / limit_tokens
-            end
+            or list_min(thresholds)
+            <= {{ pct_of_limit('spent_usd', 'spent_tokens', 'limit_usd', 'limit_tokens') }}
         )
 )
 

@@ -52,16 +52,17 @@ measured as (
                 then aggregated.period_start = cast(date_trunc('month', as_of.as_of_day) as date)
             else aggregated.period_start = as_of.as_of_day
         end as is_current_period,
+        {{ pct_of_limit(
+            'aggregated.spent_usd', 'aggregated.spent_tokens',
+            'aggregated.limit_usd', 'aggregated.limit_tokens'
+        ) }} as pct_used,
         case
-            when aggregated.limit_usd is not null
-                then 100.0 * aggregated.spent_usd / aggregated.limit_usd
-            else 100.0 * aggregated.spent_tokens / aggregated.limit_tokens
-        end as pct_used,
-        case
-            when aggregated.period = 'month'
+            when
+                aggregated.period = 'month'
                 and aggregated.period_start = cast(date_trunc('month', as_of.as_of_day) as date)
                 then cast(
-                    datediff('day', aggregated.period_start, last_day(aggregated.period_start)) + 1
+                    datediff('day', aggregated.period_start, last_day(aggregated.period_start))
+                    + 1
                     as double
                 ) / (datediff('day', aggregated.period_start, as_of.as_of_day) + 1)
             else 1.0

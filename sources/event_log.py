@@ -563,40 +563,62 @@ def _load_lines(con: duckdb.DuckDBPyConnection, files: list[EventFile], scratch:
             "insert into file_map values (?, ?, ?, ?)",
             [(p, s, n, mtime[s]) for p, s, n in readable],
         )
-    paths = [p for p, _, _ in readable] or [""]
-    source = "read_text(?)" if readable else "(select '' as filename, '' as content where false)"
     con.execute(
-        f"""
-        create or replace temp table lines as
-        with texts as (
-          select m.source_file, m.normalized, m.mtime_day, t.content
-          from {source} t join file_map m on m.read_path = t.filename
-        ),
-        parts as (
-          select source_file, normalized, mtime_day, string_split(content, chr(10)) as parts,
-                 ends_with(content, chr(10)) or content = '' as drop_last
-          from texts
-        ),
-        numbered as (
-          select source_file, normalized, mtime_day, drop_last, len(parts) as n,
-                 unnest(parts) as line, generate_subscripts(parts, 1) as line_no
-          from parts
-        ),
-        cleaned as (
-          select source_file, normalized, mtime_day, line_no,
-                 case when ends_with(line, chr(13)) then left(line, -1) else line end as line
-          from numbered
-          where not (drop_last and line_no = n)
-        )
-        select source_file, line_no, mtime_day,
-               case when normalized and starts_with(line, chr(30))
-                    then split_part(substr(line, 2), chr(9), 1) end as sentinel_reason,
-               case when normalized and starts_with(line, chr(30))
-                    then substr(line, strpos(line, chr(9)) + 1) else line end as line
-        from cleaned
-        """,  # noqa: S608 (table names are constants)
-        [paths] if readable else [],
+        "create or replace temp table lines (source_file VARCHAR, line_no BIGINT, "
+        "mtime_day DATE, sentinel_reason VARCHAR, line VARCHAR)"
     )
+    # read_text holds whole files in memory, outside DuckDB's memory limit: read in batches
+    for batch in _batches([p for p, _, _ in readable], LINES_BATCH_BYTES):
+        con.execute(
+            """
+            insert into lines
+            with texts as (
+              select m.source_file, m.normalized, m.mtime_day, t.content
+              from read_text(?) t join file_map m on m.read_path = t.filename
+            ),
+            parts as (
+              select source_file, normalized, mtime_day, string_split(content, chr(10)) as parts,
+                     ends_with(content, chr(10)) or content = '' as drop_last
+              from texts
+            ),
+            numbered as (
+              select source_file, normalized, mtime_day, drop_last, len(parts) as n,
+                     unnest(parts) as line, generate_subscripts(parts, 1) as line_no
+              from parts
+            ),
+            cleaned as (
+              select source_file, normalized, mtime_day, line_no,
+                     case when ends_with(line, chr(13)) then left(line, -1) else line end as line
+              from numbered
+              where not (drop_last and line_no = n)
+            )
+            select source_file, line_no, mtime_day,
+                   case when normalized and starts_with(line, chr(30))
+                        then split_part(substr(line, 2), chr(9), 1) end as sentinel_reason,
+                   case when normalized and starts_with(line, chr(30))
+                        then substr(line, strpos(line, chr(9)) + 1) else line end as line
+            from cleaned
+            """,
+            [batch],
+        )
+
+
+LINES_BATCH_BYTES = 256 * 2**20
+
+
+def _batches(paths: list[str], max_bytes: int) -> Iterator[list[str]]:
+    """Consecutive groups of files of at most `max_bytes` together (a bigger file alone)."""
+    batch: list[str] = []
+    size = 0
+    for p in paths:
+        n = os.path.getsize(p)
+        if batch and size + n > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(p)
+        size += n
+    if batch:
+        yield batch
 
 
 def ingest_range(

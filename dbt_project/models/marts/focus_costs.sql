@@ -85,7 +85,8 @@ final as (
         service_category as "ServiceCategory",
         service_name as "ProviderName",
         sku_id as "SkuId",
-        cast(sum(consumed_quantity) as double) as "ConsumedQuantity",
+        -- summed as DECIMAL: a DOUBLE sum depends on the order DuckDB's threads add rows in
+        cast(sum(cast(consumed_quantity as decimal(38, 9))) as double) as "ConsumedQuantity",
         consumed_unit as "ConsumedUnit",
         any_value(project_id) as "SubAccountId",
         interaction_day as x_charge_day,

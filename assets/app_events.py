@@ -7,6 +7,7 @@ from assets.partitions import daily_partitions, day_range, single_run
 from orchestration.resources import EventLogResource
 from sources.event_log import IngestResult, ingest_range
 from sources.model_catalog import map_new_models
+from sources.warehouse import note_unpublished
 
 APP_EVENTS = dg.AssetKey(["raw", "app_events"])
 QUARANTINE = dg.AssetKey(["raw", "event_quarantine"])
@@ -74,6 +75,7 @@ def ingest_app_events(
 ):
     start, end = day_range(context)
     with duckdb.get_connection() as con:
+        note_unpublished(con, start, end)
         result = ingest_range(con, event_logs.path, start, end)
         unknown_models = map_new_models(con, "select provider, model from raw.app_events")
         bad_files = con.execute(

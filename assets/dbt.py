@@ -15,9 +15,11 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from assets.partitions import daily_partitions, day_range, single_run
 from orchestration.settings import DBT_PROJECT_DIR, temporary_env
+from sources.warehouse import note_unpublished
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -98,8 +100,10 @@ def window_env(start: str, end: str):
     pool="warehouse",
     name="dbt_models",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
     start, end = day_range(context)
+    with duckdb.get_connection() as con:  # closed before dbt opens the warehouse
+        note_unpublished(con, start, end)
     context.log.info(f"dbt build for {start}..{end}")
     with window_env(start.isoformat(), end.isoformat()):
         invocation = dbt.cli(["build"], context=context)

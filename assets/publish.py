@@ -13,7 +13,7 @@ from assets.dbt import MART_KEYS
 from assets.partitions import daily_partitions, day_range, single_run
 from orchestration.resources import PublishedWarehouseResource
 from sources.report import write_report
-from sources.warehouse import publish_copy
+from sources.warehouse import publish_copy, publish_method
 
 
 @dg.asset(
@@ -43,9 +43,12 @@ def analytics_warehouse(
             {"run_id": context.run.run_id, "start_day": str(start), "end_day": str(end)},
             pii_key=os.environ.get("COSTWATCH_PII_KEY") or None,  # a secret: env only
         )
+    method = publish_method(Path(published.path))
+    context.log.info(f"published {published.path} by {method}")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(published.path),
+            "method": method,
             "row_counts": dg.MetadataValue.json(counts),
             "user_ids_pseudonymised": bool(os.environ.get("COSTWATCH_PII_KEY")),
         }

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from sources.event_contract import INTERACTION_TYPES
+from sources.warehouse import publish_method
 from tests.conftest import Home, make_home
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
@@ -207,3 +208,6 @@ def test_day_by_day_runs_equal_one_range_run(built_home: Home, tmp_path_factory)
     for day in daily.days:
         assert [o.success for o in daily.run(day, day)] == [True]
     assert _snapshot(daily) == _snapshot(built_home)
+    # after the first day, each run's publish refreshes only the days it changed
+    assert publish_method(daily.published) == "changed days"
+    assert _snapshot(daily, published=True) == _snapshot(built_home, published=True)

@@ -1,12 +1,13 @@
 # ruff: noqa: E501  (tables written inline)
 """The published copy: atomic, complete, and pseudonymised when COSTWATCH_PII_KEY is set."""
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
 import duckdb
 
-from sources.warehouse import publish_copy
+from sources.warehouse import note_unpublished, publish_copy, publish_method
 
 KEY = "pii-key-RECOGNISABLE-42"
 
@@ -71,3 +72,91 @@ def test_plain_copy_without_a_key(tmp_path: Path):
             ("alice",),
             ("bob",),
         ]
+
+
+def _history_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """Ten days of interactions and sessions (two per day), nothing archived yet."""
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts; create schema archive")
+    con.execute(
+        "create table marts.interactions as select 'e' || i as event_id, 's' || (i // 2) as "
+        "session_id, 'user' || (i % 3) as user_id, date '2025-01-01' + (i // 2)::INT as "
+        "interaction_day, i as input_tokens from range(20) t(i)"
+    )
+    con.execute(
+        "create table marts.sessions as select session_id, min(interaction_day) as session_day, "
+        "sum(input_tokens) as tokens from marts.interactions group by 1"
+    )
+    con.execute("create table archive.interactions as select * from marts.interactions limit 0")
+    return con
+
+
+def _tables(path: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(path), read_only=True) as pub:
+        names = pub.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in ('marts', 'archive') and table_type = 'BASE TABLE'"
+        ).fetchall()
+        return {n: pub.execute(f"select * from {n} order by all").fetchall() for (n,) in names}  # noqa: S608
+
+
+def test_a_daily_publish_refreshes_the_changed_days_and_equals_a_full_copy(tmp_path: Path):
+    con = _history_warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    note_unpublished(con, dt.date(2025, 1, 1), dt.date(2025, 1, 10))
+    publish_copy(con, target, {"run_id": "1"})
+    assert publish_method(target) == "full copy"  # no earlier copy to start from
+    # the next run: rebuilds Jan 10, adds Jan 11, archives Jan 1, and a late event of Jan 11
+    # lands in the session of Jan 1 (rebuilt although its day is outside the window)
+    note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 11))
+    con.execute(
+        "update marts.interactions set input_tokens = 100 where interaction_day = '2025-01-10'"
+    )
+    con.execute(
+        "insert into marts.interactions values ('e20', 's10', 'user2', '2025-01-11', 5), "
+        "('e21', 's0', 'user0', '2025-01-11', 7)"
+    )
+    con.execute(
+        "insert into archive.interactions select * from marts.interactions where interaction_day = '2025-01-01'"
+    )
+    con.execute("delete from marts.interactions where interaction_day = '2025-01-01'")
+    con.execute(
+        "create or replace table marts.sessions as select session_id, min(interaction_day) as "
+        "session_day, sum(input_tokens) as tokens from (select * from marts.interactions "
+        "union all select * from archive.interactions) group by 1"
+    )
+    counts = publish_copy(con, target, {"run_id": "2"})
+    assert publish_method(target) == "changed days"
+    assert counts["marts.interactions"] == 20 and counts["archive.interactions"] == 2
+    refreshed = _tables(target)
+    full = tmp_path / "full.duckdb"
+    publish_copy(con, full, {"run_id": "full"})  # the journal is empty now: still a full copy
+    assert publish_method(full) == "full copy"
+    assert refreshed == _tables(full)
+    assert ("s0", dt.date(2025, 1, 1), 0 + 1 + 7) in refreshed["marts.sessions"]
+    assert con.execute("select count(*) from meta.unpublished_windows").fetchall() == [(0,)]
+
+
+def test_a_change_outside_the_recorded_days_falls_back_to_a_full_copy(tmp_path: Path):
+    con = _history_warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"})
+    note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 10))
+    con.execute("delete from marts.interactions where event_id = 'e0'")  # Jan 1: not recorded
+    publish_copy(con, target, {"run_id": "2"})
+    assert publish_method(target).startswith("full copy (refreshing the changed days did not match")
+    assert len(_tables(target)["marts.interactions"]) == 19
+
+
+def test_a_new_key_republishes_every_row(tmp_path: Path):
+    con = _history_warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    note_unpublished(con, dt.date(2025, 1, 1), dt.date(2025, 1, 10))
+    publish_copy(con, target, {"run_id": "1"}, pii_key=KEY)
+    note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 10))
+    publish_copy(con, target, {"run_id": "2"}, pii_key="another-key")
+    assert publish_method(target) == "full copy"
+    users = {r[2] for r in _tables(target)["marts.interactions"]}
+    assert users == {
+        "u_" + hashlib.sha256(f"another-key|user{i}".encode()).hexdigest()[:20] for i in range(3)
+    }

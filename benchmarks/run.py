@@ -543,7 +543,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     p.add_argument(
         "--history",
-        default="100x365,1000x365,10000x30",
+        default="100x365,1000x365,10000x60",
         help="sessions-per-day x days of generated history to measure ('' to skip)",
     )
     p.add_argument("--query-repeat", type=int, default=30)

@@ -58,13 +58,16 @@ def relations_to_publish(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]
     return [(s, t) for s, t in rows]
 
 
-def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
-    """Column name -> type of a table of the current database, in order (empty if none)."""
+def table_columns(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str | None = None
+) -> dict[str, str]:
+    """Column name -> type of a table of the current (or an attached) database, in order (empty
+    if none)."""
     rows = con.execute(
         "select column_name, data_type from information_schema.columns "
-        "where table_catalog = current_database() and table_schema = $s and table_name = $t "
-        "order by ordinal_position",
-        {"s": schema, "t": table},
+        "where table_catalog = coalesce($c, current_database()) and table_schema = $s "
+        "and table_name = $t order by ordinal_position",
+        {"s": schema, "t": table, "c": catalog},
     ).fetchall()
     return dict(rows)
 
@@ -248,13 +251,9 @@ def _write_copy(
 
 
 def _same_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select table_catalog, list(column_name || ' ' || data_type order by ordinal_position) "
-        "from information_schema.columns where table_schema = $s and table_name = $t "
-        "and table_catalog in (current_database(), 'publish_target') group by 1",
-        {"s": schema, "t": table},
-    ).fetchall()
-    return len(rows) == 2 and rows[0][1] == rows[1][1]
+    """Same columns in the same order (inserts are positional)."""
+    ours = table_columns(con, schema, table)
+    return list(ours.items()) == list(table_columns(con, schema, table, "publish_target").items())
 
 
 def _refresh_days(

@@ -101,8 +101,8 @@ def _select_list(
 
 UNPUBLISHED = "meta.unpublished_windows"
 # Days around a run's window its models may rewrite (dbt models rebuild up to two days before
-# and one after: see dbt_project/macros/window.sql) and sessions that began before the window.
-DELTA_BEFORE_DAYS, DELTA_AFTER_DAYS = 7, 1
+# and one after: see dbt_project/macros/window.sql); older sessions that got events: TOUCHED.
+DELTA_BEFORE_DAYS, DELTA_AFTER_DAYS = 2, 1
 
 
 def note_unpublished(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:

@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
+from packaging import version
 
 from orchestration.settings import DBT_PROJECT_DIR, min_free_mb
 from sources.http_client import RetryPolicy
 from sources.warehouse import preflight
+
+
+class DbtResource(DbtCliResource):
+    """dagster-dbt's resource without its two start-up costs that this project never uses (about
+    3 s of every run, measured in BENCHMARKS.md's profile):
+
+    - `dbt --version` in a subprocess to learn the version: the executable is the dbt-core of this
+      environment (`dbt_executable` below), so its package metadata says the same thing;
+    - a dbt adapter built in the Dagster process: dagster-dbt only needs it to fetch row counts or
+      column metadata, which these assets do not ask for.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
 
 
 class WarehouseResource(DuckDBResource):
@@ -104,7 +125,7 @@ def build_resources() -> dict[str, object]:
             prices_url=dg.EnvVar("COSTWATCH_PRICES_URL"),
         ),
         "retention": RetentionResource(retention_days=dg.EnvVar.int("COSTWATCH_RETENTION_DAYS")),
-        "dbt": DbtCliResource(
+        "dbt": DbtResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
             dbt_executable=str(Path(sys.executable).parent / "dbt"),

@@ -407,12 +407,13 @@ def parse_sql() -> str:
 with shaped as (
   select
     source_file, line_no, line, sentinel_reason, mtime_day,
-    trim(line) = '' as is_blank,
     json_valid(line) as is_json
   from lines
 ),
 objects as (
   select *,
+    -- trim() costs more than parsing: only lines that are not JSON can be blank
+    case when is_json then false else trim(line) = '' end as is_blank,
     case when is_json then json_type(line) = 'OBJECT' else false end as is_object
   from shaped
 ),
@@ -642,7 +643,7 @@ def ingest_range(
     con.execute(f"create or replace temp table parsed as {parse_sql()}")
     con.execute(
         """
-        create or replace temp table attributed as
+        create or replace temp view attributed as
         select p.*,
                coalesce(p.ts_day, fd.first_day, p.mtime_day) as event_day
         from parsed p

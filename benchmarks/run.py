@@ -418,36 +418,62 @@ def _status(met: bool, at_reference: bool) -> str:
     return "met" if at_reference else "met at the sizes measured; a year at 100x not run"
 
 
+def fixed_seconds(r: dict) -> tuple[float, float]:
+    """(process start-up, dbt outside its SQL) of a history's daily run, seconds: the part of a
+    run that does not depend on the data."""
+    profile = r["daily_profile"]
+    startup = r["daily_s"] - profile["run_s"]
+    dbt_overhead = profile["steps"].get("dbt_models", 0.0) - profile["dbt_sql_s"]
+    return startup, dbt_overhead
+
+
 def target_lines(results: dict) -> list[str]:
-    """The issue's targets against what this run measured."""
+    """The issue's targets against what this run measured, and what blocks a missed one (from the
+    same run's numbers)."""
     ingest, history = results["ingest"], results["history"]
     ratio = ingest["project_s"] / ingest["floor_s"]
+    lines_ratio = ingest["lines_s"] / ingest["floor_s"]
     rows = [
         (
             "ingestion within 2x of the plain `read_json` floor",
             f"{ratio:.2f}x",
             "met" if ratio <= 2 else "missed",
+            f"the contract keeps each invalid line's text and number (quarantine, per-file "
+            f"accounting), so the reader reads lines, not records: reading and numbering them "
+            f"alone is {lines_ratio:.2f}x the floor before any parsing; parsing every contract "
+            f"field with its JSON type, validating, dedup and load are the other "
+            f"{ratio - lines_ratio:.2f}x",
         )
     ]
     year = [r for r in history if r["days"] >= 365]
     ref_year = any(r["sessions_per_day"] >= REFERENCE_SESSIONS for r in year)
     if year:
         shares = {r["sessions_per_day"]: r["daily_s"] / r["full_s"] for r in year}
+        missed = [r for r in year if r["daily_s"] / r["full_s"] >= 0.05]
+        blocker = "; ".join(
+            f"{r['sessions_per_day']:,}/day: {sum(fixed_seconds(r)):.1f} s of its "
+            f"{r['daily_s']:.1f} s daily run do not depend on data (start-up "
+            f"{fixed_seconds(r)[0]:.1f} s, dbt outside its SQL {fixed_seconds(r)[1]:.1f} s), "
+            f"{100 * sum(fixed_seconds(r)) / r['full_s']:.1f}% of its full rebuild by themselves"
+            for r in missed
+        )
         rows.append(
             (
                 "daily run under 5% of the full rebuild of a year",
                 ", ".join(f"{s:,}/day: {100 * v:.1f}%" for s, v in shares.items()),
-                _status(all(v < 0.05 for v in shares.values()), ref_year),
+                _status(not missed, ref_year),
+                blocker,
             )
         )
     big = [r for r in history if r["sessions_per_day"] >= REFERENCE_SESSIONS]
     if big:
-        worst = max(r["daily_s"] for r in big)
+        worst = max(big, key=lambda r: r["daily_s"])
         rows.append(
             (
                 "daily run of one 100x day under 60 s",
-                f"{worst:.1f} s",
-                "met" if worst < 60 else "missed",
+                f"{worst['daily_s']:.1f} s",
+                "met" if worst["daily_s"] < 60 else "missed",
+                "" if worst["daily_s"] < 60 else "see the profile below",
             )
         )
     if history:
@@ -460,20 +486,28 @@ def target_lines(results: dict) -> list[str]:
                 "analyst queries p95 under 100 ms",
                 f"{active:.1f} ms",
                 _status(active < 100, ref_year),
+                "",
             ),
             (
                 "archived-range query under 500 ms",
                 f"{archived:.1f} ms",
                 _status(archived < 500, ref_year),
+                "",
             ),
             (
                 "peak memory of any run under 4 GB",
                 f"{peak:,.0f} MiB",
                 _status(peak < 4096, ref_year),
+                "",
             ),
         ]
-    out = ["## Targets", "", "| target | measured (worst case) | status |", "|---|---|---|"]
-    out += [f"| {t} | {m} | {st} |" for t, m, st in rows]
+    out = [
+        "## Targets",
+        "",
+        "| target | measured (worst case) | status | what blocks it (measured) |",
+        "|---|---|---|---|",
+    ]
+    out += [f"| {t} | {m} | {st} | {b} |" for t, m, st, b in rows]
     return [*out, ""]
 
 

@@ -221,6 +221,15 @@ def _x(name: str) -> str:
     return f"x_{name}"
 
 
+def occurred_at_sql(ts: str) -> str:
+    """UTC timestamp of a `ts` string (NULL when it breaks the contract's format). The one
+    definition, used by the full parse and by the reader's day pass."""
+    return (
+        f"case when regexp_full_match({ts}, {_q(TS_PATTERN)}) "
+        f"then try_cast({ts} as TIMESTAMPTZ) at time zone 'UTC' end"
+    )
+
+
 def _present(name: str) -> str:
     return f"({_t(name)} is not null and {_t(name)} <> 'NULL')"
 
@@ -437,8 +446,7 @@ valued as (
 typed as (
   select *,
     x_type as event_type,
-    case when regexp_full_match(x_ts, {_q(TS_PATTERN)})
-         then try_cast(x_ts as TIMESTAMPTZ) at time zone 'UTC' end as occurred_at
+    {occurred_at_sql("x_ts")} as occurred_at
   from valued
 ),
 judged as (
@@ -552,7 +560,71 @@ def _files_to_read(
     return chosen, changed
 
 
-def _load_lines(con: duckdb.DuckDBPyConnection, files: list[EventFile], scratch: Path) -> None:
+SPLIT_SQL = """
+with texts as (
+  select m.source_file, m.normalized, m.mtime_day, t.content
+  from read_text(?) t join file_map m on m.read_path = t.filename
+),
+parts as (
+  select source_file, normalized, mtime_day, string_split(content, chr(10)) as parts,
+         ends_with(content, chr(10)) or content = '' as drop_last
+  from texts
+),
+numbered as (
+  select source_file, normalized, mtime_day, drop_last, len(parts) as n,
+         unnest(parts) as line, generate_subscripts(parts, 1) as line_no
+  from parts
+),
+cleaned as (
+  select source_file, normalized, mtime_day, line_no,
+         case when ends_with(line, chr(13)) then left(line, -1) else line end as line
+  from numbered
+  where not (drop_last and line_no = n)
+)
+select source_file, line_no, mtime_day,
+       case when normalized and starts_with(line, chr(30))
+            then split_part(substr(line, 2), chr(9), 1) end as sentinel_reason,
+       case when normalized and starts_with(line, chr(30))
+            then substr(line, strpos(line, chr(9)) + 1) else line end as line
+from cleaned
+"""
+
+# The day of every line, from the same rules as the full parse but reading only `ts` (and the
+# event id, to find duplicates across days): a line's parsed ts day, else the earliest ts day of
+# its file, else the file's modification day. Files are whole within one batch.
+LINE_DAYS_SQL = f"""
+with keyed as (
+  select source_file, line_no, mtime_day,
+         case when sentinel_reason is null and json_valid(line)
+              then json_extract_string(line, ['$."ts"', '$."event_id"']) end as k
+  from batch_lines
+),
+dated as (
+  select source_file, line_no, mtime_day, k[2] as event_key,
+         ({occurred_at_sql("k[1]")})::DATE as ts_day
+  from keyed
+)
+select d.source_file, d.line_no, coalesce(d.ts_day, f.first_day, d.mtime_day) as event_day,
+       d.event_key
+from dated d
+join (select source_file, min(ts_day) as first_day from dated group by 1) f using (source_file)
+"""  # noqa: S608 (built from module constants)
+
+
+def _load_lines(
+    con: duckdb.DuckDBPyConnection,
+    files: list[EventFile],
+    scratch: Path,
+    start: dt.date,
+    end: dt.date,
+) -> None:
+    """Temp table `lines`: the lines of `files` that the days [start, end] need (their own lines,
+    and lines of other days holding the same event ids, for dedup); temp table `line_days`: the
+    day of every line of every file (for the manifest and late-day reports).
+
+    A backfill's first chunk reads every new file; only the chunk's lines are kept for parsing,
+    so a year of new logs costs one light pass, not a full parse of the year.
+    """
     readable = prepare_readable(files, scratch)
     con.execute(
         "create or replace temp table file_map "
@@ -568,40 +640,54 @@ def _load_lines(con: duckdb.DuckDBPyConnection, files: list[EventFile], scratch:
         "create or replace temp table lines (source_file VARCHAR, line_no BIGINT, "
         "mtime_day DATE, sentinel_reason VARCHAR, line VARCHAR)"
     )
+    con.execute(
+        "create or replace temp table line_days "
+        "(source_file VARCHAR, line_no BIGINT, event_day DATE, event_key VARCHAR)"
+    )
+    window = {"start": start, "end": end}
     # read_text holds whole files in memory, outside DuckDB's memory limit: read in batches
     for batch in _batches([p for p, _, _ in readable], LINES_BATCH_BYTES):
+        _read_batch(con, batch)
+        con.execute(f"insert into line_days {LINE_DAYS_SQL}")
         con.execute(
             """
             insert into lines
-            with texts as (
-              select m.source_file, m.normalized, m.mtime_day, t.content
-              from read_text(?) t join file_map m on m.read_path = t.filename
-            ),
-            parts as (
-              select source_file, normalized, mtime_day, string_split(content, chr(10)) as parts,
-                     ends_with(content, chr(10)) or content = '' as drop_last
-              from texts
-            ),
-            numbered as (
-              select source_file, normalized, mtime_day, drop_last, len(parts) as n,
-                     unnest(parts) as line, generate_subscripts(parts, 1) as line_no
-              from parts
-            ),
-            cleaned as (
-              select source_file, normalized, mtime_day, line_no,
-                     case when ends_with(line, chr(13)) then left(line, -1) else line end as line
-              from numbered
-              where not (drop_last and line_no = n)
-            )
-            select source_file, line_no, mtime_day,
-                   case when normalized and starts_with(line, chr(30))
-                        then split_part(substr(line, 2), chr(9), 1) end as sentinel_reason,
-                   case when normalized and starts_with(line, chr(30))
-                        then substr(line, strpos(line, chr(9)) + 1) else line end as line
-            from cleaned
+            select b.* from batch_lines b
+            semi join (select source_file, line_no from line_days
+                       where event_day between $start and $end) d using (source_file, line_no)
             """,
-            [batch],
+            window,
         )
+    # Lines of other days that repeat an event id of the window (re-delivered events): read again,
+    # so that the first occurrence wins as when every line was parsed. Rare; usually none.
+    con.execute(
+        """
+        create or replace temp table other_day_duplicates as
+        select source_file, line_no from line_days
+        where event_day not between $start and $end
+          and event_key in (select event_key from line_days where event_day between $start and $end)
+        """,
+        window,
+    )
+    paths = [
+        p
+        for (p,) in con.execute(
+            "select read_path from file_map where source_file in "
+            "(select source_file from other_day_duplicates) order by read_path"
+        ).fetchall()
+    ]
+    for batch in _batches(paths, LINES_BATCH_BYTES):
+        _read_batch(con, batch)
+        con.execute(
+            "insert into lines select b.* from batch_lines b "
+            "semi join other_day_duplicates d using (source_file, line_no)"
+        )
+    con.execute("drop table if exists batch_lines")
+
+
+def _read_batch(con: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
+    """Temp table `batch_lines`: the numbered lines of these files."""
+    con.execute(f"create or replace temp table batch_lines as {SPLIT_SQL}", [paths])
 
 
 LINES_BATCH_BYTES = 256 * 2**20
@@ -639,16 +725,13 @@ def ingest_range(
     files = discover_files(events_root)
     to_read, changed = _files_to_read(con, files, start_day, end_day)
     with tempfile.TemporaryDirectory(dir=scratch_dir, prefix="costwatch-ingest-") as tmp:
-        _load_lines(con, to_read, Path(tmp))
+        _load_lines(con, to_read, Path(tmp), start_day, end_day)
     con.execute(f"create or replace temp table parsed as {parse_sql()}")
     con.execute(
         """
         create or replace temp view attributed as
-        select p.*,
-               coalesce(p.ts_day, fd.first_day, p.mtime_day) as event_day
-        from parsed p
-        left join (select source_file, min(ts_day) as first_day from parsed group by 1) fd
-          using (source_file)
+        select p.*, d.event_day
+        from parsed p join line_days d using (source_file, line_no)
         """
     )
     params = {"start": start_day, "end": end_day}
@@ -672,7 +755,7 @@ def ingest_range(
     )
     late = con.execute(
         """
-        select distinct event_day from attributed
+        select distinct event_day from line_days
         where source_file in (select unnest($changed::VARCHAR[]))
           and event_day not between $start and $end
         order by 1
@@ -789,7 +872,7 @@ def _update_manifest(
         insert into raw.event_files
         select c.source_file, c.size_bytes, c.mtime_ns, coalesce(d.event_day, c.mtime_day)
         from changed_files c
-        left join (select distinct source_file, event_day from attributed) d using (source_file)
+        left join (select distinct source_file, event_day from line_days) d using (source_file)
         """
     )
 

@@ -276,6 +276,52 @@ def test_unparseable_lines_take_the_files_first_day(tmp_path: Path):
     assert _quarantine(con) == [("only_bad.jsonl", 1, "invalid_json")]
 
 
+def test_window_parses_only_its_lines_and_first_occurrence_still_wins_across_days(
+    tmp_path: Path,
+):
+    """A backfill chunk reads every new file but parses only the lines its days need: its own and
+    lines of other days repeating one of its event ids (so the earliest occurrence still wins)."""
+    day2 = DAY + dt.timedelta(days=1)
+    year = [
+        json.dumps({**LLM, "event_id": f"y{i}", "ts": f"2026-10-{i:02d}T12:00:00Z"})
+        for i in range(1, 31)
+    ]
+    early = {**LLM, "event_id": "dup", "ts": "2026-11-21T23:00:00Z", "model": "earliest"}
+    late = {**LLM, "event_id": "dup", "ts": "2026-11-22T01:00:00Z", "model": "re-delivered"}
+    _write(tmp_path, "a.jsonl", [*year, json.dumps(early), "garbage"])
+    _write(
+        tmp_path,
+        "b.jsonl",
+        [json.dumps(late), json.dumps({**LLM, "event_id": "d2", "ts": "2026-11-22T02:00:00Z"})],
+    )
+    con = duckdb.connect()
+    _, result = _ingest(tmp_path, day2, day2, con=con)
+    # The re-delivered copy of day 2 loses to the earlier one of day 1, read though out of window.
+    assert [(e["event_id"], e["event_day"]) for e in _events(con)] == [("d2", day2)]
+    assert result.per_day[day2] == {
+        "lines_read": 2,
+        "accepted": 1,
+        "duplicates": 1,
+        "quarantined": 0,
+        "blank": 0,
+    }
+    # Parsed: day 2's lines and day 1's copy of "dup"; not October's lines (garbage included).
+    assert con.execute("select count(*) from lines").fetchall() == [(3,)]
+    # The manifest knows every day of every file, so later chunks read only what they need.
+    days = con.execute("select count(distinct event_day) from raw.event_files").fetchall()
+    assert days == [(32,)]
+    assert result.late_days == [dt.date(2026, 10, i) for i in range(1, 31)] + [DAY]
+    _, result = _ingest(tmp_path, DAY, DAY, con=con)
+    assert result.files_read == 1  # b.jsonl holds only day 2
+    assert [(e["event_id"], e["model"]) for e in _events(con)] == [
+        ("d2", "gpt-4o-mini"),
+        ("dup", "earliest"),
+    ]
+    assert _quarantine(con) == []  # the garbage line belongs to the file's first day
+    _ingest(tmp_path, dt.date(2026, 10, 1), dt.date(2026, 10, 1), con=con)
+    assert _quarantine(con) == [("a.jsonl", 32, "invalid_json")]
+
+
 def test_discover_files_any_depth_and_suffixes(tmp_path: Path):
     for name in ("a.jsonl", "x/y/b.jsonl.gz", "c.json", "d.jsonl.bak", "e.txt"):
         _write(tmp_path, name, ["{}"])

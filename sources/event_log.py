@@ -738,26 +738,38 @@ def ingest_range(
     # Winner per event_id among the lines read and the rows already stored for other days.
     con.execute(
         """
+        create or replace temp table stored_copies as
+        select event_id, occurred_at, source_file, line_no, event_day from raw.app_events
+        where event_day not between $start and $end
+          and event_id in (select event_id from attributed where reason is null)
+        """,
+        params,
+    )
+    con.execute(
+        """
         create or replace temp table ranked as
         with candidates as (
           select event_id, occurred_at, source_file, line_no from attributed
           where reason is null and not is_blank
           union
-          select event_id, occurred_at, source_file, line_no from raw.app_events
-          where event_day not between $start and $end
-            and event_id in (select event_id from attributed where reason is null)
+          select event_id, occurred_at, source_file, line_no from stored_copies
         )
         select *, row_number() over (
           partition by event_id order by occurred_at, source_file, line_no) as rn
         from candidates
-        """,
-        params,
+        """
     )
+    # Late days: other days of new or changed files, and days whose stored copy of an event is no
+    # longer its first occurrence (an earlier copy arrived later); a run of each puts them right.
     late = con.execute(
         """
-        select distinct event_day from line_days
+        select event_day from line_days
         where source_file in (select unnest($changed::VARCHAR[]))
           and event_day not between $start and $end
+        union
+        select s.event_day from stored_copies s
+        join ranked r using (event_id, source_file, line_no)
+        where r.rn > 1
         order by 1
         """,
         {**params, "changed": sorted(changed)},

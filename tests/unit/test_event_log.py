@@ -322,6 +322,25 @@ def test_window_parses_only_its_lines_and_first_occurrence_still_wins_across_day
     assert _quarantine(con) == [("a.jsonl", 32, "invalid_json")]
 
 
+def test_earlier_copy_arriving_later_reports_the_stored_copys_day_as_late(tmp_path: Path):
+    """An event stored for day 2, then an earlier copy of it arrives in a file of day 1: the run of
+    day 1 takes it and reports day 2 late; the run of day 2 then drops its copy (counted once)."""
+    day2 = DAY + dt.timedelta(days=1)
+    later = {**LLM, "event_id": "x", "ts": "2026-11-22T08:00:00Z", "model": "later"}
+    earlier = {**LLM, "event_id": "x", "ts": "2026-11-21T08:00:00Z", "model": "earlier"}
+    _write(tmp_path, "b.jsonl", [json.dumps(later)])
+    con, _ = _ingest(tmp_path, day2, day2)
+    _write(tmp_path, "a.jsonl", [json.dumps(earlier)])
+    _, result = _ingest(tmp_path, DAY, DAY, con=con)
+    assert result.late_days == [day2]
+    _, result = _ingest(tmp_path, day2, day2, con=con)
+    assert result.late_days == []
+    assert [(e["event_id"], e["model"], e["event_day"]) for e in _events(con)] == [
+        ("x", "earlier", DAY)
+    ]
+    assert result.per_day[day2]["duplicates"] == 1
+
+
 def test_discover_files_any_depth_and_suffixes(tmp_path: Path):
     for name in ("a.jsonl", "x/y/b.jsonl.gz", "c.json", "d.jsonl.bak", "e.txt"):
         _write(tmp_path, name, ["{}"])

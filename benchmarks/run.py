@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
@@ -69,33 +70,35 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
     files = [str(f.path) for f in discover_files(events_dir)]
     start, end = min(PRICING_DAYS), max(PRICING_DAYS)
 
-    def project() -> None:
-        db = work / "ingest.duckdb"
-        db.unlink(missing_ok=True)
-        with duckdb.connect(str(db)) as con:
-            ingest_range(con, events_dir, start, end)
+    def in_fresh_db(name: str, load) -> Callable[[], None]:
+        """A timed step: `load(con)` on a new database file `name`."""
 
-    def floor() -> None:
-        db = work / "floor.duckdb"
-        db.unlink(missing_ok=True)
-        with duckdb.connect(str(db)) as con:
-            con.execute(
-                "create table t as select * from "
-                "read_json(?, columns = ?, format = 'newline_delimited')",
-                [files, READ_JSON_COLUMNS],
-            )
+        def step() -> None:
+            db = work / name
+            db.unlink(missing_ok=True)
+            with duckdb.connect(str(db)) as con:
+                load(con)
 
-    def lines() -> None:
-        db = work / "lines.duckdb"
-        db.unlink(missing_ok=True)
-        with duckdb.connect(str(db)) as con:
-            con.execute(
-                "create table t as select filename, unnest(parts) as line, "
-                "generate_subscripts(parts, 1) as line_no from "
-                "(select filename, string_split(content, chr(10)) as parts from read_text(?))",
-                [files],
-            )
+        return step
 
+    project = in_fresh_db("ingest.duckdb", lambda con: ingest_range(con, events_dir, start, end))
+    floor = in_fresh_db(
+        "floor.duckdb",
+        lambda con: con.execute(
+            "create table t as select * from "
+            "read_json(?, columns = ?, format = 'newline_delimited')",
+            [files, READ_JSON_COLUMNS],
+        ),
+    )
+    lines = in_fresh_db(
+        "lines.duckdb",
+        lambda con: con.execute(
+            "create table t as select filename, unnest(parts) as line, "
+            "generate_subscripts(parts, 1) as line_no from "
+            "(select filename, string_split(content, chr(10)) as parts from read_text(?))",
+            [files],
+        ),
+    )
     return {
         "project_s": _median_time(project, repeat),
         "floor_s": _median_time(floor, repeat),

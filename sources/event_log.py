@@ -415,7 +415,7 @@ def parse_sql() -> str:
     return f"""
 with shaped as (
   select
-    source_file, line_no, line, sentinel_reason, mtime_day,
+    source_file, line_no, line, sentinel_reason,
     json_valid(line) as is_json
   from lines
 ),
@@ -434,7 +434,7 @@ extracted as (
 ),
 fields as (
   select
-    source_file, line_no, line, sentinel_reason, mtime_day, is_blank, is_json, is_object,
+    source_file, line_no, line, sentinel_reason, is_blank, is_json, is_object,
     {extracted}
   from extracted
 ),
@@ -454,11 +454,10 @@ judged as (
   from typed
 )
 select
-  source_file, line_no, line, mtime_day,
+  source_file, line_no, line,
   case when verdict = '__blank__' then null else verdict end as reason,
   coalesce(verdict = '__blank__', false) as is_blank,
   occurred_at,
-  occurred_at::DATE as ts_day,
   case when verdict is null then x_event_id end as event_id,
   event_type,
   x_ts as ts_raw,
@@ -637,8 +636,8 @@ def _load_lines(
             [(p, s, n, mtime[s]) for p, s, n in readable],
         )
     con.execute(
-        "create or replace temp table lines (source_file VARCHAR, line_no BIGINT, "
-        "mtime_day DATE, sentinel_reason VARCHAR, line VARCHAR)"
+        "create or replace temp table lines "
+        "(source_file VARCHAR, line_no BIGINT, sentinel_reason VARCHAR, line VARCHAR)"
     )
     con.execute(
         "create or replace temp table line_days "
@@ -649,13 +648,9 @@ def _load_lines(
     for batch in _batches([p for p, _, _ in readable], LINES_BATCH_BYTES):
         _read_batch(con, batch)
         con.execute(f"insert into line_days {LINE_DAYS_SQL}")
-        con.execute(
-            """
-            insert into lines
-            select b.* from batch_lines b
-            semi join (select source_file, line_no from line_days
-                       where event_day between $start and $end) d using (source_file, line_no)
-            """,
+        _keep_lines(
+            con,
+            "select source_file, line_no from line_days where event_day between $start and $end",
             window,
         )
     # Lines of other days that repeat an event id of the window (re-delivered events): read again,
@@ -678,16 +673,22 @@ def _load_lines(
     ]
     for batch in _batches(paths, LINES_BATCH_BYTES):
         _read_batch(con, batch)
-        con.execute(
-            "insert into lines select b.* from batch_lines b "
-            "semi join other_day_duplicates d using (source_file, line_no)"
-        )
+        _keep_lines(con, "select source_file, line_no from other_day_duplicates")
     con.execute("drop table if exists batch_lines")
 
 
 def _read_batch(con: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
     """Temp table `batch_lines`: the numbered lines of these files."""
     con.execute(f"create or replace temp table batch_lines as {SPLIT_SQL}", [paths])
+
+
+def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None = None) -> None:
+    """Append to `lines` the lines of `batch_lines` that `wanted` (source_file, line_no) names."""
+    con.execute(
+        "insert into lines select b.source_file, b.line_no, b.sentinel_reason, b.line "  # noqa: S608
+        f"from batch_lines b semi join ({wanted}) w using (source_file, line_no)",
+        params or {},
+    )
 
 
 LINES_BATCH_BYTES = 256 * 2**20

@@ -405,49 +405,44 @@ def _exact_text(value: Decimal | int | None) -> str | None:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
+# The columns of raw.llm_prices before the prices, in table order: name -> (type, nullable).
+ROW_COLUMNS = {
+    "price_row_id": ("VARCHAR", False),
+    "provider_id": ("VARCHAR", False),
+    "model_id": ("VARCHAR", False),
+    "source": ("VARCHAR", False),
+    "context_key": ("VARCHAR", True),
+    "context_value": ("VARCHAR", True),
+    "valid_from": ("DATE", True),
+    "valid_to": ("DATE", True),
+    "seconds_from": ("INTEGER", False),
+    "seconds_to": ("INTEGER", False),
+}
+
+
 def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], version: str) -> int:
     """Replace raw.llm_prices with `rows` (one transaction)."""
     price_cols = _price_column_names()
-    typed = ", ".join(
-        f"{c} BIGINT" if c.endswith("_start") else f"{c} DECIMAL(38,18)" for c in price_cols
-    )
+    types = {c: t for c, (t, _) in ROW_COLUMNS.items()} | {
+        c: "BIGINT" if c.endswith("_start") else "DECIMAL(38,18)" for c in price_cols
+    }
+    nullable = {c for c, (_, null_ok) in ROW_COLUMNS.items() if null_ok} | set(price_cols)
+    columns = ", ".join(f"{c} {t}{'' if c in nullable else ' not null'}" for c, t in types.items())
     ddl = (
-        "create or replace table raw.llm_prices (price_row_id VARCHAR not null, "
-        "provider_id VARCHAR not null, model_id VARCHAR not null, source VARCHAR not null, "
-        "context_key VARCHAR, context_value VARCHAR, valid_from DATE, valid_to DATE, "
-        f"seconds_from INTEGER not null, seconds_to INTEGER not null, {typed}, "
+        f"create or replace table raw.llm_prices ({columns}, "
         "pricing_source_version VARCHAR not null)"
     )
     # executemany costs ~2 ms a row here (6 s for genai-prices): load a DataFrame of exact decimal
     # strings instead and let DuckDB cast them (same values, ~50 ms)
-    fixed = [
-        "price_row_id",
-        "provider_id",
-        "model_id",
-        "source",
-        "context_key",
-        "context_value",
-        "valid_from",
-        "valid_to",
-        "seconds_from",
-        "seconds_to",
-    ]
     frame = pd.DataFrame(
         {
-            **{c: [getattr(r, c) for r in rows] for c in fixed},
+            **{c: [getattr(r, c) for r in rows] for c in ROW_COLUMNS},
             **{c: [_exact_text(r.prices[c]) for r in rows] for c in price_cols},
         },
-        columns=[*fixed, *price_cols],
+        columns=list(types),
     ).astype(object)
-    insert = (
-        "insert into raw.llm_prices select "  # noqa: S608 (constant columns)
-        + ", ".join(f"{c}::VARCHAR" for c in fixed[:6])
-        + ", valid_from::DATE, valid_to::DATE, seconds_from::INTEGER, seconds_to::INTEGER, "
-        + ", ".join(
-            f"{c}::BIGINT" if c.endswith("_start") else f"{c}::DECIMAL(38,18)" for c in price_cols
-        )
-        + ", $version from frame"
-    )
+    casts = ", ".join(f"{c}::{t}" for c, t in types.items())
+    insert = f"insert into raw.llm_prices select {casts}, $version from frame"  # noqa: S608 (constant columns)
     con.execute("create schema if not exists raw")
     with transaction(con):
         con.execute(ddl)  # column names are constants of this module

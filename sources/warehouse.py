@@ -243,7 +243,7 @@ def _write_copy(
             counts[f"{schema}.{table}"] = n
             if changed is not None:
                 source_rows = con.execute(f"select count(*) from {src}").fetchall()[0][0]  # noqa: S608
-                if source_rows != counts[f"{schema}.{table}"]:
+                if source_rows != n:
                     return None
     finally:
         con.execute("detach publish_target")

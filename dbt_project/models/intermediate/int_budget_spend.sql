@@ -18,6 +18,11 @@
         {% endif %}"
 ) }}
 
+{#- the costs a run needs: its months, and the day after (sessions past midnight) -#}
+{%- set cost_days -%}
+    interaction_day between {{ budget_window_start() }} and last_day({{ window_end() }}) + 1
+{%- endset %}
+
 with
 
 budgets as (
@@ -32,7 +37,7 @@ cost_breakdown as (
         session_id,
         exact_total_cost_usd
     from {{ ref('cost_breakdown') }}
-    where interaction_day between {{ budget_window_start() }} and last_day({{ window_end() }}) + 1
+    where {{ cost_days }}
 ),
 
 interactions as (
@@ -43,7 +48,7 @@ interactions as (
         input_tokens,
         output_tokens
     from {{ ref('interactions') }}
-    where interaction_day between {{ budget_window_start() }} and last_day({{ window_end() }}) + 1
+    where {{ cost_days }}
 ),
 
 sessions as (

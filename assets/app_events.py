@@ -2,9 +2,11 @@
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from assets.partitions import daily_partitions, day_range, single_run
 from orchestration.resources import EventLogResource
+from orchestration.settings import read_limits
 from sources.event_log import IngestResult, ingest_range
 from sources.model_catalog import map_new_models
 from sources.warehouse import note_unpublished
@@ -26,6 +28,18 @@ CHECKS = [
         description=f"At most {QUARANTINE_WARN_SHARE:.0%} of lines quarantined (warns).",
     ),
 ]
+
+
+class IngestConfig(dg.Config):
+    """Run configuration of the ingestion (the UI's launchpad, `costwatch run` flags)."""
+
+    accept_removed_files: bool = Field(
+        default=False,
+        description=(
+            "Let a rerun drop stored events whose files are gone or shorter (deleted or moved "
+            "logs). Off: such a rerun fails, naming the days and files, and changes nothing."
+        ),
+    )
 
 
 def _per_day_table(result: IngestResult) -> str:
@@ -71,12 +85,22 @@ def _per_day_table(result: IngestResult) -> str:
     check_specs=CHECKS,
 )
 def ingest_app_events(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource, event_logs: EventLogResource
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    duckdb: DuckDBResource,
+    event_logs: EventLogResource,
 ):
     start, end = day_range(context)
     with duckdb.get_connection() as con:
         note_unpublished(con, start, end)
-        result = ingest_range(con, event_logs.path, start, end)
+        result = ingest_range(
+            con,
+            event_logs.path,
+            start,
+            end,
+            limits=read_limits(),
+            accept_removed=config.accept_removed_files,
+        )
         unknown_models = map_new_models(con, "select provider, model from raw.app_events")
         bad_files = con.execute(
             """
@@ -89,6 +113,11 @@ def ingest_app_events(
     totals = result.totals()
     for day, c in sorted(result.per_day.items()):
         context.log.info(f"{day}: {c}")
+    for day, info in sorted(result.removed.items()):
+        context.log.warning(
+            f"{day}: {info['events']} events removed as accepted (accept_removed_files): their "
+            f"files are gone or shorter: {', '.join(info['files'])}"
+        )
     if result.late_days:
         context.log.warning(
             "New or changed files also hold events of days outside this run: "
@@ -103,6 +132,9 @@ def ingest_app_events(
             "per_day": dg.MetadataValue.md(_per_day_table(result)),
             "quarantine_reasons": dg.MetadataValue.json(result.quarantine_reasons),
             "late_days": dg.MetadataValue.json([str(d) for d in result.late_days]),
+            "removed": dg.MetadataValue.json(
+                {str(d): info for d, info in sorted(result.removed.items())}
+            ),
         },
     )
     yield dg.MaterializeResult(

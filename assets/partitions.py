@@ -2,11 +2,12 @@
 can keep spend current."""
 
 import datetime as dt
-import os
 
 import dagster as dg
 
-START_DATE = os.environ.get("COSTWATCH_START_DATE", "2025-01-01")
+from orchestration.settings import start_date
+
+START_DATE = start_date().isoformat()
 
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=START_DATE, end_offset=1, timezone="UTC", fmt="%Y-%m-%d"

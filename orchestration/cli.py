@@ -47,6 +47,48 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-21") from exc
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days >= 1")
+    return value
+
+
+class UsageError(ValueError):
+    """What the command was asked cannot be done; the message says what to change."""
+
+
+def check_range(start: dt.date, end: dt.date, today: dt.date | None = None) -> None:
+    """The days must be day partitions: from COSTWATCH_START_DATE to today (UTC)."""
+    first = settings.start_date()
+    today = today or dt.datetime.now(dt.UTC).date()
+    if end < start:
+        raise UsageError(f"--end {end} is before --start {start}")
+    if start < first:
+        raise UsageError(
+            f"--start {start} is before the first day partition {first} "
+            "(COSTWATCH_START_DATE): start later, or set COSTWATCH_START_DATE earlier"
+        )
+    if end > today:
+        raise UsageError(f"--end {end} is after today ({today}, UTC): the last day that can run")
+
+
+def check_config_files() -> None:
+    """Budgets, custom prices and the rate card load (errors name the file and line), and the
+    reader's settings are valid, before any run starts."""
+    from sources.budgets import load_budgets
+    from sources.pricing import load_custom_prices, load_rate_card
+
+    custom_prices, rate_card, budgets = settings.config_files()
+    load_custom_prices(custom_prices)
+    load_rate_card(rate_card)
+    load_budgets(budgets)
+    settings.read_limits()
+
+
 def _chunks(start: dt.date, end: dt.date, size: int) -> list[tuple[dt.date, dt.date]]:
     out = []
     cur = start
@@ -62,6 +104,7 @@ def run_range(
     end: dt.date,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
     asset_selection: list | None = None,
+    accept_removed_files: bool = False,
 ) -> list[RunOutcome]:
     """Materialize every asset and check (or `asset_selection`) for the days [start, end], one
     run per chunk of days."""
@@ -96,7 +139,7 @@ def run_range(
                     "costwatch/host": socket.gethostname(),
                     "costwatch/pid": str(os.getpid()),
                 },
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                run_config=_run_config(accept_removed_files, asset_selection),
                 asset_selection=asset_selection,
             )
             outcome = RunOutcome(a, b, result.run_id, result.success, time.monotonic() - t0)
@@ -121,12 +164,36 @@ def run_range(
             )
             for name in outcome.failed_checks:
                 print(f"    failed check: {name}", flush=True)
+            for step, message in _step_failures(result):
+                print(f"    {step} failed: {message}", flush=True)
             if not outcome.success:
                 print(
                     f"    see the run's logs: `costwatch ui`, then Runs -> {outcome.run_id}",
                     flush=True,
                 )
     return outcomes
+
+
+def _run_config(accept_removed_files: bool, asset_selection: list | None) -> dict:
+    config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if accept_removed_files and asset_selection is None:
+        config["ops"] = {"ingest_app_events": {"config": {"accept_removed_files": True}}}
+    return config
+
+
+def _step_failures(result) -> list[tuple[str, str]]:
+    """(step, first line of the error) of each failed step of a run, innermost cause first, so
+    the reason is printed where the operator looks, not only in the UI."""
+    out = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error = event.event_specific_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause  # Dagster wraps the exception that went wrong
+        lines = (error.message or "").strip().splitlines() if error is not None else []
+        out.append((event.step_key or "?", lines[0] if lines else "unknown error"))
+    return out
 
 
 @contextmanager
@@ -193,10 +260,11 @@ def fail_orphaned_runs(instance) -> list[tuple[str, int]]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    if args.end < args.start:
-        print("--end must not be before --start", file=sys.stderr)
-        return 2
-    outcomes = run_range(args.start, args.end, args.chunk_days)
+    check_range(args.start, args.end)
+    check_config_files()
+    outcomes = run_range(
+        args.start, args.end, args.chunk_days, accept_removed_files=args.accept_removed_files
+    )
     return 0 if all(o.success for o in outcomes) else 1
 
 
@@ -392,6 +460,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from sources.export import ExportError, export_relation
 
     s = settings.apply()
+    if args.start and args.end and args.end < args.start:
+        raise UsageError(f"--end {args.end} is before --start {args.start}")
     suffix = f"_{args.start or 'start'}_{args.end or 'end'}" if args.start or args.end else ""
     ext = {"json": "jsonl"}.get(args.format, args.format)
     out = args.out or s.home / "exports" / f"{args.relation}{suffix}.{ext}"
@@ -418,9 +488,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", type=_date, required=True, help="last UTC day (inclusive)")
     run.add_argument(
         "--chunk-days",
-        type=int,
+        type=_positive,
         default=DEFAULT_CHUNK_DAYS,
         help=f"days per run (default {DEFAULT_CHUNK_DAYS})",
+    )
+    run.add_argument(
+        "--accept-removed-files",
+        action="store_true",
+        help=(
+            "let reruns drop stored events whose files are gone or shorter (deleted logs); "
+            "without it such a rerun fails and changes nothing"
+        ),
     )
     run.set_defaults(func=_cmd_run)
 
@@ -447,13 +525,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from sources.warehouse import WarehouseUnavailable
+    from sources.yaml_lines import ConfigFileError
 
     args = build_parser().parse_args(argv)
     try:
         settings.apply()
         return int(args.func(args) or 0)
-    except WarehouseUnavailable as exc:
-        print(f"costwatch: {exc}", file=sys.stderr)
+    except (WarehouseUnavailable, UsageError, settings.SettingError, ConfigFileError) as exc:
+        print(f"costwatch {args.command}: {exc}", file=sys.stderr)
         return 2
 
 

@@ -7,6 +7,7 @@ instance (`DAGSTER_HOME`) all see the same folders.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import load_dotenv
+
+from sources.event_files import ReadLimits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -83,6 +86,59 @@ def apply() -> Settings:
     if not instance_yaml.exists() or instance_yaml.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
         shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
     return s
+
+
+class SettingError(ValueError):
+    """A variable holds a value that cannot be used; the message names it and what fits."""
+
+
+def _int_var(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise SettingError(f"{name}={text!r}: expected a whole number >= {minimum}")
+    return value
+
+
+DEFAULT_START_DATE = "2025-01-01"
+
+
+def start_date(env: dict[str, str] | None = None) -> dt.date:
+    """COSTWATCH_START_DATE: the first day partition."""
+    env = dict(os.environ if env is None else env)
+    text = env.get("COSTWATCH_START_DATE", "").strip() or DEFAULT_START_DATE
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise SettingError(
+            f"COSTWATCH_START_DATE={text!r}: expected a date like {DEFAULT_START_DATE}"
+        ) from None
+
+
+def read_limits(env: dict[str, str] | None = None) -> ReadLimits:
+    """What the event-log reader accepts (README, Configuration): the partitions' first day, the
+    clock-skew allowance, and the caps on a file's decompressed size and a line's length."""
+    env = dict(os.environ if env is None else env)
+    defaults = ReadLimits()
+    return ReadLimits(
+        first_day=start_date(env),
+        max_clock_skew=dt.timedelta(
+            minutes=_int_var(
+                env,
+                "COSTWATCH_CLOCK_SKEW_MINUTES",
+                int(defaults.max_clock_skew.total_seconds() // 60),
+                minimum=0,
+            )
+        ),
+        max_file_bytes=_int_var(env, "COSTWATCH_MAX_FILE_MB", defaults.max_file_bytes // 2**20)
+        * 2**20,
+        max_line_bytes=_int_var(env, "COSTWATCH_MAX_LINE_BYTES", defaults.max_line_bytes),
+    )
 
 
 def min_free_mb() -> int:

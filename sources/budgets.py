@@ -10,7 +10,13 @@ from pathlib import Path
 import duckdb
 
 from sources.warehouse import transaction
-from sources.yaml_lines import ConfigFileError, decimal_field, entries, load_with_lines
+from sources.yaml_lines import (
+    ConfigFileError,
+    decimal_field,
+    entries,
+    load_with_lines,
+    whole_field,
+)
 
 SCOPES = ("organisation", "project", "api_key", "user", "session", "interaction")
 PERIODS = ("day", "month", "session")
@@ -61,13 +67,12 @@ def load_budgets(path: Path) -> tuple[str, list[Budget]]:
         has_usd, has_tokens = "limit_usd" in item, "limit_tokens" in item
         if has_usd == has_tokens:
             raise ConfigFileError(f"{where}: give exactly one of limit_usd and limit_tokens")
-        limit_usd = decimal_field(item["limit_usd"], where, "limit_usd") if has_usd else None
-        limit_tokens = None
-        if has_tokens:
-            value = item["limit_tokens"]
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigFileError(f"{where}: limit_tokens must be a positive whole number")
-            limit_tokens = value
+        limit_usd = (
+            decimal_field(item["limit_usd"], where, "limit_usd", max_places=9) if has_usd else None
+        )
+        limit_tokens = (
+            whole_field(item["limit_tokens"], where, "limit_tokens") if has_tokens else None
+        )
         if limit_usd is not None and limit_usd <= 0:
             raise ConfigFileError(f"{where}: limit_usd must be more than 0")
         thresholds = item.get("thresholds", defaults)

@@ -28,6 +28,34 @@ class Field:
 
 ENVELOPE_REQUIRED = ("event_id", "type", "ts")
 
+# The largest value each numeric field may carry; beyond it a line is quarantined
+# (`out_of_range:<field>`). Chosen so that one line at every maximum, priced with the most
+# expensive price or rate shipped, stays far inside the money type (DECIMAL(18,9): < 1e9 USD per
+# interaction) and a day of such lines still sums: 1e10 tokens is a thousand times the largest
+# context window offered today. README "How the numbers are made" lists them.
+MAX_TOKENS = 10**10
+MAXIMA: dict[str, float] = {
+    **dict.fromkeys(
+        (
+            "input_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "cache_write_1h_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+        ),
+        MAX_TOKENS,
+    ),
+    "rows_read": 10**12,
+    "rows_written": 10**12,
+    "duration_ms": 10**10,  # about 116 days
+    "memory_mb": 10**7,  # 10 TB
+    "units": 10**9,
+    "amount_usd": 10**7,
+    "quality_score": 100,
+    "rating": 5,
+}
+
 ENVELOPE_OPTIONAL: tuple[Field, ...] = (
     Field("user_id", "string", "user_id", "VARCHAR"),
     Field("session_id", "string", "session_id", "VARCHAR"),
@@ -44,29 +72,67 @@ FIELDS: dict[str, Field] = {
         Field("project_id", "string", "project_id", "VARCHAR"),
         Field("api_key_id", "string", "api_key_id", "VARCHAR"),
         Field("service_tier", "string", "service_tier", "VARCHAR"),
-        Field("input_tokens", "count", "input_tokens", "BIGINT"),
-        Field("cached_input_tokens", "count", "cached_input_tokens", "BIGINT"),
-        Field("cache_write_tokens", "count", "cache_write_tokens", "BIGINT"),
-        Field("cache_write_1h_tokens", "count", "cache_write_1h_tokens", "BIGINT"),
-        Field("output_tokens", "count", "output_tokens", "BIGINT"),
-        Field("reasoning_tokens", "count", "reasoning_tokens", "BIGINT"),
-        Field("duration_ms", "number", "duration_ms", "DOUBLE", minimum=0),
+        Field("input_tokens", "count", "input_tokens", "BIGINT", maximum=MAXIMA["input_tokens"]),
+        Field(
+            "cached_input_tokens",
+            "count",
+            "cached_input_tokens",
+            "BIGINT",
+            maximum=MAXIMA["cached_input_tokens"],
+        ),
+        Field(
+            "cache_write_tokens",
+            "count",
+            "cache_write_tokens",
+            "BIGINT",
+            maximum=MAXIMA["cache_write_tokens"],
+        ),
+        Field(
+            "cache_write_1h_tokens",
+            "count",
+            "cache_write_1h_tokens",
+            "BIGINT",
+            maximum=MAXIMA["cache_write_1h_tokens"],
+        ),
+        Field("output_tokens", "count", "output_tokens", "BIGINT", maximum=MAXIMA["output_tokens"]),
+        Field(
+            "reasoning_tokens",
+            "count",
+            "reasoning_tokens",
+            "BIGINT",
+            maximum=MAXIMA["reasoning_tokens"],
+        ),
+        Field(
+            "duration_ms",
+            "number",
+            "duration_ms",
+            "DOUBLE",
+            minimum=0,
+            maximum=MAXIMA["duration_ms"],
+        ),
         Field("status", "string", "status", "VARCHAR"),
         Field("error_code", "string", "error_code", "VARCHAR"),
         Field("retry_of", "string", "retry_of", "VARCHAR"),
         Field("stream", "bool", "is_stream", "BOOLEAN"),
         # db_op
         Field("operation", "string", "operation", "VARCHAR", enum=("read", "write")),
-        Field("rows_read", "count", "rows_read", "BIGINT"),
-        Field("rows_written", "count", "rows_written", "BIGINT"),
+        Field("rows_read", "count", "rows_read", "BIGINT", maximum=MAXIMA["rows_read"]),
+        Field("rows_written", "count", "rows_written", "BIGINT", maximum=MAXIMA["rows_written"]),
         # api_call
         Field("service", "string", "service", "VARCHAR"),
         Field("endpoint", "string", "endpoint", "VARCHAR"),
-        Field("units", "number", "units", "DECIMAL(38,9)", minimum=0),
+        Field("units", "number", "units", "DECIMAL(38,9)", minimum=0, maximum=MAXIMA["units"]),
         # compute
-        Field("memory_mb", "number", "memory_mb", "DOUBLE", minimum=0),
+        Field("memory_mb", "number", "memory_mb", "DOUBLE", minimum=0, maximum=MAXIMA["memory_mb"]),
         # cost_event
-        Field("amount_usd", "number", "amount_usd", "DECIMAL(18,9)", minimum=0),
+        Field(
+            "amount_usd",
+            "number",
+            "amount_usd",
+            "DECIMAL(18,9)",
+            minimum=0,
+            maximum=MAXIMA["amount_usd"],
+        ),
         Field("category", "string", "category", "VARCHAR"),
         Field("description", "string", "description", "VARCHAR"),
         # feedback
@@ -77,8 +143,15 @@ FIELDS: dict[str, Field] = {
             "VARCHAR",
             enum=("approved", "edited", "regenerated", "abandoned"),
         ),
-        Field("quality_score", "number", "quality_score", "DOUBLE", minimum=0, maximum=100),
-        Field("rating", "integer", "rating", "INTEGER", minimum=1, maximum=5),
+        Field(
+            "quality_score",
+            "number",
+            "quality_score",
+            "DOUBLE",
+            minimum=0,
+            maximum=MAXIMA["quality_score"],
+        ),
+        Field("rating", "integer", "rating", "INTEGER", minimum=1, maximum=MAXIMA["rating"]),
         Field("ref_event_id", "string", "ref_event_id", "VARCHAR"),
     )
 }

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,27 +36,24 @@ from sources.event_contract import (
     Field,
     known_keys,
 )
+from sources.event_files import (
+    QUARANTINED_PREFIX_BYTES,
+    EventFile,
+    ReadLimits,
+    discover_files,
+    prepare_readable,
+    write_normalized,
+)
 from sources.warehouse import transaction
 
-SENTINEL = "\x1e"  # marks a line the Python pre-pass already judged invalid (normalized files only)
-EVENT_SUFFIXES = (".jsonl", ".jsonl.gz")
-TS_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+__all__ = ["EventFile", "FilesRemoved", "IngestResult", "ReadLimits", "discover_files"]
+
+TS_PATTERN = (
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+    # UTC offsets exist from -12:00 to +14:00, minutes below 60 (`Z`, `+05:45`, `+0530`, `+01`)
+    r"([Zz]|\+(0\d|1[0-3])(:?[0-5]\d)?|\+14(:?00)?|-(0\d|1[01])(:?[0-5]\d)?|-12(:?00)?)$"
+)
 REQUIRED_NONEMPTY = ("event_id", "type", "ts", "provider", "model", "service")
-
-
-@dataclass(frozen=True)
-class EventFile:
-    """A file under the events root. `source_file` is its path relative to the root (posix)."""
-
-    path: Path
-    source_file: str
-    size_bytes: int
-    mtime_ns: int
-    outside_root: bool = False  # a symbolic link that leads out of the events root
-
-    @property
-    def mtime_day(self) -> dt.date:
-        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.UTC).date()
 
 
 @dataclass
@@ -71,121 +67,17 @@ class IngestResult:
     per_day: dict[dt.date, dict[str, int]] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     late_days: list[dt.date] = field(default_factory=list)
+    # day -> {"files": source files gone or changed, "events": events no longer found}; only when
+    # the operator accepted it (else FilesRemoved is raised and nothing is written)
+    removed: dict[dt.date, dict] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
         keys = ("lines_read", "accepted", "duplicates", "quarantined", "blank")
         return {k: sum(d.get(k, 0) for d in self.per_day.values()) for k in keys}
 
 
-# --------------------------------------------------------------------------------------------
-# Files
-# --------------------------------------------------------------------------------------------
-
-
-def discover_files(root: Path) -> list[EventFile]:
-    """Every `*.jsonl` / `*.jsonl.gz` under `root`, at any depth, sorted by relative path."""
-    root = Path(root)
-    if not root.exists():
-        return []
-    found: list[EventFile] = []
-    real_root = root.resolve()
-    for dirpath, _dirs, names in os.walk(root, followlinks=False):
-        for name in names:
-            if not name.endswith(EVENT_SUFFIXES):
-                continue
-            path = Path(dirpath) / name
-            try:
-                st = path.stat()
-            except OSError:
-                continue  # vanished between listing and stat; the next run sees the final state
-            rel = path.relative_to(root).as_posix()
-            outside = not path.resolve().is_relative_to(real_root)
-            found.append(EventFile(path, rel, st.st_size, st.st_mtime_ns, outside))
-    return sorted(found, key=lambda f: f.source_file)
-
-
-def _read_bytes(f: EventFile) -> tuple[bytes, str | None]:
-    """File content (decompressed for .gz) and a file-level problem, if any."""
-    if f.outside_root:
-        # Configured folders confine what is read: a link out of the events folder is reported,
-        # never followed (it could expose any file the run can read).
-        return b"", "unreadable_file: a link that leads outside the events folder"
-    try:
-        raw = f.path.read_bytes()
-    except OSError as exc:
-        return b"", f"unreadable_file: {exc.strerror or exc}"
-    if not f.source_file.endswith(".gz"):
-        return raw, None
-    if raw[:2] != b"\x1f\x8b":
-        return b"", "unreadable_file: not a gzip stream"
-    d = zlib.decompressobj(wbits=47)
-    try:
-        out = d.decompress(raw) + d.flush()
-    except zlib.error as exc:
-        return b"", f"unreadable_file: corrupt gzip ({exc})"
-    if not d.eof:
-        return out, "truncated_gzip"
-    while d.unused_data:  # concatenated gzip members
-        rest = d.unused_data
-        d = zlib.decompressobj(wbits=47)
-        try:
-            out += d.decompress(rest) + d.flush()
-        except zlib.error:
-            return out, "truncated_gzip"
-        if not d.eof:
-            return out, "truncated_gzip"
-    return out, None
-
-
-def _normalized_lines(data: bytes, problem: str | None) -> Iterator[str]:
-    """Lines of a file DuckDB cannot read directly, with sentinel lines for what is invalid."""
-    text_lines = data.split(b"\n") if data else []
-    if data.endswith(b"\n"):
-        text_lines.pop()
-    for raw in text_lines:
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield f"{SENTINEL}invalid_utf8\t{raw.decode('utf-8', 'backslashreplace')}"
-            continue
-        if line.startswith(SENTINEL):
-            yield f"{SENTINEL}invalid_json\t{line}"
-        else:
-            yield line
-    if problem is not None:
-        reason, _, detail = problem.partition(": ")
-        yield f"{SENTINEL}{reason}\t{detail}"
-
-
-GLOB_CHARS = frozenset("*?[]{}")
-
-
-def prepare_readable(files: Iterable[EventFile], scratch: Path) -> list[tuple[str, str, bool]]:
-    """(path DuckDB reads, source_file, normalized?) for each file.
-
-    Plain UTF-8 files are read in place; gzip files, files with invalid UTF-8 and files whose path
-    has glob characters are rewritten to `scratch` as plain UTF-8 with sentinel lines, so line
-    numbers stay those of the original.
-    """
-    out: list[tuple[str, str, bool]] = []
-    for i, f in enumerate(files):
-        data, problem = _read_bytes(f)
-        # read_text() takes its argument as a glob pattern: names with glob characters are copied.
-        plain_name = not GLOB_CHARS.intersection(str(f.path))
-        if problem is None and plain_name and not f.source_file.endswith(".gz"):
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-            else:
-                out.append((str(f.path), f.source_file, False))
-                continue
-        target = scratch / f"{i:07d}.jsonl"
-        lines = list(_normalized_lines(data, problem))
-        # One newline after every line: the reader drops only the empty piece after the last.
-        target.write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
-        out.append((str(target), f.source_file, True))
-    return out
+class FilesRemoved(RuntimeError):
+    """A rerun would drop events because files it read before are gone or shorter."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,6 +122,25 @@ def occurred_at_sql(ts: str) -> str:
     )
 
 
+TsBounds = tuple[dt.datetime, dt.datetime]  # the earliest and latest `ts` accepted (naive UTC)
+
+
+def ts_bounds(limits: ReadLimits, now: dt.datetime) -> TsBounds:
+    """A `ts` before the first partition or beyond now plus the clock-skew allowance has no
+    partition to live in: it is quarantined (`out_of_range:ts`) and never takes part in dedup."""
+    first = dt.datetime.combine(limits.first_day, dt.time())
+    return first, now.replace(tzinfo=None) + limits.max_clock_skew
+
+
+def _ts_literal(value: dt.datetime) -> str:
+    """A TIMESTAMP literal of a bound computed here (a datetime, never input text)."""
+    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def in_bounds_sql(ts: str, bounds: TsBounds) -> str:
+    return f"({ts} between {_ts_literal(bounds[0])} and {_ts_literal(bounds[1])})"
+
+
 def _present(name: str) -> str:
     return f"({_t(name)} is not null and {_t(name)} <> 'NULL')"
 
@@ -247,14 +158,16 @@ def _in_list(values: Iterable[str]) -> str:
 
 def _type_ok(f: Field) -> str:
     t = _t(f.name)
+    n = f"n_{f.name}"
+    # NaN and Infinity parse as JSON numbers here; they are not values of any field
     integral = (
-        f"({t} in ('BIGINT', 'UBIGINT') or ({t} = 'DOUBLE' and n_{f.name} = floor(n_{f.name})))"
+        f"({t} in ('BIGINT', 'UBIGINT') or ({t} = 'DOUBLE' and isfinite({n}) and {n} = floor({n})))"
     )
     return {
         "string": f"{t} = 'VARCHAR'",
         "count": integral,
         "integer": integral,
-        "number": f"{t} in ('BIGINT', 'UBIGINT', 'DOUBLE')",
+        "number": f"({t} in ('BIGINT', 'UBIGINT') or ({t} = 'DOUBLE' and isfinite({n})))",
         "bool": f"{t} = 'BOOLEAN'",
         "object": f"{t} = 'OBJECT'",
     }[f.kind]
@@ -303,7 +216,7 @@ def _field_checks(f: Field, type_cond: str, required: bool) -> list[tuple[str, s
     return checks
 
 
-def reason_sql() -> str:
+def reason_sql(bounds: TsBounds) -> str:
     """The CASE expression naming the first contract rule a line breaks (NULL when valid)."""
     whens: list[tuple[str, str]] = [
         ("sentinel_reason is not null", "__sentinel__"),
@@ -322,6 +235,7 @@ def reason_sql() -> str:
         whens.append((f"{_t(name)} <> 'VARCHAR'", f"wrong_type:{name}"))
     whens.append((f"event_type not in {_in_list(EVENT_TYPES)}", "unknown_type"))
     whens.append(("occurred_at is null", "invalid_ts"))
+    whens.append((f"not {in_bounds_sql('occurred_at', bounds)}", "out_of_range:ts"))
     for f in ENVELOPE_OPTIONAL:
         whens.extend(_field_checks(f, "true", required=False))
     for name, f in FIELDS.items():
@@ -374,7 +288,7 @@ def _known_keys_sql() -> str:
     return f"case event_type {branches} end"
 
 
-def parse_sql() -> str:
+def parse_sql(bounds: TsBounds) -> str:
     """SELECT over temp table `lines` giving one row per line with reason and typed columns."""
     paths = ", ".join(_q(f'$."{n}"') for n in ALL_PATH_FIELDS)
     extracted = ",\n    ".join(
@@ -386,7 +300,7 @@ def parse_sql() -> str:
         + [
             f"try_cast({_v(f.name)} as DOUBLE) as n_{f.name}"
             for f in ALL_FIELDS
-            if f.kind in ("count", "integer")
+            if f.kind in ("count", "integer", "number")
         ]
         + [
             f"case when {_t(n)} = 'VARCHAR' then {_v(n)} ->> '$' end as {_x(n)}"
@@ -450,7 +364,7 @@ typed as (
   from valued
 ),
 judged as (
-  select *, {reason_sql()} as verdict
+  select *, {reason_sql(bounds)} as verdict
   from typed
 )
 select
@@ -559,7 +473,14 @@ def _files_to_read(
     return chosen, changed
 
 
-SPLIT_SQL = """
+def split_sql(limits: ReadLimits) -> str:
+    """Numbered lines of the files `read_text(?)` reads: the CR of CRLF and a UTF-8 byte-order
+    mark before the first line dropped, sentinel lines of normalized copies split into reason and
+    text, and lines over the cap replaced by their start (`line_too_long`), before anything
+    parses them."""
+    cap = int(limits.max_line_bytes)
+    keep = int(QUARANTINED_PREFIX_BYTES)
+    return f"""
 with texts as (
   select m.source_file, m.normalized, m.mtime_day, t.content
   from read_text(?) t join file_map m on m.read_path = t.filename
@@ -576,38 +497,133 @@ numbered as (
 ),
 cleaned as (
   select source_file, normalized, mtime_day, line_no,
-         case when ends_with(line, chr(13)) then left(line, -1) else line end as line
+         case when line_no = 1 and starts_with(line, chr(65279)) then substr(line, 2)
+              else line end as line
   from numbered
   where not (drop_last and line_no = n)
+),
+stripped as (
+  select source_file, normalized, mtime_day, line_no,
+         case when ends_with(line, chr(13)) then left(line, -1) else line end as line
+  from cleaned
+),
+sentinels as (
+  select source_file, line_no, mtime_day,
+         case when normalized and starts_with(line, chr(30))
+              then split_part(substr(line, 2), chr(9), 1)
+              when strlen(line) > {cap} then 'line_too_long' end as sentinel_reason,
+         case when normalized and starts_with(line, chr(30))
+              then substr(line, strpos(line, chr(9)) + 1)
+              when strlen(line) > {cap}
+              then left(line, {keep}) || '... (' || strlen(line) || ' bytes; the limit is '
+                   || 'COSTWATCH_MAX_LINE_BYTES={cap})'
+              else line end as line
+  from stripped
 )
-select source_file, line_no, mtime_day,
-       case when normalized and starts_with(line, chr(30))
-            then split_part(substr(line, 2), chr(9), 1) end as sentinel_reason,
-       case when normalized and starts_with(line, chr(30))
-            then substr(line, strpos(line, chr(9)) + 1) else line end as line
-from cleaned
-"""
+select * from sentinels
+"""  # noqa: S608 (two integers of the configuration)
 
-# The day of every line, from the same rules as the full parse but reading only `ts` (and the
-# event id, to find duplicates across days): a line's parsed ts day, else the earliest ts day of
-# its file, else the file's modification day. Files are whole within one batch.
-LINE_DAYS_SQL = f"""
+
+def line_days_sql(bounds: TsBounds) -> str:
+    """The day of every line, from the same rules as the full parse but reading only `ts` (and
+    the event id, to find duplicates across days): a line's ts day when it is a valid ts inside
+    the partitions, else the earliest such day of its file, else the file's modification day.
+    Files are whole within one batch."""
+    occurred = occurred_at_sql("k[1]")
+    return f"""
 with keyed as (
   select source_file, line_no, mtime_day,
          case when sentinel_reason is null and json_valid(line)
               then json_extract_string(line, ['$."ts"', '$."event_id"']) end as k
   from batch_lines
 ),
-dated as (
-  select source_file, line_no, mtime_day, k[2] as event_key,
-         ({occurred_at_sql("k[1]")})::DATE as ts_day
+parsed as (
+  select source_file, line_no, mtime_day, k[2] as event_key, {occurred} as occurred_at
   from keyed
+),
+dated as (
+  select source_file, line_no, mtime_day, event_key,
+         case when {in_bounds_sql("occurred_at", bounds)} then occurred_at::DATE end as ts_day
+  from parsed
 )
 select d.source_file, d.line_no, coalesce(d.ts_day, f.first_day, d.mtime_day) as event_day,
        d.event_key
 from dated d
 join (select source_file, min(ts_day) as first_day from dated group by 1) f using (source_file)
-"""  # noqa: S608 (built from module constants)
+"""  # noqa: S608 (built from module constants and computed bounds)
+
+
+class _Reader:
+    """Reads batches of files into temp table `batch_lines`; `file_map` says what DuckDB reads
+    for each file (the file itself, or its normalized copy in `scratch`)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        files: list[EventFile],
+        scratch: Path,
+        limits: ReadLimits,
+    ) -> None:
+        self.con, self.scratch, self.limits = con, scratch, limits
+        readable = prepare_readable(files, scratch, limits)
+        by_name = {f.source_file: f for f in files}
+        self.in_place = {p: by_name[s] for p, s, normalized in readable if not normalized}
+        self.sizes = {
+            p: by_name[s].size_bytes if not normalized else Path(p).stat().st_size
+            for p, s, normalized in readable
+        }
+        self.paths = [p for p, _, _ in readable]
+        con.execute(
+            "create or replace temp table file_map "
+            "(read_path VARCHAR, source_file VARCHAR, normalized BOOLEAN, mtime_day DATE)"
+        )
+        if readable:
+            con.executemany(
+                "insert into file_map values (?, ?, ?, ?)",
+                [(p, s, n, by_name[s].mtime_day) for p, s, n in readable],
+            )
+
+    def batches(self, paths: list[str]) -> Iterator[list[str]]:
+        """Consecutive groups of files of at most LINES_BATCH_BYTES together (a bigger file
+        alone): read_text holds whole files in memory, outside DuckDB's memory limit."""
+        batch: list[str] = []
+        size = 0
+        for p in paths:
+            n = self.sizes[p]
+            if batch and size + n > LINES_BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+            batch.append(p)
+            size += n
+        if batch:
+            yield batch
+
+    def read(self, paths: list[str]) -> None:
+        sql = f"create or replace temp table batch_lines as {split_sql(self.limits)}"
+        try:
+            self.con.execute(sql, [paths])
+            # read_text skips a file of its list that does not exist (any more)
+            failed = any(p in self.in_place and not os.path.exists(p) for p in paths)
+        except duckdb.Error:
+            failed = True
+        if failed:
+            # A file changed between the UTF-8 check and this read (a writer appended half a
+            # character, or it vanished): its lines are copied through Python, which quarantines
+            # what it cannot read, and the batch is read again.
+            self.con.execute(sql, [[self._normalize_again(p) for p in paths]])
+
+    def _normalize_again(self, path: str) -> str:
+        f = self.in_place.pop(path, None)
+        if f is None:
+            return path
+        target = self.scratch / f"again-{len(self.sizes):07d}.jsonl"
+        write_normalized(f, target, self.limits)
+        self.sizes[str(target)] = target.stat().st_size
+        self.con.execute(
+            "update file_map set read_path = $new, normalized = true where read_path = $old",
+            {"new": str(target), "old": path},
+        )
+        return str(target)
 
 
 def _load_lines(
@@ -616,6 +632,8 @@ def _load_lines(
     scratch: Path,
     start: dt.date,
     end: dt.date,
+    limits: ReadLimits,
+    bounds: TsBounds,
 ) -> None:
     """Temp table `lines`: the lines of `files` that the days [start, end] need (their own lines,
     and lines of other days holding the same event ids, for dedup); temp table `line_days`: the
@@ -624,17 +642,7 @@ def _load_lines(
     A backfill's first chunk reads every new file; only the chunk's lines are kept for parsing,
     so a year of new logs costs one light pass, not a full parse of the year.
     """
-    readable = prepare_readable(files, scratch)
-    con.execute(
-        "create or replace temp table file_map "
-        "(read_path VARCHAR, source_file VARCHAR, normalized BOOLEAN, mtime_day DATE)"
-    )
-    mtime = {f.source_file: f.mtime_day for f in files}
-    if readable:
-        con.executemany(
-            "insert into file_map values (?, ?, ?, ?)",
-            [(p, s, n, mtime[s]) for p, s, n in readable],
-        )
+    reader = _Reader(con, files, scratch, limits)
     con.execute(
         "create or replace temp table lines "
         "(source_file VARCHAR, line_no BIGINT, sentinel_reason VARCHAR, line VARCHAR)"
@@ -644,10 +652,10 @@ def _load_lines(
         "(source_file VARCHAR, line_no BIGINT, event_day DATE, event_key VARCHAR)"
     )
     window = {"start": start, "end": end}
-    # read_text holds whole files in memory, outside DuckDB's memory limit: read in batches
-    for batch in _batches([p for p, _, _ in readable], LINES_BATCH_BYTES):
-        _read_batch(con, batch)
-        con.execute(f"insert into line_days {LINE_DAYS_SQL}")
+    days_sql = line_days_sql(bounds)
+    for batch in reader.batches(reader.paths):
+        reader.read(batch)
+        con.execute(f"insert into line_days {days_sql}")
         _keep_lines(
             con,
             "select source_file, line_no from line_days where event_day between $start and $end",
@@ -671,15 +679,10 @@ def _load_lines(
             "(select source_file from other_day_duplicates) order by read_path"
         ).fetchall()
     ]
-    for batch in _batches(paths, LINES_BATCH_BYTES):
-        _read_batch(con, batch)
+    for batch in reader.batches(paths):
+        reader.read(batch)
         _keep_lines(con, "select source_file, line_no from other_day_duplicates")
     con.execute("drop table if exists batch_lines")
-
-
-def _read_batch(con: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
-    """Temp table `batch_lines`: the numbered lines of these files."""
-    con.execute(f"create or replace temp table batch_lines as {SPLIT_SQL}", [paths])
 
 
 def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None = None) -> None:
@@ -694,21 +697,6 @@ def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None
 LINES_BATCH_BYTES = 256 * 2**20
 
 
-def _batches(paths: list[str], max_bytes: int) -> Iterator[list[str]]:
-    """Consecutive groups of files of at most `max_bytes` together (a bigger file alone)."""
-    batch: list[str] = []
-    size = 0
-    for p in paths:
-        n = os.path.getsize(p)
-        if batch and size + n > max_bytes:
-            yield batch
-            batch, size = [], 0
-        batch.append(p)
-        size += n
-    if batch:
-        yield batch
-
-
 def ingest_range(
     con: duckdb.DuckDBPyConnection,
     events_root: Path,
@@ -716,18 +704,25 @@ def ingest_range(
     end_day: dt.date,
     ingested_at: dt.datetime | None = None,
     scratch_dir: Path | None = None,
+    limits: ReadLimits | None = None,
+    accept_removed: bool = False,
 ) -> IngestResult:
     """Replace the raw rows of days [start_day, end_day] with what the event files hold now.
 
-    Idempotent: the same files give the same rows. Rows of other days are not touched.
+    Idempotent: the same files give the same rows. Rows of other days are not touched. A rerun
+    that would drop stored events because their files are gone or shorter raises FilesRemoved
+    and writes nothing, unless `accept_removed` (then the result's `removed` says what went).
     """
     ensure_tables(con)
-    ingested_at = (ingested_at or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
+    limits = limits or ReadLimits()
+    now = ingested_at or dt.datetime.now(dt.UTC)
+    ingested_at = now.replace(tzinfo=None)
+    bounds = ts_bounds(limits, now)
     files = discover_files(events_root)
     to_read, changed = _files_to_read(con, files, start_day, end_day)
     with tempfile.TemporaryDirectory(dir=scratch_dir, prefix="costwatch-ingest-") as tmp:
-        _load_lines(con, to_read, Path(tmp), start_day, end_day)
-    con.execute(f"create or replace temp table parsed as {parse_sql()}")
+        _load_lines(con, to_read, Path(tmp), start_day, end_day, limits, bounds)
+    con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
     con.execute(
         """
         create or replace temp view attributed as
@@ -775,6 +770,9 @@ def ingest_range(
         """,
         {**params, "changed": sorted(changed)},
     ).fetchall()
+    removed = _removed_events(con, start_day, end_day)
+    if removed and not accept_removed:
+        raise FilesRemoved(_removed_message(removed))
     _build_extra_metadata(con)
     typed_cols = ", ".join(f"a.{f.column}" for f in TYPED_COLUMNS)
     with transaction(con):
@@ -829,7 +827,46 @@ def ingest_range(
             {**params, "ingested_at": ingested_at},
         )
         _update_manifest(con, files, changed)
-    return _result(con, start_day, end_day, len(files), len(to_read), [d for (d,) in late])
+    result = _result(con, start_day, end_day, len(files), len(to_read), [d for (d,) in late])
+    result.removed = removed
+    return result
+
+
+def _removed_events(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict:
+    """Stored events of the days that no line read now carries and no other day holds: their
+    files are gone, shorter or moved out of the events folder. day -> files and event count.
+
+    A rotated file (`app.jsonl` -> `app.jsonl.1` -> `app.jsonl.2.gz`) still carries its events,
+    so rotation removes nothing; a line that is now quarantined is not removed either."""
+    rows = con.execute(
+        """
+        select event_day, list(distinct source_file order by source_file), count(*)
+        from raw.app_events s
+        where event_day between $start and $end
+          and not exists (select 1 from line_days l where l.event_key = s.event_id)
+          and not exists (
+            select 1 from raw.app_events o
+            where o.event_id = s.event_id and o.event_day not between $start and $end)
+        group by 1 order by 1
+        """,
+        {"start": start, "end": end},
+    ).fetchall()
+    return {day: {"files": files, "events": int(n)} for day, files, n in rows}
+
+
+def _removed_message(removed: dict) -> str:
+    parts = [
+        f"{day}: {info['events']} events from {', '.join(info['files'])}"
+        for day, info in sorted(removed.items())
+    ]
+    return (
+        "Re-running these days would remove events that are no longer in any event file (the "
+        f"files are gone, shorter or moved out of the events folder): {'; '.join(parts)}. "
+        "Nothing was changed. Put the files back (a rotated copy such as app.jsonl.1 or "
+        "app.jsonl.2.gz counts), or, if they were removed on purpose, run again with "
+        "--accept-removed-files (in the UI: config accept_removed_files: true on "
+        "ingest_app_events); the run's metadata then records what was removed."
+    )
 
 
 def _build_extra_metadata(con: duckdb.DuckDBPyConnection) -> None:

@@ -20,6 +20,15 @@ FORMATS = {
 DAY_COLUMNS = ("day", "interaction_day", "session_day", "period_start", "ChargePeriodStart")
 
 
+# A relation of budget periods (day, month or session, starting on period_start) is filtered by
+# overlap with the range, so a month budget is in the export of any of its days.
+PERIOD = "<period>"
+PERIOD_OVERLAP = (
+    "period_start <= $end and (case when period = 'month' then last_day(period_start) "
+    "else period_start end) >= $start"
+)
+
+
 class ExportError(ValueError):
     """What was asked cannot be exported; the message says what can."""
 
@@ -56,6 +65,8 @@ def resolve_relation(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str
         ).fetchall()
     }
     day = next((c for c in DAY_COLUMNS if c in columns), None)
+    if day == "period_start" and "period" in columns:
+        day = PERIOD  # budget periods: a month overlaps a range of days without starting in it
     return found_schema, found_table, day
 
 
@@ -68,6 +79,8 @@ def export_relation(
     end: dt.date | None = None,
 ) -> int:
     """Write the relation (optionally the days [start, end]) to `out`; return the row count."""
+    if start and end and end < start:
+        raise ExportError(f"--end {end} is before --start {start}")
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if not Path(published).exists():
@@ -82,7 +95,11 @@ def export_relation(
         if start or end:
             if day is None:
                 raise ExportError(f"{schema}.{table} has no day column to filter by --start/--end")
-            where = f" where {_ident(day)} between $start and $end"
+            where = (
+                f" where {PERIOD_OVERLAP}"
+                if day == PERIOD
+                else f" where {_ident(day)} between $start and $end"
+            )
             params = {"start": start or dt.date.min, "end": end or dt.date.max}
         # Identifiers come from the catalog (quoted); dates are bound parameters.
         source = f"select * from {_ident(schema)}.{_ident(table)}{where}"  # noqa: S608

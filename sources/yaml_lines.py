@@ -39,7 +39,16 @@ def load_with_lines(path: Path) -> tuple[Any, dict[int, int]]:
         raise ConfigFileError(f"{path}: not valid YAML: {exc}") from exc
 
 
-def decimal_field(value: Any, where: str, name: str) -> Decimal:
+# The largest amount a configuration file may state: money is DECIMAL(18,9) in the warehouse
+# (marts.md), so nothing priced or limited can reach a billion USD without overflowing it.
+MAX_AMOUNT = Decimal("999999999")
+# A whole-number limit is a BIGINT column.
+MAX_WHOLE = 2**63 - 1
+
+
+def decimal_field(value: Any, where: str, name: str, max_places: int | None = None) -> Decimal:
+    """A non-negative decimal of at most MAX_AMOUNT (and at most `max_places` decimals, where the
+    column would otherwise round it silently)."""
     if isinstance(value, bool) or value is None:
         raise ConfigFileError(f"{where}: {name} must be a non-negative decimal, got {value!r}")
     try:
@@ -50,7 +59,26 @@ def decimal_field(value: Any, where: str, name: str) -> Decimal:
         ) from None
     if not out.is_finite() or out < 0:
         raise ConfigFileError(f"{where}: {name} must be a non-negative decimal, got {value!r}")
+    if out > MAX_AMOUNT:
+        raise ConfigFileError(
+            f"{where}: {name} must be at most {MAX_AMOUNT:,} (the warehouse's money type), "
+            f"got {value!r}"
+        )
+    exponent = out.normalize().as_tuple().exponent
+    if max_places is not None and isinstance(exponent, int) and -exponent > max_places:
+        raise ConfigFileError(
+            f"{where}: {name} has more than {max_places} decimal places, got {value!r}"
+        )
     return out
+
+
+def whole_field(value: Any, where: str, name: str) -> int:
+    """A positive whole number that fits a BIGINT column."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_WHOLE:
+        raise ConfigFileError(
+            f"{where}: {name} must be a whole number from 1 to {MAX_WHOLE:,}, got {value!r}"
+        )
+    return value
 
 
 def date_field(value: Any, where: str, name: str) -> dt.date:

@@ -12,6 +12,7 @@ from assets.archive import ARCHIVE_KEYS, HISTORY_KEYS
 from assets.dbt import MART_KEYS
 from assets.partitions import daily_partitions, day_range, single_run
 from orchestration.resources import PublishedWarehouseResource
+from orchestration.settings import published_metadata_keys
 from sources.report import write_report
 from sources.warehouse import publish_copy, publish_method
 
@@ -42,6 +43,7 @@ def analytics_warehouse(
             published.path,
             {"run_id": context.run.run_id, "start_day": str(start), "end_day": str(end)},
             pii_key=os.environ.get("COSTWATCH_PII_KEY") or None,  # a secret: env only
+            metadata_keys=published_metadata_keys(),
         )
     method = publish_method(Path(published.path))
     context.log.info(f"published {published.path} by {method}")

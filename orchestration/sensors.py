@@ -29,7 +29,8 @@ from sources.alerts import (
 from sources.event_log import discover_files
 
 
-def _status_rows(path: str) -> tuple[str, list[dict]] | None:
+def _status_rows(path: str) -> tuple[str, str, list[dict]] | None:
+    """(published_at, pseudonym key fingerprint, budget status rows) of the published copy."""
     try:
         con = duckdb.connect(path, read_only=True)
     except duckdb.Error:
@@ -43,10 +44,12 @@ def _status_rows(path: str) -> tuple[str, list[dict]] | None:
         }
         if "marts.budget_status" not in tables:
             return None
-        published_at = con.execute("select max(published_at) from meta.publish_info").fetchall()
+        published_at, fingerprint = con.execute(
+            "select max(published_at), coalesce(max(info->>'pii'), '') from meta.publish_info"
+        ).fetchall()[0]
         cur = con.execute(f"select {', '.join(STATUS_COLUMNS)} from marts.budget_status")  # noqa: S608
         rows = [dict(zip(STATUS_COLUMNS, r, strict=True)) for r in cur.fetchall()]
-    return str(published_at[0][0]), rows
+    return str(published_at), fingerprint, rows
 
 
 def evaluate_budgets(cursor: str | None, now: dt.datetime | None = None) -> tuple[str, dict]:
@@ -60,12 +63,16 @@ def evaluate_budgets(cursor: str | None, now: dt.datetime | None = None) -> tupl
     loaded = _status_rows(str(s.published))
     if loaded is None:
         return cursor or "{}", {"skipped": "no published budget status yet"}
-    published_at, rows = loaded
+    published_at, fingerprint, rows = loaded
     log = AlertLog(s.alerts_dir)
     latest = log.latest()
     webhook = os.environ.get("COSTWATCH_ALERT_WEBHOOK_URL", "").strip()
     ui_url = os.environ.get("COSTWATCH_UI_URL", "http://127.0.0.1:3000")
-    new = due_alerts(rows, set(latest)) if published_at != state.get("published_at") else []
+    new = (
+        due_alerts(rows, set(latest), fingerprint)
+        if published_at != state.get("published_at")
+        else []
+    )
     retry = [
         Alert(**{k: v for k, v in r.items() if k in Alert.__dataclass_fields__})
         for r in latest.values()

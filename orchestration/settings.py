@@ -141,6 +141,14 @@ def read_limits(env: dict[str, str] | None = None) -> ReadLimits:
     )
 
 
+def published_metadata_keys(env: dict[str, str] | None = None) -> tuple[str, ...]:
+    """COSTWATCH_PUBLISHED_METADATA_KEYS: with COSTWATCH_PII_KEY set, the only top-level keys of
+    `metadata` the analysts' copy keeps (comma-separated; default none)."""
+    env = dict(os.environ if env is None else env)
+    text = env.get("COSTWATCH_PUBLISHED_METADATA_KEYS", "")
+    return tuple(sorted({k.strip() for k in text.split(",") if k.strip()}))
+
+
 def min_free_mb() -> int:
     """COSTWATCH_MIN_FREE_MB: disk space a run needs before it starts (default 512)."""
     return int(os.environ.get("COSTWATCH_MIN_FREE_MB", "512"))

@@ -26,7 +26,13 @@ from typing import Any
 import duckdb
 import httpx
 
-from sources.warehouse import transaction
+from sources.warehouse import (
+    PSEUDONYM,
+    SESSION_PSEUDONYM,
+    key_fingerprint,
+    table_columns,
+    transaction,
+)
 
 STATUS_COLUMNS = (
     "budget_id",
@@ -62,6 +68,8 @@ class Alert:
     limit_usd: str | None
     spent_tokens: int
     limit_tokens: int | None
+    # the published copy's pseudonym key fingerprint ("" for real ids): scope_id is as published
+    pseudonym_fingerprint: str = ""
 
 
 def alert_id(budget_id: str, scope_id: str, period_start: str, kind: str) -> str:
@@ -69,8 +77,11 @@ def alert_id(budget_id: str, scope_id: str, period_start: str, kind: str) -> str
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-def due_alerts(status: Iterable[dict[str, Any]], already: set[str]) -> list[Alert]:
-    """Alerts the budget status calls for that are not in `already`, lowest threshold first."""
+def due_alerts(
+    status: Iterable[dict[str, Any]], already: set[str], fingerprint: str = ""
+) -> list[Alert]:
+    """Alerts the budget status calls for that are not in `already`, lowest threshold first.
+    `fingerprint` says which key pseudonymised the status's scope ids ("" for none)."""
     out: list[Alert] = []
     for row in status:
         crossed = [t for t in row["thresholds"] if row["pct_used"] >= t]
@@ -101,6 +112,7 @@ def due_alerts(status: Iterable[dict[str, Any]], already: set[str]) -> list[Aler
                     limit_usd=None if row["limit_usd"] is None else str(row["limit_usd"]),
                     spent_tokens=int(row["spent_tokens"] or 0),
                     limit_tokens=row["limit_tokens"],
+                    pseudonym_fingerprint=fingerprint,
                 )
             )
     return out
@@ -227,8 +239,16 @@ def record(alert: Alert, delivered: bool, outcome: str, now: dt.datetime) -> dic
     return {**asdict(alert), "delivered": delivered, "outcome": outcome, "at": now.isoformat()}
 
 
-def write_alert_log(con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]]) -> None:
-    """Replace raw.budget_alerts with every record of the alert log (one transaction)."""
+def write_alert_log(
+    con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], pii_key: str | None = None
+) -> None:
+    """Replace raw.budget_alerts with every record of the alert log (one transaction).
+
+    The sensor raises alerts from the published copy, so with COSTWATCH_PII_KEY their scope ids
+    are pseudonyms. The warehouse keeps real ids (the publish pseudonymises them, once): the
+    pseudonyms of the current key are mapped back to the real user and derived session ids.
+    A pseudonym of another key (the key was changed) cannot be mapped and keeps its fingerprint.
+    """
     rows = [
         (
             r["alert_id"],
@@ -247,6 +267,7 @@ def write_alert_log(con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]
             r["delivered"],
             r["outcome"],
             dt.datetime.fromisoformat(r["at"]).replace(tzinfo=None),
+            r.get("pseudonym_fingerprint", ""),
         )
         for r in records
     ]
@@ -260,12 +281,36 @@ def write_alert_log(con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]
               period_start DATE not null, threshold_pct INTEGER, pct_used DOUBLE not null,
               spent_usd DECIMAL(38,18) not null, limit_usd DECIMAL(18,9), spent_tokens BIGINT,
               limit_tokens BIGINT, delivered BOOLEAN not null, outcome VARCHAR,
-              recorded_at TIMESTAMP not null
+              recorded_at TIMESTAMP not null, pseudonym_fingerprint VARCHAR not null
             )"""
         )
         if rows:
             con.executemany(
                 "insert into raw.budget_alerts values "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+        if pii_key and rows:
+            _real_scope_ids(con, pii_key)
+
+
+def _real_scope_ids(con: duckdb.DuckDBPyConnection, pii_key: str) -> None:
+    """Map the current key's pseudonyms in raw.budget_alerts back to real ids."""
+    known = ["select distinct user_id as real_id, 'user' as scope from raw.app_events"]
+    if table_columns(con, "marts", "sessions"):
+        known.append(
+            "select session_id, 'session' from marts.sessions where session_id like 'derived-%'"
+        )
+    user, session = PSEUDONYM.format(col="real_id"), SESSION_PSEUDONYM.format(col="real_id")
+    con.execute(
+        f"""
+        update raw.budget_alerts a set scope_id = m.real_id, pseudonym_fingerprint = ''
+        from (
+          select real_id, scope,
+                 case scope when 'user' then {user} else {session} end as pseudonym
+          from ({" union all ".join(known)})
+        ) m
+        where a.scope = m.scope and a.scope_id = m.pseudonym and a.pseudonym_fingerprint = $fp
+        """,  # noqa: S608 (constant SQL; the key is a bound parameter)
+        {"pii_key": pii_key, "fp": key_fingerprint(pii_key)},
+    )

@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -74,12 +75,55 @@ def table_columns(
 
 PSEUDONYM = "'u_' || left(sha256($pii_key || '|' || {col}), 20)"
 USER_COLUMNS = ("user_id", "x_user_id")
+SESSION_COLUMNS = ("session_id", "x_session_id")
+# A derived session id is a hash of the user and a start time that is published too: keyed, it
+# cannot be recomputed from candidate user ids. Logged session ids are the application's own.
+SESSION_PSEUDONYM = (
+    "case when {col} like 'derived-%' "
+    "then 'derived-' || left(sha256($pii_key || '|session|' || {col}), 32) else {col} end"
+)
+# Ids that are unkeyed hashes of user-derived values (dbt snapshots' md5 of the user id and a
+# time; an alert's hash of its scope id): keyed, so they carry nothing a guess can confirm.
+KEYED_IDS = {"dbt_scd_id": 32, "alert_id": 24}
+# The budget sensor reads the published copy: a scope id the warehouse could not map back to a
+# real id (raised under another key) stays the pseudonym it is, never pseudonymised twice.
+FINGERPRINT_COLUMN = "pseudonym_fingerprint"
+
+
+def _keyed(col: str, purpose: str, length: int) -> str:
+    return f"left(sha256($pii_key || '|{purpose}|' || {col}), {length})"
+
+
+def _scope_pseudonym(q: str, columns: list[str]) -> str:
+    expr = (
+        f"case when scope = 'user' then {PSEUDONYM.format(col=q)} "
+        f"when scope = 'session' then {SESSION_PSEUDONYM.format(col=q)} else {q} end"
+    )
+    if FINGERPRINT_COLUMN in columns:
+        return f"case when {FINGERPRINT_COLUMN} <> '' then {q} else {expr} end"
+    return expr
+
+
+def _allowed_metadata(q: str) -> str:
+    """Only the allowed top-level keys of a JSON object (COSTWATCH_PUBLISHED_METADATA_KEYS)."""
+    return (
+        f"case when {q} is not null then to_json(map_from_entries(list_transform("
+        f"list_filter(json_keys({q}), lambda k: list_contains($metadata_keys::VARCHAR[], k)), "
+        f"lambda k: struct_pack(key := k, value := json_extract({q}, '$.\"' || k || '\"')))))"
+        " end"
+    )
 
 
 def _select_list(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, pseudonymise: bool
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    pseudonymise: bool,
+    metadata_keys: tuple[str, ...] = (),
 ) -> str:
-    """Columns to publish; with pseudonymisation, user ids hashed with the key, raw lines hidden."""
+    """Columns to publish. With pseudonymisation no published value is an unkeyed function of a
+    user id: user ids become keyed hashes, derived session ids and hash ids are keyed, metadata
+    keeps only the allowed keys (none by default) and raw quarantined lines are hidden."""
     if not pseudonymise:
         return "*"
     columns = list(table_columns(con, schema, table))
@@ -88,10 +132,14 @@ def _select_list(
         q = _ident(c)
         if c in USER_COLUMNS:
             out.append(f"{PSEUDONYM.format(col=q)} as {q}")
+        elif c in SESSION_COLUMNS:
+            out.append(f"{SESSION_PSEUDONYM.format(col=q)} as {q}")
         elif c == "scope_id" and "scope" in columns:
-            out.append(
-                f"case when scope = 'user' then {PSEUDONYM.format(col=q)} else {q} end as {q}"
-            )
+            out.append(f"{_scope_pseudonym(q, columns)} as {q}")
+        elif c in KEYED_IDS:
+            out.append(f"{_keyed(q, c, KEYED_IDS[c])} as {q}")
+        elif c == "metadata":
+            out.append(f"{_allowed_metadata(q) if metadata_keys else 'NULL::JSON'} as {q}")
         elif c == "raw_line":
             out.append(f"'(hidden: COSTWATCH_PII_KEY is set)' as {q}")
         else:
@@ -142,23 +190,43 @@ TOUCHED = {
 }
 
 
-def _key_fingerprint(pii_key: str | None) -> str:
+def key_fingerprint(pii_key: str | None) -> str:
     """Tells whether the published copy was pseudonymised with the same key (never the key)."""
     if not pii_key:
         return ""
     return hashlib.sha256(f"costwatch-publish-fingerprint|{pii_key}".encode()).hexdigest()[:16]
 
 
-def _reusable(target: Path, fingerprint: str) -> bool:
+def _reusable(target: Path, fingerprint: str, metadata_keys: tuple[str, ...]) -> bool:
     """The previous published copy can be refreshed in place of a full copy."""
     if not target.exists():
         return False
     try:
         with duckdb.connect(str(target), read_only=True) as pub:
-            rows = pub.execute("select info->>'pii' from meta.publish_info").fetchall()
+            rows = pub.execute(
+                "select info->>'pii', coalesce(info->>'metadata_keys', '') from meta.publish_info"
+            ).fetchall()
     except duckdb.Error:
         return False
-    return rows == [(fingerprint,)]
+    return rows == [(fingerprint, ",".join(metadata_keys))]
+
+
+@dataclass(frozen=True)
+class Pseudonymisation:
+    """The key (a secret: only ever a bound parameter), its fingerprint, the metadata keys."""
+
+    pii_key: str | None
+    fingerprint: str
+    metadata_keys: tuple[str, ...]
+
+    def params(self, select: str) -> dict:
+        """The bound parameters a select list uses."""
+        values = {
+            "pii_key": self.pii_key,
+            "fingerprint": self.fingerprint,
+            "metadata_keys": list(self.metadata_keys),
+        }
+        return {k: v for k, v in values.items() if f"${k}" in select}
 
 
 def publish_copy(
@@ -166,6 +234,7 @@ def publish_copy(
     target: Path,
     info: dict[str, str],
     pii_key: str | None = None,
+    metadata_keys: tuple[str, ...] = (),
 ) -> dict[str, int]:
     """Write the published relations into a new file and rename it over `target`.
 
@@ -182,16 +251,21 @@ def publish_copy(
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fingerprint = _key_fingerprint(pii_key)
+    fingerprint = key_fingerprint(pii_key)
+    metadata_keys = tuple(sorted(set(metadata_keys))) if pii_key else ()
     changed = _unpublished_range(con)
-    reuse = changed is not None and _reusable(target, fingerprint)
-    counts = _write_copy(con, tmp, target, changed if reuse else None, pii_key)
+    reuse = changed is not None and _reusable(target, fingerprint, metadata_keys)
+    keys = Pseudonymisation(pii_key, fingerprint, metadata_keys)
+    counts = _write_copy(con, tmp, target, changed if reuse else None, keys)
     method = "changed days" if reuse else "full copy"
     if counts is None:  # the refreshed copy does not match the warehouse: copy everything
-        counts = _write_copy(con, tmp, target, None, pii_key)
+        counts = _write_copy(con, tmp, target, None, keys)
         method = "full copy (refreshing the changed days did not match the warehouse)"
         assert counts is not None
-    _write_info(tmp, {**info, "pii": fingerprint, "method": method})
+    _write_info(
+        tmp,
+        {**info, "pii": fingerprint, "metadata_keys": ",".join(metadata_keys), "method": method},
+    )
     _create_history_views(tmp)
     os.replace(tmp, target)
     if changed is not None:
@@ -204,7 +278,7 @@ def _write_copy(
     tmp: Path,
     previous: Path,
     changed: tuple[dt.date, dt.date] | None,
-    pii_key: str | None,
+    keys: Pseudonymisation,
 ) -> dict[str, int] | None:
     """Fill `tmp`: from scratch (`changed` None) or from `previous` with the changed days
     replaced. None when a refreshed copy's row counts differ from the warehouse."""
@@ -228,8 +302,8 @@ def _write_copy(
             con.execute(f"drop table publish_target.{_ident(schema)}.{_ident(table)}")
         for schema, table in relations:
             con.execute(f"create schema if not exists publish_target.{_ident(schema)}")
-            select = _select_list(con, schema, table, bool(pii_key))
-            params = {"pii_key": pii_key} if pii_key and "$pii_key" in select else {}
+            select = _select_list(con, schema, table, bool(keys.pii_key), keys.metadata_keys)
+            params = keys.params(select)
             day = day_columns.get((schema, table))
             src = f"{_ident(schema)}.{_ident(table)}"
             dst = f"publish_target.{_ident(schema)}.{_ident(table)}"

@@ -53,8 +53,9 @@ class Home:
     retention_days: int = 36_500  # the fixed test dates never age out, whatever the date
 
     @contextmanager
-    def active(self) -> Iterator["Home"]:
-        """Point the costwatch environment at this home for the duration of the block."""
+    def active(self, extra: dict[str, str] | None = None) -> Iterator["Home"]:
+        """Point the costwatch environment at this home (plus `extra` variables) for the
+        duration of the block."""
         from orchestration import settings
 
         # every costwatch/Dagster variable of the developer's shell or an earlier test is cleared
@@ -62,16 +63,24 @@ class Home:
         env: dict[str, str | None] = dict.fromkeys([*COSTWATCH_VARS, *cleared])
         env["COSTWATCH_HOME"] = str(self.root)
         env["COSTWATCH_RETENTION_DAYS"] = str(self.retention_days)
+        env.update(extra or {})
         with settings.temporary_env(env):
             settings.apply()
             yield self
 
-    def run(self, start: dt.date, end: dt.date, providers: FakeProviderData | None = None):
+    def run(
+        self,
+        start: dt.date,
+        end: dt.date,
+        providers: FakeProviderData | None = None,
+        env: dict[str, str] | None = None,
+        **kwargs,
+    ):
         """Materialize the days, serving `providers` (default: reports matching the ledger)."""
         from orchestration.cli import fake_providers, run_range
 
-        with self.active(), fake_providers(providers or provider_reports(self.ledger)):
-            return run_range(start, end)
+        with self.active(env), fake_providers(providers or provider_reports(self.ledger)):
+            return run_range(start, end, **kwargs)
 
     def query(self, sql: str, params=None, published: bool = False) -> list[tuple]:
         path = self.published if published else self.warehouse

@@ -34,7 +34,8 @@ final as (
         raised_at,
         delivered,
         outcome as last_delivery_outcome,
-        delivery_attempts
+        delivery_attempts,
+        pseudonym_fingerprint
     from latest
     where recency = 1
 )

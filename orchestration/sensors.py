@@ -15,6 +15,7 @@ import duckdb
 import httpx
 
 from assets.app_events import APP_EVENTS
+from assets.partitions import daily_partitions
 from orchestration.settings import resolve
 from sources.alerts import (
     STATUS_COLUMNS,
@@ -136,16 +137,29 @@ def new_event_files_sensor(context: dg.SensorEvaluationContext):
     if newest > seen:
         requests.append(dg.RunRequest(partition_key=today, run_key=f"files-{newest}"))
     state["mtime_ns"] = max(newest, state.get("mtime_ns", 0))
+    outside: list[str] = []
     if event is not None and event.timestamp != state.get("late_checked"):
         late = event.asset_materialization.metadata.get("late_days")
         for day in late.value if late is not None else []:
+            if not daily_partitions.has_partition_key(str(day)):
+                outside.append(str(day))  # tomorrow, before the start date, ...: no partition
+                continue
             requests.append(
                 dg.RunRequest(partition_key=day, run_key=f"late-{day}-{event.timestamp}")
             )
         state["late_checked"] = event.timestamp
     context.update_cursor(json.dumps(state))
+    note = ""
+    if outside:
+        note = (
+            f"late days without a partition, not run: {', '.join(outside)} (each runs once it "
+            "is a partition: tomorrow's once it is today)"
+        )
+        context.log.warning(note)
     if not requests:
-        return dg.SkipReason("no new event files and no late days")
+        return dg.SkipReason(
+            "; ".join(x for x in ("no new event files and no late days", note) if x)
+        )
     return requests
 
 

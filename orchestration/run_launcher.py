@@ -1,0 +1,107 @@
+"""Run monitoring for every launcher of a run: the UI, the schedule, sensors and `costwatch run`.
+
+Dagster's daemon fails a started run whose worker is gone only when the run launcher can tell
+(`check_run_worker_health`); its DefaultRunLauncher cannot. A run whose process died (OOM,
+kill -9, reboot) then stays "started" and keeps its slot in the `warehouse` pool: every later
+run waits forever. This launcher is Dagster's DefaultRunLauncher plus that health check, so the
+daemon's run monitoring (enabled in the shipped `dagster.yaml`) fails such runs and then frees
+their pool slots (`free_slots_after_run_end_seconds`).
+
+A worker is judged dead only on evidence: the code server that launched it answers and no longer
+runs it, or its process id (recorded by Dagster when the worker started, or by `costwatch run` in
+the run's tags) is gone on this machine. Anything it cannot tell counts as running.
+
+Internals used (kept to this module, covered by tests/integration/test_run_monitoring.py):
+`dagster._core.launcher` (CheckRunHealthResult, WorkerStatus: the launcher health-check API),
+`dagster._core.storage.tags.GRPC_INFO_TAG` and `dagster._grpc` (how DefaultRunLauncher itself
+finds the code server of a run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import dagster as dg
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+from dagster._core.storage.tags import GRPC_INFO_TAG
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", socket.gethostname()})
+CLI_TAG, CLI_HOST_TAG, CLI_PID_TAG = "costwatch/launched_by", "costwatch/host", "costwatch/pid"
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+class CostwatchRunLauncher(dg.DefaultRunLauncher):
+    """DefaultRunLauncher that can tell the daemon whether a run's worker is still alive."""
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        if run.tags.get(CLI_TAG) == "cli":
+            return self._by_pid(run.tags.get(CLI_HOST_TAG), run.tags.get(CLI_PID_TAG))
+        in_server = self._code_server_runs(run)
+        if in_server is not None:
+            if run.run_id in in_server:
+                return CheckRunHealthResult(WorkerStatus.RUNNING)
+            return CheckRunHealthResult(
+                WorkerStatus.FAILED, "the code server that launched the run no longer runs it"
+            )
+        grpc = json.loads(run.tags.get(GRPC_INFO_TAG, "{}"))
+        return self._by_pid(grpc.get("host") or "localhost", self._worker_pid(run))
+
+    def _code_server_runs(self, run: dg.DagsterRun) -> set[str] | None:
+        """Run ids the run's code server is executing; None when it cannot be asked."""
+        from dagster._grpc.client import DagsterGrpcClient
+        from dagster._grpc.types import GetCurrentRunsResult
+        from dagster._serdes import deserialize_value
+
+        info = run.tags.get(GRPC_INFO_TAG)
+        if not info:
+            return None
+        grpc = json.loads(info)
+        client = DagsterGrpcClient(
+            port=grpc.get("port"),
+            socket=grpc.get("socket"),
+            host=grpc.get("host"),
+            use_ssl=bool(grpc.get("use_ssl", False)),
+        )
+        try:
+            result = deserialize_value(client.get_current_runs(), GetCurrentRunsResult)
+        except Exception:
+            return None  # the server is gone or busy: fall back to the process id
+        return set(result.current_runs)
+
+    def _worker_pid(self, run: dg.DagsterRun) -> str | None:
+        """The pid Dagster recorded when the run's worker process started."""
+        records = self._instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=20
+        ).records
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            metadata = event.engine_event_data.metadata if event else {}
+            pid = metadata.get("pid")
+            if pid is not None:
+                return str(pid.value if hasattr(pid, "value") else pid)
+        return None
+
+    @staticmethod
+    def _by_pid(host: str | None, pid: str | None) -> CheckRunHealthResult:
+        if not pid or host not in LOCAL_HOSTS:
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "cannot tell: not on this machine")
+        if process_alive(int(pid)):
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED, f"the run's process {pid} is gone (killed or crashed)"
+        )

@@ -207,9 +207,9 @@ final as (
         ) }} as exact_api_calls_cost_usd,
         {{ exact_money(
             "case when interactions.interaction_type = 'compute' then"
-            ~ " coalesce(cast(interactions.duration_ms as decimal(18, 3)) * rates.compute_ms_rate, 0)"
-            ~ " + coalesce(cast(interactions.duration_ms as decimal(18, 3))"
-            ~ " * cast(interactions.memory_mb as decimal(18, 3)) * rates.compute_mb_ms_rate, 0)"
+            ~ " coalesce(cast(interactions.duration_ms as decimal(38, 3)) * rates.compute_ms_rate, 0)"
+            ~ " + coalesce(cast(interactions.duration_ms as decimal(38, 3))"
+            ~ " * cast(interactions.memory_mb as decimal(38, 3)) * rates.compute_mb_ms_rate, 0)"
             ~ " else 0 end"
         ) }} as exact_compute_cost_usd,
         {{ exact_money("coalesce(interactions.amount_usd, 0)") }} as exact_other_cost_usd,

@@ -11,7 +11,7 @@ A worker is judged dead only on evidence: the code server that launched it answe
 runs it, or its process id (recorded by Dagster when the worker started, or by `costwatch run` in
 the run's tags) is gone on this machine. Anything it cannot tell counts as running.
 
-Internals used (kept to this module, covered by tests/integration/test_run_monitoring.py):
+Internals used (kept to this module, covered by tests/reliability/test_run_monitoring.py):
 `dagster._core.launcher` (CheckRunHealthResult, WorkerStatus: the launcher health-check API),
 `dagster._core.storage.tags.GRPC_INFO_TAG` and `dagster._grpc` (how DefaultRunLauncher itself
 finds the code server of a run).

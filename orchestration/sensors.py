@@ -28,6 +28,7 @@ from sources.alerts import (
     write_blocklist,
 )
 from sources.event_log import discover_files
+from sources.warehouse import table_columns
 
 
 def _status_rows(path: str) -> tuple[str, str, list[dict]] | None:
@@ -45,8 +46,11 @@ def _status_rows(path: str) -> tuple[str, str, list[dict]] | None:
         }
         if "marts.budget_status" not in tables:
             return None
+        has_info = "info" in table_columns(con, "meta", "publish_info")
         published_at, fingerprint = con.execute(
-            "select max(published_at), coalesce(max(info->>'pii'), '') from meta.publish_info"
+            "select max(published_at), "  # noqa: S608 (constant SQL)
+            + ("coalesce(max(info->>'pii'), '')" if has_info else "''")
+            + " from meta.publish_info"
         ).fetchall()[0]
         cur = con.execute(f"select {', '.join(STATUS_COLUMNS)} from marts.budget_status")  # noqa: S608
         rows = [dict(zip(STATUS_COLUMNS, r, strict=True)) for r in cur.fetchall()]

@@ -216,16 +216,6 @@ def open_instance():
         yield instance
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
 def fail_orphaned_runs(instance) -> list[tuple[str, int]]:
     """Mark failed the runs `costwatch` started on this machine whose process is gone.
 
@@ -234,6 +224,8 @@ def fail_orphaned_runs(instance) -> list[tuple[str, int]]:
     process (or of another host) are left alone. Returns (run id, pid) of each run failed.
     """
     import dagster as dg
+
+    from orchestration.run_launcher import process_alive
 
     unfinished = [
         dg.DagsterRunStatus.NOT_STARTED,
@@ -249,7 +241,7 @@ def fail_orphaned_runs(instance) -> list[tuple[str, int]]:
         pid = run.tags.get("costwatch/pid")
         if run.tags.get("costwatch/host") != socket.gethostname() or not pid:
             continue
-        if _process_alive(int(pid)):
+        if process_alive(int(pid)):
             continue
         instance.report_run_failed(
             run, message=f"The process running this run ({pid}) is gone (killed or crashed)."

@@ -100,3 +100,26 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     outcomes = home.run(home.days[0], home.days[-1])
     assert [o.success for o in outcomes] == [True]
     return home
+
+
+def relations_holding(path: Path, needle: str, views: bool = False) -> list[str]:
+    """Relations of a DuckDB file with a row whose text holds `needle` (whatever the
+    compression): base tables, and views too when asked."""
+    kinds = ["BASE TABLE", "VIEW"] if views else ["BASE TABLE"]
+    hits = []
+    with duckdb.connect(str(path), read_only=True) as con:
+        relations = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type in (select unnest($kinds::VARCHAR[])) "
+            "and table_schema not in ('information_schema', 'pg_catalog')",
+            {"kinds": kinds},
+        ).fetchall()
+        for schema, table in relations:
+            relation = f'"{schema}"."{table}"'  # names from the catalog, quoted
+            found = con.execute(
+                f"select count(*) from {relation} t where t::VARCHAR like '%' || ? || '%'",  # noqa: S608
+                [needle],
+            ).fetchall()[0][0]
+            if found:
+                hits.append(f"{schema}.{table}")
+    return hits

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from orchestration import settings
+from tests.conftest import relations_holding
 from tests.unit.test_alerts import Receiver
 
 pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
@@ -79,25 +80,6 @@ def _the_daemon_tick_that_raised_the_alerts_is_recorded(home, env_vars, receiver
     assert summary["blocked_scopes"] == len(blocked) > 0
 
 
-def _duckdb_hits(path: Path, secret: str) -> list[str]:
-    """Tables of a DuckDB file with a row whose text holds `secret` (whatever the compression)."""
-    hits = []
-    with duckdb.connect(str(path), read_only=True) as con:
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE'"
-        ).fetchall()
-        for schema, table in tables:
-            relation = f'"{schema}"."{table}"'  # names from the catalog, quoted
-            found = con.execute(
-                f"select count(*) from {relation} t where t::VARCHAR like '%' || ? || '%'",  # noqa: S608
-                [secret],
-            ).fetchall()[0][0]
-            if found:
-                hits.append(f"{schema}.{table}")
-    return hits
-
-
 def _no_secret_anywhere(home: Path, proc: subprocess.CompletedProcess):
     leaks = []
     files = [p for p in home.rglob("*") if p.is_file()]
@@ -107,7 +89,7 @@ def _no_secret_anywhere(home: Path, proc: subprocess.CompletedProcess):
             leaks.append(f"demo output: {secret}")
         for path in files:
             if path.suffix == ".duckdb" and not path.name.endswith(".tmp"):
-                leaks += [f"{path.name}:{t}: {secret}" for t in _duckdb_hits(path, secret)]
+                leaks += [f"{path.name}:{t}: {secret}" for t in relations_holding(path, secret)]
             elif secret.encode() in path.read_bytes():
                 leaks.append(f"{path.relative_to(home)}: {secret}")
     assert leaks == []

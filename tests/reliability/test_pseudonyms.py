@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from sources.warehouse import publish_copy
-from tests.conftest import make_home
+from tests.conftest import make_home, relations_holding
 
 pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
 
@@ -61,26 +61,8 @@ def _extra_events(root: Path, day: dt.date) -> None:
     path.write_text("".join(json.dumps(e) + "\n" for e in lines))
 
 
-def _relations(con) -> list[str]:
-    rows = con.execute(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_schema not in ('meta', 'information_schema', 'pg_catalog')"
-    ).fetchall()
-    return [f'"{s}"."{t}"' for s, t in rows]  # names from the catalog, quoted
-
-
 def _hits(path: Path, needles: list[str]) -> list[str]:
-    out = []
-    with duckdb.connect(str(path), read_only=True) as con:
-        for relation in _relations(con):
-            for needle in needles:
-                n = con.execute(
-                    f"select count(*) from {relation} t where t::VARCHAR like '%' || ? || '%'",  # noqa: S608
-                    [needle],
-                ).fetchall()[0][0]
-                if n:
-                    out.append(f"{relation}: {needle}")
-    return out
+    return [f"{r}: {n}" for n in needles for r in relations_holding(path, n, views=True)]
 
 
 def _identifiers(path: Path) -> set[str]:

@@ -18,7 +18,13 @@ from orchestration.resources import ProviderApiResource
 from sources.model_catalog import map_new_models
 from sources.openai_csv import load_openai_csv_folder
 from sources.provider_store import ensure_tables, replace_pull
-from sources.providers import anthropic_client, openai_client, pull_anthropic, pull_openai
+from sources.providers import (
+    anthropic_client,
+    cost_gaps,
+    openai_client,
+    pull_anthropic,
+    pull_openai,
+)
 
 PROVIDER_USAGE = dg.AssetKey(["raw", "provider_usage"])
 PROVIDER_COSTS = dg.AssetKey(["raw", "provider_costs"])
@@ -86,6 +92,14 @@ def pull_provider_reports(
             "cost_rows": len(result.costs),
             "requests": result.requests_made,
         }
+    for result in pulls:
+        gaps = cost_gaps(result.costs)
+        if gaps:
+            # kept in raw.provider_costs (amount, currency), never summed as USD
+            pulled[result.provider]["cost_gaps"] = gaps
+            context.log.warning(
+                f"{result.provider}: cost rows not summed as USD (a gap in cost parity): {gaps}"
+            )
     with duckdb.get_connection() as con:
         ensure_tables(con)
         for result in pulls:  # every pull succeeded before anything is written

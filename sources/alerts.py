@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import httpx
 
+from sources.http_client import DeadlineExceeded, request
 from sources.warehouse import (
     PSEUDONYM,
     SESSION_PSEUDONYM,
@@ -51,6 +52,7 @@ STATUS_COLUMNS = (
     "is_current_period",
 )
 DELIVERY_ATTEMPTS = 3
+DELIVERY_DEADLINE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -191,14 +193,20 @@ def slack_payload(alert: Alert, ui_url: str) -> dict[str, Any]:
     }
 
 
-def deliver(client: httpx.Client, url: str, payload: dict[str, Any]) -> tuple[bool, str]:
+def deliver(
+    client: httpx.Client,
+    url: str,
+    payload: dict[str, Any],
+    deadline_seconds: float = DELIVERY_DEADLINE_S,
+) -> tuple[bool, str]:
     """POST with a few quick retries; (delivered, what happened)."""
     last = ""
     for _ in range(DELIVERY_ATTEMPTS):
         try:
-            response = client.post(url, json=payload, timeout=10.0)
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
+            # one deadline for the whole delivery: a receiver that trickles bytes cannot hold it
+            response = request(client, "POST", url, deadline_seconds, json=payload)
+        except (httpx.HTTPError, DeadlineExceeded) as exc:
+            last = str(exc) if isinstance(exc, DeadlineExceeded) else type(exc).__name__
             continue
         if 200 <= response.status_code < 300:
             return True, f"HTTP {response.status_code}"

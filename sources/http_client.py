@@ -1,7 +1,10 @@
 """The one HTTP mechanism for provider APIs: paging, retries, timeouts, clear errors.
 
-- Retries 429, 5xx, timeouts, connection errors and truncated/invalid JSON bodies, with exponential
-  backoff that honours `Retry-After`, bounded both in attempts and in total time.
+- Retries 429, 5xx, timeouts, connection errors, truncated/invalid JSON bodies and 200 responses
+  that are not a page (an `error` body, no `data` list), with exponential backoff that honours
+  `Retry-After`, bounded both in attempts and in total time.
+- Each request has one deadline in all (`timeout_seconds`), not only per read: a server that sends
+  a byte every few seconds cannot hold a pull for minutes.
 - Follows `has_more`/`next_page` with identical parameters and stops with an error on a repeated
   cursor or past a page limit.
 - Errors name the provider, the request (path and non-secret parameters) and the day, never a
@@ -42,7 +45,63 @@ def describe(provider: str, path: str, params: Mapping[str, Any], context: str =
     return f"{provider} GET {path} {shown}{where}"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+class DeadlineExceeded(Exception):
+    """The whole response did not arrive within the request's deadline."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    headers: httpx.Headers
+    text: str
+
+
+def request(
+    client: httpx.Client, method: str, url: str, deadline_seconds: float, **kwargs: Any
+) -> Reply:
+    """One request whose whole response must arrive within `deadline_seconds` (httpx's own
+    timeout applies per read). Raises DeadlineExceeded, or httpx's errors."""
+    deadline = time.monotonic() + deadline_seconds
+    with client.stream(method, url, timeout=deadline_seconds, **kwargs) as response:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if time.monotonic() > deadline:
+                raise DeadlineExceeded(
+                    f"no complete response within the {deadline_seconds:g} s deadline"
+                )
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded(
+                f"no complete response within the {deadline_seconds:g} s deadline"
+            )
+        encoding = response.charset_encoding or "utf-8"
+        return Reply(response.status_code, response.headers, body.decode(encoding, "replace"))
+
+
+def _rejected_parameter(text: str) -> str:
+    """`parameter X: message` from an API error body, when it names one."""
+    try:
+        error = json.loads(text).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(error, dict):
+        return ""
+    param, message = error.get("param"), error.get("message") or ""
+    return f"rejected parameter {param}: {message}" if param else str(message)
+
+
+def page_problem(body: dict[str, Any]) -> str | None:
+    """Why a 200 response is not a page of a report (None when it is one)."""
+    if "error" in body:
+        error = body["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        return f"an error body with HTTP 200 ({str(message)[:200]})"
+    if not isinstance(body.get("data"), list):
+        return "a body without a `data` list"
+    return None
+
+
+def _retry_after(response: Reply) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
@@ -60,14 +119,18 @@ def get_json(
     policy: RetryPolicy,
     context: str = "",
     sleep: Callable[[float], None] = time.sleep,
+    validate: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> dict[str, Any]:
-    """GET one JSON object, retrying what is worth retrying within the policy's bounds."""
+    """GET one JSON object, retrying what is worth retrying within the policy's bounds.
+    `validate` says why a body is not what was asked for (then it is retried like a 5xx)."""
     started = time.monotonic()
     last_problem = ""
     for attempt in range(1, policy.max_attempts + 1):
         delay: float | None = None
         try:
-            response = client.get(path, params=params, timeout=policy.timeout_seconds)
+            response = request(client, "GET", path, policy.timeout_seconds, params=params)
+        except DeadlineExceeded as exc:
+            last_problem = str(exc)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             last_problem = f"{type(exc).__name__}"
         else:
@@ -80,9 +143,10 @@ def get_json(
                     if response.status_code in (401, 403)
                     else "check the request parameters"
                 )
+                said = _rejected_parameter(response.text) or response.text[:300]
                 raise ProviderAPIError(
                     f"{describe(provider, path, params, context)} failed with HTTP "
-                    f"{response.status_code}: {response.text[:300]} ({hint})"
+                    f"{response.status_code}: {said} ({hint})"
                 )
             else:
                 try:
@@ -90,9 +154,12 @@ def get_json(
                 except json.JSONDecodeError:
                     last_problem = "truncated or invalid JSON body"
                 else:
-                    if isinstance(body, dict):
+                    if not isinstance(body, dict):
+                        last_problem = "JSON body is not an object"
+                    elif validate is not None and (problem := validate(body)):
+                        last_problem = problem
+                    else:
                         return body
-                    last_problem = "JSON body is not an object"
         if delay is None:
             delay = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
         elapsed = time.monotonic() - started
@@ -123,7 +190,7 @@ def iter_pages(
         query = dict(params)
         if page is not None:
             query["page"] = page
-        body = get_json(client, provider, path, query, policy, context, sleep)
+        body = get_json(client, provider, path, query, policy, context, sleep, page_problem)
         yield body
         if not body.get("has_more"):
             return

@@ -3,17 +3,21 @@
 Point COSTWATCH_OPENAI_CSV_DIR at a folder of exported CSV files (any depth). A file is a cost
 export when it has an `amount_value` column and a usage export when it has `input_tokens`.
 Integers may be rendered as floats ("1200.0"); rows of empty buckets (no amount, no tokens) are
-skipped. Days come from `start_time` (Unix seconds) or `start_time_iso`.
+skipped. Days come from `start_time` (Unix seconds) or `start_time_iso`. A usage row's endpoint is
+its `endpoint` column when there is one, else the file name's (`embeddings_usage_....csv`,
+`completions_usage_....csv`: the dashboard names its exports so), else completions. Rows are read
+with the same mapping as the API's (both audio shapes, counts checked).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
-from sources.providers import CostRow, ProviderPull, UsageRow
+from sources.providers import ProviderPull, cost_row, money, openai_usage_row
 
 
 def _day(row: dict[str, str]) -> dt.date:
@@ -22,12 +26,25 @@ def _day(row: dict[str, str]) -> dt.date:
     return dt.datetime.fromisoformat(row["start_time_iso"].replace("Z", "+00:00")).date()
 
 
-def _count(value: str | None) -> int:
-    return int(Decimal(value)) if value not in (None, "") else 0
+USAGE_FILE = re.compile(r"(?P<endpoint>[a-z][a-z_]*?)_usage(?:[_.-].*)?\.csv", re.IGNORECASE)
+
+
+def endpoint_of(path: Path) -> str:
+    """The usage endpoint a dashboard export is of, from its file name (default completions)."""
+    match = USAGE_FILE.fullmatch(path.name)
+    return match["endpoint"].lower() if match else "completions"
 
 
 def _text(value: str | None) -> str | None:
     return value or None
+
+
+def _usage_fields(row: dict[str, str]) -> dict:
+    """A CSV row as the API's result: empty cells are absent, booleans typed."""
+    out: dict = {k: v for k, v in row.items() if v not in (None, "")}
+    if "batch" in out:
+        out["batch"] = _bool(out["batch"])
+    return out
 
 
 def _bool(value: str | None) -> bool | None:
@@ -46,36 +63,20 @@ def load_openai_csv_folder(folder: Path, start: dt.date, end: dt.date) -> Provid
                     if not row.get("amount_value"):
                         continue  # empty bucket
                     pull.costs.append(
-                        CostRow(
-                            provider="openai",
-                            day=_day(row),
+                        cost_row(
+                            "openai",
+                            _day(row),
+                            money(row["amount_value"], "amount_value", str(path)),
+                            row.get("amount_currency") or "usd",
                             project_id=_text(row.get("project_id")),
                             line_item=_text(row.get("line_item")),
-                            amount_usd=Decimal(row["amount_value"]),
-                            currency=(row.get("amount_currency") or "usd").lower(),
                         )
                     )
                 elif "input_tokens" in fields:
                     if not row.get("input_tokens") and not row.get("num_model_requests"):
                         continue  # empty bucket
-                    pull.usage.append(
-                        UsageRow(
-                            provider="openai",
-                            day=_day(row),
-                            endpoint=_text(row.get("endpoint")) or "completions",
-                            model=_text(row.get("model")),
-                            project_id=_text(row.get("project_id")),
-                            api_key_id=_text(row.get("api_key_id")),
-                            service_tier=_text(row.get("service_tier")),
-                            is_batch=_bool(row.get("batch")),
-                            context_window=None,
-                            input_tokens=_count(row.get("input_tokens")),
-                            cached_input_tokens=_count(row.get("input_cached_tokens")),
-                            cache_write_tokens=_count(row.get("input_cache_write_tokens")),
-                            output_tokens=_count(row.get("output_tokens")),
-                            requests=_count(row.get("num_model_requests")),
-                        )
-                    )
+                    endpoint = _text(row.get("endpoint")) or endpoint_of(path)
+                    pull.usage.append(openai_usage_row(_usage_fields(row), _day(row), endpoint))
     pull.usage = [u for u in pull.usage if start <= u.day <= end]
     pull.costs = [c for c in pull.costs if start <= c.day <= end]
     return pull

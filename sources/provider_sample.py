@@ -69,7 +69,8 @@ def provider_reports(ledger: Ledger) -> FakeProviderData:
         acc[4] += 1
         price = calc_price_per_call({**ev, "service_tier": ev.get("service_tier")})
         if price is not None:
-            costs[(ev["day"], ev["provider"], k[3], f"{k[2]}, tokens")] += price
+            # the token kind OpenAI's cost report names ("<model>, input"); one line per model
+            costs[(ev["day"], ev["provider"], k[3], f"{k[2]}, input")] += price
     bad_day = ledger.day_list[min(DISCREPANCY["day_index"], len(ledger.day_list) - 1)]
     usage: list[UsageRow] = []
     for (day, provider, model, project, key, tier), (inp, cached, writes, out, n) in sorted(

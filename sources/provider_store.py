@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import astuple
+from dataclasses import astuple, fields
 
 import duckdb
 
-from sources.providers import ProviderPull
+from sources.providers import CostRow, ProviderPull, UsageRow
 from sources.warehouse import transaction
 
 USAGE_DDL = """
@@ -21,19 +21,32 @@ create table if not exists raw.provider_usage (
 COSTS_DDL = """
 create table if not exists raw.provider_costs (
   provider VARCHAR not null, day DATE not null, project_id VARCHAR, line_item VARCHAR,
-  amount_usd DECIMAL(38,18) not null, currency VARCHAR not null, cost_type VARCHAR,
+  amount_usd DECIMAL(38,18), currency VARCHAR not null, cost_type VARCHAR,
   model VARCHAR, service_tier VARCHAR, pulled_at TIMESTAMP not null
 )"""
+# Columns added since the first release: warehouses built before get them on the next pull.
+MIGRATIONS = (
+    "alter table raw.provider_usage add column if not exists input_audio_tokens BIGINT default 0",
+    "alter table raw.provider_usage add column if not exists output_audio_tokens BIGINT default 0",
+    "alter table raw.provider_costs add column if not exists amount DECIMAL(38,18)",
+    "alter table raw.provider_costs alter column amount_usd drop not null",
+)
+USAGE_COLUMNS = [f.name for f in fields(UsageRow)]
+COSTS_COLUMNS = [f.name for f in fields(CostRow)]
 
 
-USAGE_INSERT = "insert into raw.provider_usage values (" + ", ".join(["?"] * 16) + ")"  # noqa: S608
-COSTS_INSERT = "insert into raw.provider_costs values (" + ", ".join(["?"] * 10) + ")"  # noqa: S608
+def _insert(table: str, columns: list[str]) -> str:
+    names = ", ".join([*columns, "pulled_at"])
+    marks = ", ".join(["?"] * (len(columns) + 1))
+    return f"insert into {table} ({names}) values ({marks})"  # noqa: S608 (dataclass fields)
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     con.execute(USAGE_DDL)
     con.execute(COSTS_DDL)
+    for statement in MIGRATIONS:
+        con.execute(statement)
 
 
 def replace_pull(con: duckdb.DuckDBPyConnection, pull: ProviderPull) -> tuple[int, int]:
@@ -47,12 +60,12 @@ def replace_pull(con: duckdb.DuckDBPyConnection, pull: ProviderPull) -> tuple[in
         con.execute(f"delete from raw.provider_costs where {where}", params)  # noqa: S608 (constant)
         if pull.usage:
             con.executemany(
-                USAGE_INSERT,
+                _insert("raw.provider_usage", USAGE_COLUMNS),
                 [(*astuple(u), now) for u in pull.usage],
             )
         if pull.costs:
             con.executemany(
-                COSTS_INSERT,
+                _insert("raw.provider_costs", COSTS_COLUMNS),
                 [(*astuple(c), now) for c in pull.costs],
             )
     return len(pull.usage), len(pull.costs)

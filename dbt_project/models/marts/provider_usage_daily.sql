@@ -27,7 +27,9 @@ final as (
         cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
         cast(sum(output_tokens) as bigint) as output_tokens,
         cast(sum(requests) as bigint) as requests,
-        cast(sum(web_search_requests) as bigint) as web_search_requests
+        cast(sum(web_search_requests) as bigint) as web_search_requests,
+        cast(sum(input_audio_tokens) as bigint) as input_audio_tokens,
+        cast(sum(output_audio_tokens) as bigint) as output_audio_tokens
     from usage
     group by all
 )

@@ -26,6 +26,8 @@ renamed as (
         source.output_tokens,
         source.requests,
         source.web_search_requests,
+        coalesce(source.input_audio_tokens, 0) as input_audio_tokens,
+        coalesce(source.output_audio_tokens, 0) as output_audio_tokens,
         source.pulled_at
     from source
     left join model_aliases

@@ -70,33 +70,50 @@ def evaluate_budgets(cursor: str | None, now: dt.datetime | None = None) -> tupl
         return cursor or "{}", {"skipped": "no published budget status yet"}
     published_at, fingerprint, rows = loaded
     log = AlertLog(s.alerts_dir)
-    latest = log.latest()
     webhook = os.environ.get("COSTWATCH_ALERT_WEBHOOK_URL", "").strip()
     ui_url = os.environ.get("COSTWATCH_UI_URL", "http://127.0.0.1:3000")
-    new = (
-        due_alerts(rows, set(latest), fingerprint)
-        if published_at != state.get("published_at")
-        else []
-    )
-    retry = [
-        Alert(**{k: v for k, v in r.items() if k in Alert.__dataclass_fields__})
-        for r in latest.values()
-        if webhook and not r["delivered"]
-    ]
-    records = []
-    with httpx.Client() as client:
-        for alert in [*new, *retry]:
-            if webhook:
-                ok, outcome = deliver(client, webhook, slack_payload(alert, ui_url))
-            else:
-                ok, outcome = False, "no webhook configured (COSTWATCH_ALERT_WEBHOOK_URL)"
-            records.append(record(alert, ok, outcome, now))
-    log.append(records)
-    blocked = write_blocklist(s.home / "blocklist.json", rows, now)
+    send_past = os.environ.get("COSTWATCH_ALERT_SEND_PAST_PERIODS", "").strip() == "1"
+    current = {
+        (r["budget_id"], r["scope_id"], str(r["period_start"]))
+        for r in rows
+        if r["is_current_period"]
+    }
+    delivered = 0
+    with log.locked():
+        # the block list first: a slow receiver must not delay what applications read
+        blocked = write_blocklist(s.home / "blocklist.json", rows, now)
+        latest = log.latest()
+        new = (
+            due_alerts(rows, set(latest), fingerprint)
+            if published_at != state.get("published_at")
+            else []
+        )
+        retry = [
+            Alert(**{k: v for k, v in r.items() if k in Alert.__dataclass_fields__})
+            for r in latest.values()
+            if webhook and not r["delivered"]
+        ]
+        # Alerts of a period that is over are recorded, not sent (a backfill, or alerts recorded
+        # while no webhook was configured): COSTWATCH_ALERT_SEND_PAST_PERIODS=1 sends them too.
+        retry = [
+            a for a in retry if send_past or (a.budget_id, a.scope_id, a.period_start) in current
+        ]
+        with httpx.Client() as client:
+            for alert in [*new, *retry]:
+                is_current = (alert.budget_id, alert.scope_id, alert.period_start) in current
+                if not webhook:
+                    ok, outcome = False, "no webhook configured (COSTWATCH_ALERT_WEBHOOK_URL)"
+                elif not (is_current or send_past):
+                    ok, outcome = False, "not sent: its period is over"
+                else:
+                    ok, outcome = deliver(client, webhook, slack_payload(alert, ui_url))
+                # recorded as it happens: a crash repeats at most the alert in flight
+                log.append([record(alert, ok, outcome, now)])
+                delivered += ok
     summary = {
         "new_alerts": len(new),
         "retried": len(retry),
-        "delivered": sum(r["delivered"] for r in records),
+        "delivered": delivered,
         "blocked_scopes": len(blocked),
     }
     return json.dumps({"published_at": published_at}), summary

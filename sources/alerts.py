@@ -14,10 +14,12 @@ over or the budget is raised.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -145,13 +147,31 @@ class AlertLog:
             latest[r["alert_id"]] = r
         return latest
 
-    def append(self, records: Iterable[dict[str, Any]]) -> None:
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the log's lock: one evaluation at a time (a slow tick overlapping the next, a
+        manual evaluation), so the second sees what the first recorded and sends nothing twice."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with (self.path.parent / "alerts.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append records durably. Every append starts on a fresh line, so a torn last line
+        left by a crash is never glued to (and loses) the next record."""
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
         if not text:
             return
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(text)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a+b") as fh:
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")  # repair: the torn fragment stays a line of its own
+            fh.write(text.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
 

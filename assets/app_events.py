@@ -4,7 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from assets.partitions import daily_partitions, day_range, single_run
+from assets.partitions import daily_partitions, day_range, day_results, single_run
 from orchestration.resources import EventLogResource
 from orchestration.settings import read_limits
 from sources.event_log import IngestResult, ingest_range
@@ -148,22 +148,36 @@ def ingest_app_events(
         asset_key=MODEL_ALIASES,
         metadata={"unknown_models": dg.MetadataValue.json([list(x) for x in unknown_models])},
     )
-    yield dg.AssetCheckResult(
-        check_name="lines_accounted_for",
-        passed=not bad_files
-        and totals["lines_read"]
-        == sum(totals[k] for k in ("accepted", "duplicates", "quarantined", "blank")),
-        metadata={"mismatched_files": dg.MetadataValue.json([[f, str(d)] for f, d in bad_files])},
+    yield from day_results(
+        context,
+        dg.AssetCheckResult(
+            check_name="lines_accounted_for",
+            passed=not bad_files
+            and totals["lines_read"]
+            == sum(totals[k] for k in ("accepted", "duplicates", "quarantined", "blank")),
+            metadata={
+                "mismatched_files": dg.MetadataValue.json([[f, str(d)] for f, d in bad_files])
+            },
+        ),
+        failing_days={str(d) for _, d in bad_files},
     )
     share = totals["quarantined"] / totals["lines_read"] if totals["lines_read"] else 0.0
-    yield dg.AssetCheckResult(
-        check_name="quarantine_share",
-        passed=share <= QUARANTINE_WARN_SHARE,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "quarantined": totals["quarantined"],
-            "lines_read": totals["lines_read"],
-            "share": dg.MetadataValue.float(round(share, 6)),
-            "reasons": dg.MetadataValue.json(result.quarantine_reasons),
+    yield from day_results(
+        context,
+        dg.AssetCheckResult(
+            check_name="quarantine_share",
+            passed=share <= QUARANTINE_WARN_SHARE,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "quarantined": totals["quarantined"],
+                "lines_read": totals["lines_read"],
+                "share": dg.MetadataValue.float(round(share, 6)),
+                "reasons": dg.MetadataValue.json(result.quarantine_reasons),
+            },
+        ),
+        failing_days={
+            str(d)
+            for d, c in result.per_day.items()
+            if c["lines_read"] and c["quarantined"] / c["lines_read"] > QUARANTINE_WARN_SHARE
         },
     )

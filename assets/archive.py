@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.dbt import dbt_models
+from assets.partitions import day_results
 from orchestration.resources import RetentionResource
 from sources.archive import ARCHIVED, ArchiveMismatch, move_to_archive
 
@@ -91,9 +92,12 @@ def archive_old_days(
         yield dg.MaterializeResult(
             asset_key=HISTORY_KEYS[m.relation], metadata={"rows": m.after.rows}
         )
-        yield dg.AssetCheckResult(
-            asset_key=ARCHIVE_KEYS[m.relation],
-            check_name="archive_lost_nothing",
-            passed=m.lossless,
-            metadata=totals,
+        yield from day_results(
+            context,
+            dg.AssetCheckResult(
+                asset_key=ARCHIVE_KEYS[m.relation],
+                check_name="archive_lost_nothing",
+                passed=m.lossless,
+                metadata=totals,
+            ),
         )

@@ -1,11 +1,12 @@
 """Checks on the cost marts that dbt tests cannot express (lists in their metadata)."""
 
 import os
+from collections.abc import Iterator
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, day_results
 
 COST_BREAKDOWN = dg.AssetKey(["marts", "cost_breakdown"])
 SEVERITIES = {"warn": dg.AssetCheckSeverity.WARN, "fail": dg.AssetCheckSeverity.ERROR}
@@ -31,7 +32,7 @@ def unpriced_severity() -> dg.AssetCheckSeverity:
 )
 def llm_calls_priced(
     context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]:
     keys = context.partition_key_range
     with duckdb.get_connection() as con:
         rows = con.execute(
@@ -47,11 +48,16 @@ def llm_calls_priced(
             """,
             {"start": keys.start, "end": keys.end},
         ).fetchall()
+        days = con.execute(
+            "select distinct interaction_day::VARCHAR from marts.cost_breakdown "
+            "where is_unpriced_llm_call and interaction_day between $start::DATE and $end::DATE",
+            {"start": keys.start, "end": keys.end},
+        ).fetchall()
     unpriced = [
         {"provider": p, "model": m, "calls": n, "input_tokens": i, "output_tokens": o}
         for p, m, n, i, o in rows
     ]
-    return dg.AssetCheckResult(
+    result = dg.AssetCheckResult(
         passed=not unpriced,
         severity=unpriced_severity(),
         metadata={
@@ -59,3 +65,4 @@ def llm_calls_priced(
             "unpriced_calls": sum(u["calls"] for u in unpriced),
         },
     )
+    yield from day_results(context, result, {d for (d,) in days})

@@ -1,11 +1,13 @@
 """Parity checks: what the application logged against what the providers report, per day."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, day_results
+
+CheckEvents = Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]
 
 PARITY = dg.AssetKey(["marts", "parity_daily"])
 COLUMNS = (
@@ -59,6 +61,10 @@ def _status_counts(duckdb: DuckDBResource, context: dg.AssetCheckExecutionContex
         )
 
 
+def _failing_days(rows: list) -> set[str]:
+    return {str(r[0]) for r in rows}  # the day is the first column
+
+
 def _result(rows: list, counts: dict, what: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=not rows,
@@ -81,14 +87,12 @@ CHECK_ARGS = {"asset": PARITY, "partitions_def": daily_partitions, "pool": "ware
         "listed as warnings. Out-of-scope keys are not failures."
     ),
 )
-def token_parity(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
-) -> dg.AssetCheckResult:
+def token_parity(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
     failing = _rows(duckdb, context, "status = 'fail'")
     result = _result(failing, _status_counts(duckdb, context), "failing_rows")
     warned = _rows(duckdb, context, "status = 'warn'")
     result.metadata["warning_rows"] = dg.MetadataValue.int(len(warned))
-    return result
+    yield from day_results(context, result, _failing_days(failing))
 
 
 @dg.asset_check(
@@ -98,16 +102,15 @@ def token_parity(
         "(OpenAI); fails above parity_fail_pct (default 2%)."
     ),
 )
-def requests_parity(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
-) -> dg.AssetCheckResult:
+def requests_parity(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
     rows = _rows(
         duckdb,
         context,
         "status not in ('out_of_scope', 'missing_app', 'missing_provider') "
         "and requests_status = 'fail'",
     )
-    return _result(rows, _status_counts(duckdb, context), "failing_rows")
+    result = _result(rows, _status_counts(duckdb, context), "failing_rows")
+    yield from day_results(context, result, _failing_days(rows))
 
 
 @dg.asset_check(
@@ -117,11 +120,10 @@ def requests_parity(
         "(missing_app), or the app logged usage the provider does not report (missing_provider)."
     ),
 )
-def missing_windows(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
-) -> dg.AssetCheckResult:
+def missing_windows(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
     rows = _rows(duckdb, context, "status in ('missing_app', 'missing_provider')")
-    return _result(rows, _status_counts(duckdb, context), "missing_rows")
+    result = _result(rows, _status_counts(duckdb, context), "missing_rows")
+    yield from day_results(context, result, _failing_days(rows))
 
 
 COST_PARITY_SQL = """
@@ -175,9 +177,7 @@ COST_FAIL_PCT = 2.0
         "out-of-scope projects, and Anthropic Priority Tier, which cost_report never shows."
     ),
 )
-def cost_parity(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
-) -> dg.AssetCheckResult:
+def cost_parity(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
     keys = context.partition_key_range
     with duckdb.get_connection() as con:
         rows = con.execute(COST_PARITY_SQL, {"s": keys.start, "e": keys.end}).fetchall()
@@ -187,19 +187,22 @@ def cost_parity(
         "|---|---|---|---|---|---|---|---|",
     ]
     failing = []
+    failing_days: set[str] = set()
     for day, provider, billed, app, non_token, out_of_scope, priority in rows:
         diff = float((app - billed) / billed * 100) if billed else (0.0 if not app else None)
         if diff is None or abs(diff) > COST_FAIL_PCT:
             failing.append(f"{day} {provider}")
+            failing_days.add(str(day))
         shown = "n/a" if diff is None else f"{diff:.3f}"
         table.append(
             f"| {day} | {provider} | {billed:.6f} | {app:.6f} | {shown} | {non_token:.6f} | "
             f"{out_of_scope:.6f} | {priority:.6f} |"
         )
-    return dg.AssetCheckResult(
+    result = dg.AssetCheckResult(
         passed=not failing,
         metadata={
             "failing_days": dg.MetadataValue.json(failing),
             "variance_table": dg.MetadataValue.md("\n".join(table)),
         },
     )
+    yield from day_results(context, result, failing_days)

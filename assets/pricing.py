@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.partitions import day_results
 from orchestration.resources import ConfigFilesResource
 from sources.pricing import (
     genai_prices_for_refresh,
@@ -97,18 +98,24 @@ def load_prices(
             "rate_card_file": dg.MetadataValue.path(config_files.rate_card),
         },
     )
-    yield dg.AssetCheckResult(
-        check_name="every_genai_price_flattened",
-        passed=not genai.problems,
-        metadata={"problems": dg.MetadataValue.json(genai.problems)},
+    yield from day_results(
+        context,
+        dg.AssetCheckResult(
+            check_name="every_genai_price_flattened",
+            passed=not genai.problems,
+            metadata={"problems": dg.MetadataValue.json(genai.problems)},
+        ),
     )
-    yield dg.AssetCheckResult(
-        check_name="price_update_succeeded",
-        passed=genai.update_error is None,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "genai_prices_data": genai.origin,
-            "error": genai.update_error or "",
-            "update_configured": bool(config_files.prices_url),
-        },
+    yield from day_results(
+        context,
+        dg.AssetCheckResult(
+            check_name="price_update_succeeded",
+            passed=genai.update_error is None,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "genai_prices_data": genai.origin,
+                "error": genai.update_error or "",
+                "update_configured": bool(config_files.prices_url),
+            },
+        ),
     )

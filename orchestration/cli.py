@@ -143,10 +143,16 @@ def run_range(
                 asset_selection=asset_selection,
             )
             outcome = RunOutcome(a, b, result.run_id, result.success, time.monotonic() - t0)
-            for event in result.all_events:
-                if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            evaluations = [
+                e.event_specific_data
+                for e in result.all_events
+                if e.event_type_value == "ASSET_CHECK_EVALUATION"
+            ]
+            # a multi-day run records each check per day and once for the run: count it once
+            overall = {ev.asset_check_key for ev in evaluations if ev.partition is None}
+            for ev in evaluations:
+                if ev.partition is not None and ev.asset_check_key in overall:
                     continue
-                ev = event.event_specific_data
                 if ev.passed:
                     outcome.checks_passed += 1
                 else:

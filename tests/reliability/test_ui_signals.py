@@ -1,0 +1,76 @@
+"""`costwatch ui` leaves no orphans (issue 15, item 14): SIGTERM, or SIGINT to a `costwatch ui`
+started in the background (which inherits an ignored SIGINT), stops the webserver, the daemon and
+the code servers it started within 30 s."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from orchestration.cli import descendants
+from orchestration.run_launcher import process_alive
+
+pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    if not process_alive(pid):
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `costwatch ui &` gets from a script
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_every_process_costwatch_ui_started(tmp_path, sig):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
+    env["COSTWATCH_HOME"] = str(tmp_path)
+    ui = subprocess.Popen(
+        [str(Path(sys.executable).parent / "costwatch"), "ui", "--port", str(port)],
+        env=env,
+        stdout=(tmp_path / "ui.log").open("w"),
+        stderr=subprocess.STDOUT,
+        preexec_fn=_ignore_sigint,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).is_success:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError((tmp_path / "ui.log").read_text()[-3000:])
+        time.sleep(3)  # the daemon and its code server start after the webserver answers
+        started = descendants(ui.pid)
+        assert len(started) >= 3, started  # dagster dev, webserver, daemon (+ code servers)
+        ui.send_signal(sig)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30 and [p for p in [ui.pid, *started] if _alive(p)]:
+            time.sleep(0.2)
+        assert [p for p in [ui.pid, *started] if _alive(p)] == []
+        assert ui.wait(timeout=5) == 0
+    finally:
+        for p in [ui.pid, *descendants(ui.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)

@@ -102,3 +102,27 @@ def test_a_move_larger_than_a_row_group_keeps_every_row(tmp_path):
         "select count(*), sum(input_tokens) from history.interactions"
     ).fetchall() == [(300_000, sum(i % 1000 for i in range(300_000)))]
     assert con.execute("select count(*) from archive.interactions").fetchall() == [(150_000,)]
+
+
+def test_a_move_whose_totals_differ_is_rolled_back(con, monkeypatch):
+    """The lossless check must roll the delete back (planted bug: a check that never rolls
+    back). The totals taken after the delete are made to differ, as a lost row would."""
+    import sources.archive as archive
+    from sources.archive import ArchiveMismatch
+
+    real = archive._totals
+    calls: list[str] = []
+
+    def totals_losing_a_row(con_, relation):
+        calls.append(relation)
+        t = real(con_, relation)
+        if calls.count(relation) == 2:  # the check after the delete
+            return type(t)(t.rows - 1, t.sums)
+        return t
+
+    monkeypatch.setattr(archive, "_totals", totals_losing_a_row)
+    with pytest.raises(ArchiveMismatch, match="interactions"):
+        move_to_archive(con, D3)
+    # nothing left marts: every day is still there, and history shows each row once
+    assert _ids(con, "marts") == ["e1", "e2", "e3", "e4"]
+    assert _ids(con, "history") == ["e1", "e2", "e3", "e4"]

@@ -346,3 +346,13 @@ def test_discover_files_any_depth_and_suffixes(tmp_path: Path):
         _write(tmp_path, name, ["{}"])
     assert [f.source_file for f in discover_files(tmp_path)] == ["a.jsonl", "x/y/b.jsonl.gz"]
     assert discover_files(tmp_path / "missing") == []
+
+
+def test_duplicates_with_the_same_ts_and_file_keep_the_first_line(tmp_path: Path):
+    """The last tie-break is the line number (planted bug: reversed)."""
+    first = {**LLM, "event_id": "dup", "model": "line-1"}
+    second = {**LLM, "event_id": "dup", "model": "line-2"}
+    _write(tmp_path, "a.jsonl", [json.dumps(first), json.dumps(second)])
+    con, result = _ingest(tmp_path)
+    assert [(e["model"], e["line_no"]) for e in _events(con)] == [("line-1", 1)]
+    assert result.per_day[DAY]["duplicates"] == 1

@@ -51,7 +51,9 @@ MAXIMA: dict[str, float] = {
     "duration_ms": 10**10,  # about 116 days
     "memory_mb": 10**7,  # 10 TB
     "units": 10**9,
-    "amount_usd": 10**7,
+    # JSON numbers are read as doubles, exact to 15 significant digits: below a million an
+    # amount keeps all 9 decimals (README "amount_usd keeps 9 decimals")
+    "amount_usd": 10**6,
     "quality_score": 100,
     "rating": 5,
 }

@@ -41,9 +41,8 @@ def _run_demo(home: Path):
     with settings.temporary_env(env_vars):
         env = dict(os.environ)
     costwatch = str(Path(sys.executable).parent / "costwatch")
-    # fewer days and users than the default demo (the budgets are still crossed), to save time
     proc = subprocess.run(
-        [costwatch, "demo", "--days", "4", "--users", "25"],
+        [costwatch, "demo"],  # the default demo, of which the README speaks
         env=env,
         capture_output=True,
         text=True,
@@ -59,6 +58,14 @@ def _run_demo(home: Path):
 def test_demo_end_to_end(tmp_path):
     """One demo run (it takes a minute), two checks."""
     home, env_vars, proc, receiver = _run_demo(tmp_path)
+    # README: two checks fail on purpose "and nothing else fails"
+    failed = {
+        ln.strip() for ln in proc.stdout.splitlines() if ln.strip().startswith("failed check:")
+    }
+    assert failed == {
+        "failed check: marts/parity_daily:token_parity (error)",
+        "failed check: marts/cost_breakdown:llm_calls_priced (warn)",
+    }, proc.stdout[-3000:]
     _the_daemon_tick_that_raised_the_alerts_is_recorded(home, env_vars, receiver)
     _no_secret_anywhere(home, proc)
 

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test lint format bench ui clean
+.PHONY: install browser demo test lint format bench ui clean mutation
 
 # root installs Debian packages directly, anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -52,3 +52,10 @@ bench: install
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs .pytest_cache
+
+# Mutation testing (not part of `make test`; long): MUTANTS narrows it, e.g.
+#   make mutation MUTANTS='sources.alerts*'
+# then `.venv/bin/mutmut results` lists the survivors. Scores: docs/mutation.md.
+mutation: install
+	$(BIN)/uv pip install --quiet --python $(BIN)/python mutmut==3.8.1
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)

@@ -321,7 +321,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(f"Warehouse (written by runs only): {s.warehouse}")
     print(f"Analysts' read-only copy:         {s.published}")
-    print(f'  e.g. duckdb -readonly {s.published} "select * from marts.daily_totals"')  # noqa: S608 (not SQL, a hint printed for the user)
+    print(f"  e.g. {sql_hint(s)}")
     print(f"Report:                           {s.report}")
     print(
         f"Budget alerts log / block list:   {s.alerts_dir / 'alerts.jsonl'} / "
@@ -533,6 +533,27 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_QUERY = "select day, total_cost_usd, session_count from marts.daily_totals order by day"
+
+
+def sql_hint(s: settings.Settings) -> str:
+    """A `costwatch sql` command line that works as printed, from any folder."""
+    costwatch = Path(sys.executable).parent / "costwatch"
+    return f'COSTWATCH_HOME={s.home} {costwatch} sql "{DEMO_QUERY}"'
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from sources.query import QueryError, run_query
+
+    s = settings.apply()
+    try:
+        run_query(s.published, args.query, as_csv=args.csv, max_rows=args.max_rows)
+    except QueryError as exc:
+        print(f"costwatch sql: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from sources.export import ExportError, export_relation
 
@@ -592,6 +613,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="file to write (default under $COSTWATCH_HOME/exports)"
     )
     export.set_defaults(func=_cmd_export)
+
+    sql = sub.add_parser(
+        "sql", help="query the analysts' published copy (read-only), print a table or CSV"
+    )
+    sql.add_argument("query", help='e.g. "select * from marts.daily_totals order by day"')
+    sql.add_argument("--csv", action="store_true", help="CSV with a header instead of a table")
+    sql.add_argument(
+        "--max-rows", type=_positive, default=100, help="rows shown in a table (default 100)"
+    )
+    sql.set_defaults(func=_cmd_sql)
 
     ui = sub.add_parser("ui", help="start the Dagster webserver and daemon")
     ui.add_argument("--port", type=int, default=3000)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -156,3 +157,32 @@ def test_the_analyst_notebook_runs_on_the_published_copy(built_home: Home, monke
     assert int(namespace["by_category"]["interactions"].sum()) == expected > 0
     assert len(namespace["per_answer"]) > 0 and len(namespace["daily"]) == len(built_home.days)
     namespace["con"].close()
+
+
+def test_costwatch_sql_prints_the_published_rows_and_writes_nothing(built_home: Home):
+    """`costwatch sql` (issue 22: the suggested `duckdb` program is not installed): a table or
+    CSV of the published copy, equal to the typed query; writes and file access refused."""
+    import io
+    import sys
+
+    costwatch = str(Path(sys.executable).parent / "costwatch")
+    env = {**os.environ, "COSTWATCH_HOME": str(built_home.root)}
+    sql = "select day, total_cost_usd, session_count from marts.daily_totals order by day"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [costwatch, "sql", *args], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    table = run(sql)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["day", "total_cost_usd", "session_count"]
+    assert lines[-1] == f"({len(built_home.days)} rows)"
+    as_csv = list(csv.reader(io.StringIO(run("--csv", sql).stdout)))
+    expected = built_home.query(sql, published=True)
+    assert as_csv[1:] == [[str(d), str(c), str(n)] for d, c, n in expected]
+    for forbidden in ("delete from marts.daily_totals", "copy marts.daily_totals to 'x.csv'"):
+        refused = run(forbidden)
+        assert refused.returncode == 2 and refused.stderr.startswith("costwatch sql: ")
+    assert built_home.query(sql, published=True) == expected

@@ -66,6 +66,13 @@ def test_demo_end_to_end(tmp_path):
         "failed check: marts/parity_daily:token_parity (error)",
         "failed check: marts/cost_breakdown:llm_calls_priced (warn)",
     }, proc.stdout[-3000:]
+    # every command the demo suggests works as printed (issue 22)
+    (suggested,) = [ln.strip()[len("e.g. ") :] for ln in proc.stdout.splitlines() if "e.g. " in ln]
+    ran = subprocess.run(
+        suggested, shell=True, capture_output=True, text=True, timeout=60, cwd=tmp_path.parent
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0].split() == ["day", "total_cost_usd", "session_count"]
     _the_daemon_tick_that_raised_the_alerts_is_recorded(home, env_vars, receiver)
     _no_secret_anywhere(home, proc)
 

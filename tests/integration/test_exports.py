@@ -70,7 +70,7 @@ def test_report_is_written_with_the_warehouse_totals(built_home: Home, tmp_path)
         assert main(["report", "--out", str(out)]) == 0
     text = out.read_text()
     total = built_home.query("select sum(total_cost_usd) from marts.daily_totals", published=True)
-    assert f"Total cost: <b>${total[0][0]:,.4f}</b>" in text
+    assert f"Total cost: <b>${total[0][0]:,.2f}</b>" in text  # USD with cents (issue 22)
     for title in (
         "Daily cost by category",
         "AI token cost by model",
@@ -80,6 +80,7 @@ def test_report_is_written_with_the_warehouse_totals(built_home: Home, tmp_path)
         "LLM latency percentiles",
         "What prompt caching saved",
         "Budgets, current period",
+        "spend against limit",
     ):
         assert title in text
     assert re.search(r"<script>.{100000,}</script>", text[:6_000_000], re.S)  # plotly.js inline

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration import settings
+from orchestration import progress, settings
 from sources.fake_provider import FakeProviderData, FakeProviderServer
 from sources.provider_sample import provider_reports
 
@@ -128,22 +128,27 @@ def run_range(
                 flush=True,
             )
         for i, (a, b) in enumerate(chunks, start=1):
-            print(f"[{i}/{len(chunks)}] {a}..{b}: running", flush=True)
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+            log_path = settings.resolve().home / "logs" / f"run-{a}_{b}-{stamp}.log"
+            print(f"[{i}/{len(chunks)}] {a}..{b}: running (full log: {log_path})", flush=True)
             t0 = time.monotonic()
-            result = dg.execute_job(
-                dg.reconstructable(get_daily_refresh_job),
-                instance=instance,
-                tags={
-                    "dagster/asset_partition_range_start": a.isoformat(),
-                    "dagster/asset_partition_range_end": b.isoformat(),
-                    "costwatch/launched_by": "cli",
-                    "costwatch/host": socket.gethostname(),
-                    "costwatch/pid": str(os.getpid()),
-                },
-                run_config=_run_config(accept_removed_files, asset_selection),
-                asset_selection=asset_selection,
-            )
+            with progress.captured(log_path):
+                result = dg.execute_job(
+                    dg.reconstructable(get_daily_refresh_job),
+                    instance=instance,
+                    tags={
+                        "dagster/asset_partition_range_start": a.isoformat(),
+                        "dagster/asset_partition_range_end": b.isoformat(),
+                        "costwatch/launched_by": "cli",
+                        "costwatch/host": socket.gethostname(),
+                        "costwatch/pid": str(os.getpid()),
+                    },
+                    run_config=_run_config(accept_removed_files, asset_selection),
+                    asset_selection=asset_selection,
+                )
             outcome = RunOutcome(a, b, result.run_id, result.success, time.monotonic() - t0)
+            for line in progress.stage_lines(result):
+                print(line, flush=True)
             evaluations = [
                 e.event_specific_data
                 for e in result.all_events
@@ -174,8 +179,11 @@ def run_range(
             for step, message in _step_failures(result):
                 print(f"    {step} failed: {message}", flush=True)
             if not outcome.success:
+                for line in progress.log_excerpt(log_path):
+                    print(f"      | {line}", flush=True)
                 print(
-                    f"    see the run's logs: `costwatch ui`, then Runs -> {outcome.run_id}",
+                    f"    full log: {log_path}; in the UI (`costwatch ui`): Runs -> "
+                    f"{outcome.run_id}",
                     flush=True,
                 )
     return outcomes
@@ -328,6 +336,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{s.home / 'blocklist.json'}"
     )
     print(f"Dagster instance:                 {s.dagster_home}  (open it with `costwatch ui`)")
+    print(f"Full logs:                        {s.home / 'logs'}")
+    costwatch = Path(sys.executable).parent / "costwatch"
+    print()
+    print("Next:")
+    print(
+        f"  1. The UI: COSTWATCH_HOME={s.home} {costwatch} ui, then http://127.0.0.1:3000: "
+        "Assets -> marts/parity_daily -> Checks (token_parity fails on purpose)"
+    )
+    print(f"  2. A query: {sql_hint(s)}")
+    print(f"  3. The report: {s.report.as_uri()}")
     return 0 if ok else 1
 
 

@@ -66,6 +66,16 @@ def test_demo_end_to_end(tmp_path):
         "failed check: marts/parity_daily:token_parity (error)",
         "failed check: marts/cost_breakdown:llm_calls_priced (warn)",
     }, proc.stdout[-3000:]
+    # the result is not buried (issue 22): a line per stage, dbt's node lines in the logs only
+    lines = proc.stdout.splitlines()
+    summary = next(i for i, ln in enumerate(lines) if ln.startswith("Warehouse (written"))
+    assert summary <= 40, "\n".join(lines[:summary])
+    assert not [ln for ln in lines if " START " in ln or "PASS " in ln]
+    bars = [ln for ln in lines[:summary] if "dbt models and tests [" in ln]
+    done, total = bars[0].rsplit(" ", 1)[1].split("/")
+    assert done == total and int(total) > 100  # every node of the first run, none failed
+    logs = sorted((home / "logs").glob("run-*.log"))
+    assert len(logs) == 2 and f" of {total} START " in logs[0].read_text()
     # every command the demo suggests works as printed (issue 22)
     (suggested,) = [ln.strip()[len("e.g. ") :] for ln in proc.stdout.splitlines() if "e.g. " in ln]
     ran = subprocess.run(

@@ -167,7 +167,8 @@ def test_costwatch_sql_prints_the_published_rows_and_writes_nothing(built_home: 
     import sys
 
     costwatch = str(Path(sys.executable).parent / "costwatch")
-    env = {**os.environ, "COSTWATCH_HOME": str(built_home.root)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
+    env["COSTWATCH_HOME"] = str(built_home.root)
     sql = "select day, total_cost_usd, session_count from marts.daily_totals order by day"
 
     def run(*args: str) -> subprocess.CompletedProcess:

@@ -2,6 +2,7 @@
 mistake exits 2 with one line saying what to fix, before any run starts."""
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import duckdb
@@ -16,12 +17,15 @@ TODAY = dt.datetime.now(dt.UTC).date()
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
-    for name in ("COSTWATCH_START_DATE", "COSTWATCH_BUDGETS", "COSTWATCH_WAREHOUSE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COSTWATCH_HOME", str(tmp_path))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    return tmp_path
+def home(tmp_path: Path):
+    """A home of its own; the whole environment is restored afterwards (the CLI exports the
+    settings it resolves, which must not leak into later tests)."""
+    from orchestration import settings
+
+    cleared = {k: None for k in os.environ if k.startswith(("COSTWATCH_", "DAGSTER_"))}
+    env = {**cleared, "COSTWATCH_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    with settings.temporary_env(env):
+        yield tmp_path
 
 
 def _fails_fast(argv: list[str], capsys, expected: str) -> None:

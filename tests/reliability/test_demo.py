@@ -55,6 +55,11 @@ def _run_demo(home: Path):
     return home, env_vars, proc, receiver
 
 
+def _demo_env(env_vars: dict) -> dict:
+    with settings.temporary_env(env_vars):
+        return dict(os.environ)
+
+
 def test_demo_end_to_end(tmp_path):
     """One demo run (it takes a minute), two checks."""
     home, env_vars, proc, receiver = _run_demo(tmp_path)
@@ -79,7 +84,13 @@ def test_demo_end_to_end(tmp_path):
     # every command the demo suggests works as printed (issue 22)
     (suggested,) = [ln.strip()[len("e.g. ") :] for ln in proc.stdout.splitlines() if "e.g. " in ln]
     ran = subprocess.run(
-        suggested, shell=True, capture_output=True, text=True, timeout=60, cwd=tmp_path.parent
+        suggested,
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path.parent,
+        env=_demo_env(env_vars),  # the shell the demo ran in
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.splitlines()[0].split() == ["day", "total_cost_usd", "session_count"]

@@ -80,7 +80,9 @@ def test_preflight_says_what_to_fix(tmp_path: Path, monkeypatch, capsys):
         preflight(blocker / "w.duckdb")
     with pytest.raises(WarehouseUnavailable, match=r"MB free .*COSTWATCH_MIN_FREE_MB"):
         preflight(tmp_path / "w.duckdb", min_free_mb=10**12)
-    monkeypatch.setenv("COSTWATCH_HOME", str(tmp_path))
-    monkeypatch.setenv("COSTWATCH_WAREHOUSE", str(blocker / "w.duckdb"))
-    assert main(["run", "--start", "2026-11-01", "--end", "2026-11-01"]) == 2
+    from orchestration import settings
+
+    env = {"COSTWATCH_HOME": str(tmp_path), "COSTWATCH_WAREHOUSE": str(blocker / "w.duckdb")}
+    with settings.temporary_env(env):  # the CLI exports what it resolves: restored after
+        assert main(["run", "--start", "2026-11-01", "--end", "2026-11-01"]) == 2
     assert "cannot write the warehouse folder" in capsys.readouterr().err

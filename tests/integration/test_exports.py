@@ -55,6 +55,26 @@ def test_export_each_format_with_a_day_range(built_home: Home, tmp_path, fmt):
     else:
         rows = duckdb.read_parquet(str(out)).fetchall()
     assert len(rows) == expected
+    # row for row what the typed query of the published copy gives (issue 23)
+    typed = built_home.query(
+        "select * from marts.interactions where interaction_day = ? order by event_id",
+        [day],
+        published=True,
+    )
+    if fmt == "parquet":
+        exported = duckdb.sql(f"select * from read_parquet('{out}') order by event_id").fetchall()  # noqa: S608
+        assert exported == typed  # every column, with its type
+    else:
+        ids = [r["event_id"] for r in rows]
+        assert sorted(ids) == [r[0] for r in typed]
+        tokens = [int(r["input_tokens"]) for r in rows if r["input_tokens"] not in ("", None)]
+        columns = built_home.query(
+            "select column_name from information_schema.columns where table_schema = 'marts' "
+            "and table_name = 'interactions' order by ordinal_position",
+            published=True,
+        )
+        at = [c for (c,) in columns].index("input_tokens")
+        assert sum(tokens) == sum(r[at] or 0 for r in typed)
 
 
 def test_export_names_what_exists_when_the_relation_does_not(built_home: Home, capsys):

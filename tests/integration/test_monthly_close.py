@@ -4,12 +4,14 @@ and the close row is never rewritten; a rerun adds nothing."""
 
 import dataclasses
 import datetime as dt
+import json
 from collections import defaultdict
 from decimal import Decimal
 
 import dagster as dg
 import pytest
 
+from sources.pricing import calc_price_per_call
 from sources.provider_sample import provider_reports
 from sources.providers import CostRow
 from sources.sample_data import generate
@@ -98,3 +100,28 @@ def test_close_then_correction_rows(tmp_path):
 
     assert [o.success for o in _run(home, nov2, corrected, CORRECTION_PATH)] == [True]
     assert _rows(home) == rows  # nothing changed, nothing appended
+
+    # A late call of Oct 31 arrives in a new file and that day is rebuilt: the application's side
+    # of the closed month changes by exactly that call's cost, as a correction row of its own.
+    late = {
+        "event_id": "late-october-call",
+        "type": "llm_call",
+        "ts": "2026-10-31T12:00:00Z",
+        "user_id": "user_000",
+        "provider": "openai",
+        "model": "o3",
+        "input_tokens": 10_000,
+        "output_tokens": 2_000,
+    }
+    (tmp_path / "events" / "late.jsonl").write_text(json.dumps(late) + "\n")
+    cost = calc_price_per_call({**late, "occurred_at": dt.datetime(2026, 10, 31, 12)})
+    assert cost is not None and not any(
+        e.get("model") == "o3" and e["day"] == dt.date(2026, 10, 31) for e in ledger.events.values()
+    )  # its own day-and-model group: model_daily's rounding applies to it alone
+    oct31 = dt.date(2026, 10, 31)
+    assert [o.success for o in home.run(oct31, oct31, corrected)] == [True]
+    app_corrections = [r for r in _rows(home) if r[2] == "correction" and r[3] != 0]
+    assert app_corrections == [
+        (october, "openai", "correction", Decimal(cost).quantize(NINE), Decimal("0E-9"))
+    ]
+    assert sorted(r for r in _rows(home) if r[2] == "close") == expected_close

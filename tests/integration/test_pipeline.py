@@ -227,6 +227,11 @@ def test_reruns_leave_marts_unchanged_and_reader_does_not_block(built_home: Home
         assert [o.success for o in built_home.run(middle, middle)] == [True]
         # (another process: in this one DuckDB hands a new connection the open reader's file)
         assert _sessions_seen_by_a_new_reader(built_home) == sessions_before + 1
+        # the user's lifetime figures got their first version in the snapshot
+        assert built_home.query(
+            "select count(*) from snapshots.user_stats_snapshot "
+            "where user_id = 'late-user' and dbt_valid_to is null"
+        ) == [(1,)]
         assert reader.execute("select count(*) from marts.sessions").fetchone()[0] == (
             sessions_before
         )
@@ -235,6 +240,15 @@ def test_reruns_leave_marts_unchanged_and_reader_does_not_block(built_home: Home
         outcomes = built_home.run(middle, middle, accept_removed_files=True)
         assert [o.success for o in outcomes] == [True]
         assert _snapshot(built_home) == before
+        # the snapshot keeps that version, closed (hard deletes invalidate); nobody else changed
+        assert built_home.query(
+            "select count(*), count(dbt_valid_to) from snapshots.user_stats_snapshot "
+            "where user_id = 'late-user'"
+        ) == [(1, 1)]
+        assert built_home.query(
+            "select count(*) from (select user_id from snapshots.user_stats_snapshot "
+            "where user_id <> 'late-user' group by 1 having count(*) > 1)"
+        ) == [(0,)]
         assert [o.success for o in built_home.run(built_home.days[0], built_home.days[-1])] == [
             True
         ]

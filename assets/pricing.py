@@ -16,8 +16,10 @@ from assets.partitions import day_results
 from orchestration.resources import ConfigFilesResource
 from sources.pricing import (
     genai_prices_for_refresh,
+    genai_rows_digest,
     load_custom_prices,
     load_rate_card,
+    rates_digest,
     write_llm_prices,
     write_rate_card,
 )
@@ -68,9 +70,11 @@ def load_prices(
     card_version, rates = load_rate_card(Path(config_files.rate_card))
     with duckdb.get_connection() as con:
         genai = genai_prices_for_refresh(con, config_files.prices_url)
-        version = f"{genai.version};custom={custom_version}"
+        # versioned by content too: an edit without a new `version` still tells rows apart
+        version = f"{genai.version};custom={custom_version}+{genai_rows_digest(custom_rows)[:8]}"
+        card = f"{card_version}+{rates_digest(rates)}"
         n_prices = write_llm_prices(con, genai.rows + custom_rows, version)
-        n_rates = write_rate_card(con, rates, card_version)
+        n_rates = write_rate_card(con, rates, card)
     if genai.update_error:
         context.log.warning(
             f"{genai.update_error}; using the {genai.origin} prices. Check the URL and the "

@@ -21,7 +21,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -248,6 +248,12 @@ def genai_rows_digest(rows: list[PriceRow]) -> str:
             json.dumps([r.price_row_id, r.valid_to, r.seconds_to, r.prices], default=str).encode()
         )
     return h.hexdigest()[:12]
+
+
+def rates_digest(rates: list[Rate]) -> str:
+    """A short content hash of rate card rows (the file's `version` may stay the same)."""
+    text = json.dumps(sorted([list(map(str, astuple(r))) for r in rates]))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def flatten_genai_prices(

@@ -197,3 +197,23 @@ def test_model_daily_counts_and_cost_per_accepted_answer(built_home: Home):
         approved[model] += counts[3]
     for model, cost_per_accepted in per_model:  # DuckDB divides decimals into a DOUBLE
         assert cost_per_accepted == pytest.approx(float(ai[model] / approved[model]), rel=1e-12)
+
+
+def test_cache_savings_are_what_the_cache_reads_would_have_cost_as_input(pricing_home):
+    """README: `cache_savings_usd` is what cache reads saved. Reference: genai-prices' price of
+    the call as if its cache reads had been uncached input, minus its real price (issue 23)."""
+    home, events, _ = pricing_home
+    got = dict(home.query("select event_id, exact_cache_savings_usd from marts.cost_breakdown"))
+    checked = 0
+    for ev in events:
+        if not ev.get("cached_input_tokens") or ev["provider"] == "acme":
+            continue
+        real = calc_price_per_call(ev)
+        uncached = calc_price_per_call({**ev, "cached_input_tokens": 0})
+        if real is None or uncached is None:
+            continue
+        assert abs(got[ev["event_id"]] - (uncached - real)) <= TOLERANCE, ev
+        checked += 1
+        if checked == 2_000:
+            break
+    assert checked >= 500

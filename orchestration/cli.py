@@ -127,6 +127,10 @@ def run_range(
                 "any run that covers them.",
                 flush=True,
             )
+        from orchestration.run_launcher import release_finished_runs
+
+        for run_id in release_finished_runs(instance):
+            print(f"Run {run_id} had ended but still held the warehouse pool: released", flush=True)
         for i, (a, b) in enumerate(chunks, start=1):
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
             log_path = settings.resolve().home / "logs" / f"run-{a}_{b}-{stamp}.log"
@@ -447,6 +451,8 @@ def _cmd_ui(args: argparse.Namespace) -> int:
         "-p",
         str(args.port),
     ]
+    with open_instance():  # create the storage once, before several processes race to
+        pass
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     return run_service(cmd)
 

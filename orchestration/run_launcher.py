@@ -41,6 +41,29 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def release_finished_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Free the pool slots and queued steps that runs which have ended still hold.
+
+    Dagster's monitoring frees the slots of a finished run, but only of runs that hold a slot: a
+    run killed while one of its steps waited in a pool's queue leaves that step queued, ahead of
+    every later run's steps, which then wait forever. Returns the run ids released."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    holders: set[str] = set()
+    for key in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(key)
+        holders |= {s.run_id for s in info.claimed_slots if s.run_id}
+        holders |= {s.run_id for s in info.pending_steps if s.run_id}
+    released = []
+    for run_id in sorted(holders):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            storage.free_concurrency_slots_for_run(run_id)
+            released.append(run_id)
+    return released
+
+
 class CostwatchRunLauncher(dg.DefaultRunLauncher):
     """DefaultRunLauncher that can tell the daemon whether a run's worker is still alive."""
 
@@ -49,6 +72,9 @@ class CostwatchRunLauncher(dg.DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        # called by the daemon for every started run on each monitoring pass: the moment to let
+        # queued steps of runs that have ended go (else the run being checked may wait on them)
+        release_finished_runs(self._instance)
         if run.tags.get(CLI_TAG) == "cli":
             return self._by_pid(run.tags.get(CLI_HOST_TAG), run.tags.get(CLI_PID_TAG))
         in_server = self._code_server_runs(run)

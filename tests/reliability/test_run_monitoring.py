@@ -51,11 +51,16 @@ def _held_slots(instance: dg.DagsterInstance, run_id: str) -> int:
     return sum(1 for slot in info.claimed_slots if slot.run_id == run_id)
 
 
+def _queued(instance: dg.DagsterInstance, run_id: str) -> int:
+    info = instance.event_log_storage.get_concurrency_info("warehouse")
+    return sum(1 for step in info.pending_steps if step.run_id == run_id)
+
+
 def test_a_killed_daemon_launched_run_is_failed_and_frees_its_slot(tmp_path):
     from orchestration.cli import open_instance
 
     home = make_home(tmp_path / "home", days=1, users=5)
-    with home.active():
+    with home.active(), open_instance():  # storage created once, as `costwatch` does
         env = dict(os.environ)
     daemon = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", "workspace.yaml"],
@@ -101,3 +106,25 @@ def test_a_killed_daemon_launched_run_is_failed_and_frees_its_slot(tmp_path):
     # the next run is not blocked by the dead one
     outcomes = home.run(home.days[0], home.days[0])
     assert [o.success for o in outcomes] == [True]
+
+
+def test_steps_queued_by_runs_that_ended_are_let_go():
+    """A run that died while one of its steps waited in the pool's queue left that step queued
+    ahead of every later run (seen: the next run waited forever). Released at the next run or
+    monitoring pass."""
+    from orchestration.run_launcher import release_finished_runs
+
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse", 1)
+        job = dg.GraphDefinition(name="g", node_defs=[]).to_job()
+        holder, dead, later = (instance.create_run_for_job(job) for _ in range(3))
+        assert storage.claim_concurrency_slot("warehouse", holder.run_id, "a").is_claimed
+        assert not storage.claim_concurrency_slot("warehouse", dead.run_id, "a").is_claimed
+        assert not storage.claim_concurrency_slot("warehouse", later.run_id, "a").is_claimed
+        instance.report_run_failed(dead)  # dies while its step waits in the queue
+        assert _queued(instance, dead.run_id) == 1
+        storage.free_concurrency_slots_for_run(holder.run_id)
+        assert release_finished_runs(instance) == [dead.run_id]
+        assert _queued(instance, dead.run_id) == 0 and not _held_slots(instance, dead.run_id)
+        assert storage.claim_concurrency_slot("warehouse", later.run_id, "a").is_claimed

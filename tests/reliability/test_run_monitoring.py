@@ -16,7 +16,7 @@ import pytest
 from orchestration import settings
 from tests.conftest import make_home
 
-pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
 
 DEADLINE_S = 240
 

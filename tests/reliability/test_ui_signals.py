@@ -17,7 +17,7 @@ import pytest
 from orchestration.cli import descendants
 from orchestration.run_launcher import process_alive
 
-pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
 
 
 def _free_port() -> int:

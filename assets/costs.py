@@ -1,12 +1,11 @@
 """Checks on the cost marts that dbt tests cannot express (lists in their metadata)."""
 
 import os
-from collections.abc import Iterator
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import daily_partitions, day_results
+from assets.partitions import CheckEvents, daily_partitions, day_results
 
 COST_BREAKDOWN = dg.AssetKey(["marts", "cost_breakdown"])
 SEVERITIES = {"warn": dg.AssetCheckSeverity.WARN, "fail": dg.AssetCheckSeverity.ERROR}
@@ -30,9 +29,7 @@ def unpriced_severity() -> dg.AssetCheckSeverity:
         "default; COSTWATCH_UNPRICED_MODELS=fail makes it an error."
     ),
 )
-def llm_calls_priced(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
-) -> Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]:
+def llm_calls_priced(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
     keys = context.partition_key_range
     with duckdb.get_connection() as con:
         rows = con.execute(

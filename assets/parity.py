@@ -1,13 +1,11 @@
 """Parity checks: what the application logged against what the providers report, per day."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.partitions import daily_partitions, day_results
-
-CheckEvents = Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]
+from assets.partitions import CheckEvents, daily_partitions, day_results
 
 PARITY = dg.AssetKey(["marts", "parity_daily"])
 COLUMNS = (

@@ -44,11 +44,14 @@ def _check_key(context, result: dg.AssetCheckResult) -> dg.AssetCheckKey:
     return specs[0].key
 
 
+CheckEvents = Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]
+
+
 def day_results(
     context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
     result: dg.AssetCheckResult,
     failing_days: set[str] | None = None,
-) -> Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]:
+) -> CheckEvents:
     """A check result as Dagster's UI can show it after a run of several days.
 
     Dagster plans a partitioned check once per day of a range, but an AssetCheckResult of a

@@ -28,7 +28,6 @@ from sources.alerts import (
     write_blocklist,
 )
 from sources.event_log import discover_files
-from sources.warehouse import table_columns
 
 
 def _status_rows(path: str) -> tuple[str, str, list[dict]] | None:
@@ -46,11 +45,8 @@ def _status_rows(path: str) -> tuple[str, str, list[dict]] | None:
         }
         if "marts.budget_status" not in tables:
             return None
-        has_info = "info" in table_columns(con, "meta", "publish_info")
         published_at, fingerprint = con.execute(
-            "select max(published_at), "  # noqa: S608 (constant SQL)
-            + ("coalesce(max(info->>'pii'), '')" if has_info else "''")
-            + " from meta.publish_info"
+            "select max(published_at), coalesce(max(info->>'pii'), '') from meta.publish_info"
         ).fetchall()[0]
         cur = con.execute(f"select {', '.join(STATUS_COLUMNS)} from marts.budget_status")  # noqa: S608
         rows = [dict(zip(STATUS_COLUMNS, r, strict=True)) for r in cur.fetchall()]
@@ -78,6 +74,12 @@ def evaluate_budgets(cursor: str | None, now: dt.datetime | None = None) -> tupl
         for r in rows
         if r["is_current_period"]
     }
+
+    def sendable(a: Alert) -> bool:
+        # Alerts of a period that is over are recorded, not sent (raised by a backfill, or while
+        # no webhook was configured): COSTWATCH_ALERT_SEND_PAST_PERIODS=1 sends them too.
+        return send_past or (a.budget_id, a.scope_id, a.period_start) in current
+
     delivered = 0
     with log.locked():
         # the block list first: a slow receiver must not delay what applications read
@@ -88,22 +90,17 @@ def evaluate_budgets(cursor: str | None, now: dt.datetime | None = None) -> tupl
             if published_at != state.get("published_at")
             else []
         )
-        retry = [
+        undelivered = (
             Alert(**{k: v for k, v in r.items() if k in Alert.__dataclass_fields__})
             for r in latest.values()
             if webhook and not r["delivered"]
-        ]
-        # Alerts of a period that is over are recorded, not sent (a backfill, or alerts recorded
-        # while no webhook was configured): COSTWATCH_ALERT_SEND_PAST_PERIODS=1 sends them too.
-        retry = [
-            a for a in retry if send_past or (a.budget_id, a.scope_id, a.period_start) in current
-        ]
+        )
+        retry = [a for a in undelivered if sendable(a)]
         with httpx.Client() as client:
             for alert in [*new, *retry]:
-                is_current = (alert.budget_id, alert.scope_id, alert.period_start) in current
                 if not webhook:
                     ok, outcome = False, "no webhook configured (COSTWATCH_ALERT_WEBHOOK_URL)"
-                elif not (is_current or send_past):
+                elif not sendable(alert):
                     ok, outcome = False, "not sent: its period is over"
                 else:
                     ok, outcome = deliver(client, webhook, slack_payload(alert, ui_url))

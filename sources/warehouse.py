@@ -213,19 +213,14 @@ def _reusable(target: Path, fingerprint: str, metadata_keys: tuple[str, ...]) ->
 
 @dataclass(frozen=True)
 class Pseudonymisation:
-    """The key (a secret: only ever a bound parameter), its fingerprint, the metadata keys."""
+    """The key (a secret: only ever a bound parameter) and the metadata keys to publish."""
 
     pii_key: str | None
-    fingerprint: str
     metadata_keys: tuple[str, ...]
 
     def params(self, select: str) -> dict:
         """The bound parameters a select list uses."""
-        values = {
-            "pii_key": self.pii_key,
-            "fingerprint": self.fingerprint,
-            "metadata_keys": list(self.metadata_keys),
-        }
+        values = {"pii_key": self.pii_key, "metadata_keys": list(self.metadata_keys)}
         return {k: v for k, v in values.items() if f"${k}" in select}
 
 
@@ -255,7 +250,7 @@ def publish_copy(
     metadata_keys = tuple(sorted(set(metadata_keys))) if pii_key else ()
     changed = _unpublished_range(con)
     reuse = changed is not None and _reusable(target, fingerprint, metadata_keys)
-    keys = Pseudonymisation(pii_key, fingerprint, metadata_keys)
+    keys = Pseudonymisation(pii_key, metadata_keys)
     counts = _write_copy(con, tmp, target, changed if reuse else None, keys)
     method = "changed days" if reuse else "full copy"
     if counts is None:  # the refreshed copy does not match the warehouse: copy everything

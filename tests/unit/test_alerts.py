@@ -76,7 +76,8 @@ def publish(home: Path, spent: str, period_start: dt.date = MONTH, stamp: int = 
             {"p": period_start, "s": spent},
         )
         con.execute(
-            "create table meta.publish_info as select $t::TIMESTAMP as published_at",
+            "create table meta.publish_info as select $t::TIMESTAMP as published_at, "
+            "'{}'::JSON as info",
             {"t": dt.datetime(2026, 11, 20) + dt.timedelta(minutes=stamp)},
         )
     os.replace(tmp, path)

@@ -23,7 +23,7 @@ from dagster._core.storage.asset_check_execution_record import (
 from orchestration import settings
 from sources.provider_sample import DISCREPANCY
 from tests.conftest import Home
-from tests.integration.test_exports import ARTIFACTS, CHROMIUM_FLAGS
+from tests.integration.test_exports import ARTIFACTS, CHROMIUM_FLAGS, FRONT_PAGE_IMAGES
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
@@ -98,7 +98,8 @@ def _page_text(browser: str, url: str) -> str:
 def test_the_ui_checks_tab_shows_the_real_statuses(built_home: Home):
     """The asset page of marts/parity_daily, rendered by headless Chromium from a real Dagster
     webserver on the built instance: token_parity Failed, the others Succeeded, none Skipped.
-    A screenshot is kept in tests/artifacts/parity-checks.png."""
+    A screenshot is kept in tests/artifacts/parity-checks.png; the asset graph's, which the README
+    shows, in docs/images/asset-graph.png."""
     browser = shutil.which("chromium")
     assert browser, "headless Chromium is needed: `make test` installs the Debian package"
     port = _free_port()
@@ -138,6 +139,19 @@ def test_the_ui_checks_tab_shows_the_real_statuses(built_home: Home):
             capture_output=True, timeout=180, check=True,
         )  # fmt: skip
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        # the README's asset graph: dismiss the first-visit community dialog through the
+        # webserver's own GraphQL mutation (it records that the instance has seen it)
+        seen = httpx.post(f"{base}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=30)
+        assert seen.json() == {"data": {"setNuxSeen": True}}
+        graph = FRONT_PAGE_IMAGES / "asset-graph.png"
+        subprocess.run(
+            [browser, *CHROMIUM_FLAGS, "--disable-background-networking", "--no-first-run",
+             "--virtual-time-budget=20000", "--window-size=1600,900", f"--screenshot={graph}",
+             f"{base}/asset-groups"],
+            capture_output=True, timeout=180, check=True,
+        )  # fmt: skip
+        assert graph.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and graph.stat().st_size > 50_000
+        assert "Global asset lineage" in _page_text(browser, f"{base}/asset-groups")
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)

@@ -18,6 +18,8 @@ pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"  # kept after the run (gitignored)
+# The README front page shows these; the suite retakes them on every run, so they never go stale
+FRONT_PAGE_IMAGES = REPO / "docs" / "images"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
@@ -158,6 +160,9 @@ def test_report_renders_in_headless_chromium(built_home: Home):
     shot.unlink(missing_ok=True)
     _chromium(f"--screenshot={shot}", "--window-size=1400,5200", report.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    front = FRONT_PAGE_IMAGES / "report.png"  # the first screen, for the README
+    _chromium(f"--screenshot={front}", "--window-size=1400,1100", report.as_uri())
+    assert front.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and front.stat().st_size > 50_000
 
 
 def test_the_analyst_notebook_runs_on_the_published_copy(built_home: Home, monkeypatch):

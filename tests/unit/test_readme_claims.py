@@ -73,3 +73,19 @@ def test_amount_usd_keeps_9_decimals(tmp_path, amount, stored):
     ingest_range(con, tmp_path, dt.date(2026, 11, 21), dt.date(2026, 11, 21))
     assert con.execute("select amount_usd from raw.app_events").fetchall() == [(stored,)]
     assert json.loads(line)  # the fixture line is JSON
+
+
+def test_every_readme_picture_is_retaken_by_the_suite():
+    """README: the front page's pictures are "taken by `make test` from a real run": each image
+    the README shows exists and is written by an integration test, so none can go stale unseen."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (repo / "README.md").read_text())
+    assert shown, "the README front page shows the report and the asset graph"
+    tests = "\n".join(p.read_text() for p in (repo / "tests" / "integration").glob("test_*.py"))
+    for image in shown:
+        assert (repo / image).is_file(), image
+        assert image.startswith("docs/images/"), image
+        assert f'FRONT_PAGE_IMAGES / "{Path(image).name}"' in tests, image

@@ -53,7 +53,8 @@ class PriceServer(ThreadingHTTPServer):
 
             def do_GET(self):
                 outer.requests += 1
-                body = json.dumps(PAYLOAD).encode() if outer.status == 200 else b"down"
+                body = json.dumps(outer.payload, **outer.dumps).encode()
+                body = body if outer.status == 200 else b"down"
                 self.send_response(outer.status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -62,6 +63,8 @@ class PriceServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.status = 200
         self.requests = 0
+        self.payload: list = PAYLOAD
+        self.dumps: dict = {}  # json.dumps options: the same data in other bytes
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -194,3 +197,63 @@ def test_failed_first_update_uses_the_bundled_data(tmp_path, server):
     prices = _genai_prices(warehouse)
     assert prices["gpt-4o"][0] == _bundled_per_token("gpt-4o", "input_mtok")
     assert "+data:" not in prices["gpt-4o"][2]
+
+
+def test_an_unchanged_upstream_changes_nothing(tmp_path, server):
+    """README: fetched data "is versioned by content, so an unchanged upstream changes nothing":
+    the same data served again (in other bytes: indented, keys sorted) leaves the price table,
+    its version and the snapshot's history exactly as they were; one changed price changes the
+    version and adds one snapshot row."""
+    warehouse = tmp_path / "warehouse.duckdb"
+
+    def state() -> tuple[list, list]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            prices = con.execute("select * from raw.llm_prices order by price_row_id").fetchall()
+            history = con.execute(
+                "select * exclude (dbt_updated_at) from snapshots.llm_prices_snapshot "
+                "order by dbt_scd_id"
+            ).fetchall()
+        return prices, history
+
+    _refresh(warehouse, server.url)
+    _snapshot(warehouse, tmp_path)
+    first = state()
+    server.dumps = {"indent": 2, "sort_keys": True}
+    _refresh(warehouse, server.url)
+    _snapshot(warehouse, tmp_path)
+    assert server.requests == 2
+    assert state() == first
+
+    changed = json.loads(json.dumps(PAYLOAD))
+    changed[0]["models"][1]["prices"]["output_mtok"] = "2.9"
+    server.payload = changed
+    _refresh(warehouse, server.url)
+    _snapshot(warehouse, tmp_path)
+    prices, history = state()
+    assert {r[-1] for r in prices} != {r[-1] for r in first[0]}  # pricing_source_version
+    # the snapshot records which prices changed: gpt-new-1 alone gets a new version
+    assert len(history) == len(first[1]) + 1
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        versions = con.execute(
+            "select model_id, output_base, dbt_valid_to is null from snapshots.llm_prices_snapshot "
+            "where source = 'genai-prices' order by model_id, dbt_valid_from"
+        ).fetchall()
+    assert versions == [
+        ("gpt-4o", Decimal(12) / 10**6, True),
+        ("gpt-new-1", Decimal("2.8") / 10**6, False),
+        ("gpt-new-1", Decimal("2.9") / 10**6, True),
+    ]
+
+
+def test_the_snapshot_compares_every_price_column_but_the_source_version():
+    """The snapshot's check_cols are raw.llm_prices' columns but its key and the whole-source
+    version; a price column added to the table without being compared fails here."""
+    import yaml
+
+    from sources.pricing import ROW_COLUMNS, _price_column_names
+
+    (snapshot,) = yaml.safe_load((DBT_PROJECT_DIR / "snapshots" / "price_history.yml").read_text())[
+        "snapshots"
+    ]
+    expected = [c for c in ROW_COLUMNS if c != "price_row_id"] + _price_column_names()
+    assert snapshot["config"]["check_cols"] == expected

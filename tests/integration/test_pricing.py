@@ -3,7 +3,7 @@ file and the rate card read here with plain YAML, and sums over the ledger."""
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -217,3 +217,102 @@ def test_cache_savings_are_what_the_cache_reads_would_have_cost_as_input(pricing
         if checked == 2_000:
             break
     assert checked >= 500
+
+
+def _ledger_costs(home: Home) -> dict[str, Decimal]:
+    """Each event's exact total cost (each one is checked against its reference above)."""
+    return dict(home.query("select event_id, exact_total_cost_usd from marts.cost_breakdown"))
+
+
+def _rounded(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)  # DuckDB's decimal cast
+
+
+def test_per_session_and_per_focus_service_totals_against_the_ledger(built_home: Home):
+    """Per-session totals (the ledger's intended sessions, found by user and start) and FOCUS
+    totals per day and service (the service named from the ledger's event by the README's rule)
+    equal the ledger's sums of each event's cost; grand totals alone would hide a cost moved
+    between sessions or services."""
+    cost = _ledger_costs(built_home)
+    expected_sessions = {
+        (s["user_id"], s["started_at"]): _rounded(
+            sum((cost.get(e["event_id"], Decimal(0)) for e in s["events"]), Decimal(0))
+        )
+        for s in built_home.ledger.sessions().values()
+    }
+    got_sessions = {
+        (user, started.replace(tzinfo=None)): total
+        for user, started, total in built_home.query(
+            "select user_id, started_at at time zone 'UTC', total_cost_usd from marts.sessions"
+        )
+    }
+    assert got_sessions == expected_sessions
+
+    def service(ev: dict) -> str:
+        kind = ev["type"]
+        if kind == "llm_call":
+            return ev.get("provider") or "unknown provider"
+        if kind == "api_call":
+            return f"External API: {ev.get('service') or 'unknown'}"
+        return {"db_op": "Database", "compute": "Compute"}.get(kind, "Other")
+
+    expected: dict[tuple, Decimal] = defaultdict(Decimal)
+    for ev in built_home.ledger.events.values():
+        if ev["event_id"] in cost:
+            expected[(ev["day"], service(ev))] += cost[ev["event_id"]]
+    got = built_home.query(
+        'select x_charge_day, "ServiceName", sum("BilledCost"), count(*) from marts.focus_costs '
+        "group by all"
+    )
+    assert {(d, s) for d, s, _, _ in got} == set(expected)
+    for day, name, billed, rows in got:  # each FOCUS row is rounded to cents' 9th decimal
+        assert abs(billed - expected[(day, name)]) <= Decimal("5e-10") * rows, (day, name)
+
+
+def test_model_daily_failed_and_retry_costs_and_feedback_rates_against_the_ledger(
+    built_home: Home,
+):
+    """model_daily's cost of failed calls and of retries, and its feedback rates and means, per
+    day and model, from the ledger's calls (status, retry_of) and feedback (action, scores)."""
+    events = built_home.ledger.events
+    cost = dict(
+        built_home.query("select event_id, exact_ai_tokens_cost_usd from marts.cost_breakdown")
+    )
+    money: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for c in events.values():
+        if c["type"] == "llm_call":
+            key = (c["day"], c["canonical_model"])
+            money[key][0] += cost[c["event_id"]] if c["status"] != "ok" else 0
+            money[key][1] += cost[c["event_id"]] if "retry_of" in c else 0
+    feedback: dict[tuple, list[dict]] = defaultdict(list)
+    for f in events.values():
+        if f["type"] == "feedback" and f.get("ref_event_id") in events:
+            ref = events[f["ref_event_id"]]
+            if ref["type"] == "llm_call":
+                feedback[(ref["day"], ref["canonical_model"])].append(f)
+    got = built_home.query(
+        "select day, canonical_model, failed_calls_cost_usd, retries_cost_usd, feedback_count, "
+        "acceptance_rate, edit_rate, regeneration_rate, abandonment_rate, mean_quality_score, "
+        "mean_rating from marts.model_daily"
+    )
+    assert {(d, m) for d, m, *_ in got} == set(money)
+    assert any(v[0] for v in money.values()) and any(v[1] for v in money.values())
+    for day, model, failed, retries, count, *rates_and_means in got:
+        key = (day, model)
+        assert (failed, retries) == tuple(_rounded(v) for v in money[key]), key
+        given = feedback.get(key, [])
+        assert count == len(given), key
+        if not given:
+            assert rates_and_means == [None] * 6, key
+            continue
+        share = [
+            sum(f["action"] == a for f in given) / len(given)
+            for a in ("approved", "edited", "regenerated", "abandoned")
+        ]
+        scores = [f["quality_score"] for f in given if f.get("quality_score") is not None]
+        ratings = [f["rating"] for f in given if f.get("rating") is not None]
+        means = [
+            sum(scores) / len(scores) if scores else None,
+            sum(ratings) / len(ratings) if ratings else None,
+        ]
+        assert rates_and_means == pytest.approx(share + means, rel=1e-12), key

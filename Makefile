@@ -54,7 +54,7 @@ clean:
 	rm -rf data dbt_project/target dbt_project/logs .pytest_cache
 
 # Mutation testing (not part of `make test`; long): MUTANTS narrows it, e.g.
-#   make mutation MUTANTS='sources.alerts*'
+#   make mutation MUTANTS='sources.budgets.alerts*'
 # then `.venv/bin/mutmut results` lists the survivors. Scores: docs/mutation.md.
 mutation: install
 	$(BIN)/uv pip install --quiet --python $(BIN)/python mutmut==3.8.1

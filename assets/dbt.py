@@ -18,7 +18,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_duckdb import DuckDBResource
 
 from assets.partitions import daily_partitions, day_range, day_results, single_run
-from orchestration.settings import DBT_PROJECT_DIR, temporary_env
+from sources.settings import DBT_PROJECT_DIR, temporary_env
 from sources.warehouse import note_unpublished
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from orchestration.settings import start_date
+from sources.settings import start_date
 
 START_DATE = start_date().isoformat()
 

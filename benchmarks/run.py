@@ -34,9 +34,9 @@ sys.path.insert(0, str(REPO))
 import duckdb  # noqa: E402
 
 from orchestration.cli import DEFAULT_CHUNK_DAYS  # noqa: E402
-from sources.event_log import discover_files, ingest_range  # noqa: E402
-from sources.pricing import calc_price_per_call  # noqa: E402
-from sources.sample_data import PRICING_DAYS, write_pricing_calls  # noqa: E402
+from sources.demo.sample_data import PRICING_DAYS, write_pricing_calls  # noqa: E402
+from sources.events.log import discover_files, ingest_range  # noqa: E402
+from sources.pricing.prices import calc_price_per_call  # noqa: E402
 
 READ_JSON_COLUMNS = {
     "event_id": "VARCHAR",
@@ -535,7 +535,7 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         f"{os.environ.get('COSTWATCH_MEMORY_LIMIT', '3GB')} (`COSTWATCH_MEMORY_LIMIT`).",
         "",
         f"Data: {n:,} llm_call events over {len(PRICING_DAYS)} days, {size_mb:.1f} MB of JSON "
-        "Lines, every price feature (see `sources/sample_data.py::write_pricing_calls`).",
+        "Lines, every price feature (see `sources/demo/sample_data.py::write_pricing_calls`).",
         "",
         "| measurement | time (median) | rate | ratio |",
         "|---|---|---|---|",

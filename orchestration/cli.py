@@ -22,9 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration import progress, settings
-from sources.fake_provider import FakeProviderData, FakeProviderServer
-from sources.provider_sample import provider_reports
+from orchestration import progress
+from sources import settings
+from sources.demo.fake_provider import FakeProviderData, FakeProviderServer
+from sources.demo.provider_sample import provider_reports
 
 DEMO_MARKER = ".costwatch-demo"
 DEFAULT_CHUNK_DAYS = 31
@@ -80,8 +81,8 @@ def check_range(start: dt.date, end: dt.date, today: dt.date | None = None) -> N
 def check_config_files() -> None:
     """Budgets, custom prices and the rate card load (errors name the file and line), and the
     reader's settings are valid, before any run starts."""
-    from sources.budgets import load_budgets
-    from sources.pricing import load_custom_prices, load_rate_card
+    from sources.budgets.config import load_budgets
+    from sources.pricing.prices import load_custom_prices, load_rate_card
 
     custom_prices, rate_card, budgets = settings.config_files()
     load_custom_prices(custom_prices)
@@ -308,7 +309,7 @@ def fake_providers(data: FakeProviderData) -> Iterator[FakeProviderServer]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from sources import sample_data
+    from sources.demo import sample_data
 
     # The sample days are fixed; keep them inside the retention window however old they get.
     age = (dt.datetime.now(dt.UTC).date() - sample_data.DEMO_START).days
@@ -541,7 +542,7 @@ def _zombie(pid: int) -> bool:
 def _cmd_report(args: argparse.Namespace) -> int:
     import duckdb
 
-    from sources.report import write_report
+    from sources.publishing.report import write_report
 
     s = settings.apply()
     if not s.published.exists():
@@ -567,7 +568,7 @@ def sql_hint(s: settings.Settings) -> str:
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
-    from sources.query import QueryError, run_query
+    from sources.publishing.query import QueryError, run_query
 
     s = settings.apply()
     try:
@@ -579,7 +580,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from sources.export import ExportError, export_relation
+    from sources.publishing.export import ExportError, export_relation
 
     s = settings.apply()
     if args.start and args.end and args.end < args.start:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestration import settings
+from sources import settings
 
 settings.apply()
 
@@ -14,27 +14,22 @@ import dagster as dg  # noqa: E402
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # partitioned asset checks
 
-from assets import (  # noqa: E402
-    app_events,
-    archive,
-    budgets,
-    costs,
-    dbt,
-    parity,
-    pricing,
-    providers,
-    publish,
-)
-from orchestration.resources import build_resources  # noqa: E402
+from assets import dbt  # noqa: E402
+from assets.budgets import budgets  # noqa: E402
+from assets.events import app_events  # noqa: E402
+from assets.pricing import costs, prices  # noqa: E402
+from assets.providers import parity, reports  # noqa: E402
+from assets.publishing import archive, publish  # noqa: E402
+from assets.resources import build_resources  # noqa: E402
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule  # noqa: E402
 from orchestration.sensors import budget_alerts_sensor, new_event_files_sensor  # noqa: E402
 
 defs = dg.Definitions(
     assets=[
         app_events.ingest_app_events,
-        pricing.load_prices,
+        prices.load_prices,
         budgets.load_budgets_asset,
-        providers.pull_provider_reports,
+        reports.pull_provider_reports,
         dbt.dbt_models,
         archive.archive_old_days,
         publish.analytics_warehouse,

@@ -2,8 +2,9 @@
 
 The sensor never opens the warehouse the runs write (DuckDB allows one writer and blocks readers
 during a run); it reads `marts.budget_status` from the published copy, which each run replaces
-atomically. Exactly-once delivery comes from the alert log (sources/alerts.py); the cursor only
-remembers which published build was last evaluated, so an unchanged copy costs nothing.
+atomically. Exactly-once delivery comes from the alert log (sources/budgets/alerts.py); the
+cursor only remembers which published build was last evaluated, so an unchanged copy costs
+nothing.
 """
 
 import datetime as dt
@@ -14,10 +15,9 @@ import dagster as dg
 import duckdb
 import httpx
 
-from assets.app_events import APP_EVENTS
+from assets.events.app_events import APP_EVENTS
 from assets.partitions import daily_partitions
-from orchestration.settings import resolve
-from sources.alerts import (
+from sources.budgets.alerts import (
     STATUS_COLUMNS,
     Alert,
     AlertLog,
@@ -27,7 +27,8 @@ from sources.alerts import (
     slack_payload,
     write_blocklist,
 )
-from sources.event_log import discover_files
+from sources.events.log import discover_files
+from sources.settings import resolve
 
 
 def _status_rows(path: str) -> tuple[str, str, list[dict]] | None:

@@ -172,7 +172,7 @@ def _unpublished_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date
 
 def _day_columns() -> dict[tuple[str, str], str]:
     """The large published relations and their day column: refreshed by day when possible."""
-    from sources.archive import ARCHIVED
+    from sources.publishing.archive import ARCHIVED
 
     cols = {(schema, r): day for r, (day, _) in ARCHIVED.items() for schema in ("marts", "archive")}
     return cols | {
@@ -378,7 +378,7 @@ def _write_info(path: Path, info: dict[str, str]) -> None:
 
 def _create_history_views(path: Path) -> None:
     """The history views (active plus archived rows), bound inside the published file itself."""
-    from sources.archive import ARCHIVED, history_view_sql
+    from sources.publishing.archive import ARCHIVED, history_view_sql
 
     with duckdb.connect(str(path)) as pub:
         archived = {

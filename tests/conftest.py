@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sources.fake_provider import FakeProviderData
-from sources.provider_sample import provider_reports
-from sources.sample_data import Ledger, generate
+from sources.demo.fake_provider import FakeProviderData
+from sources.demo.provider_sample import provider_reports
+from sources.demo.sample_data import Ledger, generate
 
 START = dt.date(2026, 11, 1)
 DAYS = 3
@@ -56,7 +56,7 @@ class Home:
     def active(self, extra: dict[str, str] | None = None) -> Iterator["Home"]:
         """Point the costwatch environment at this home (plus `extra` variables) for the
         duration of the block."""
-        from orchestration import settings
+        from sources import settings
 
         # every costwatch/Dagster variable of the developer's shell or an earlier test is cleared
         cleared = [k for k in os.environ if k.startswith(("COSTWATCH_", "DAGSTER_"))]

@@ -8,10 +8,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.archive import ARCHIVE_KEYS, archive_old_days
-from orchestration.resources import RetentionResource, WarehouseResource
-from sources.archive import ARCHIVED
-from sources.event_contract import INTERACTION_TYPES
+from assets.publishing.archive import ARCHIVE_KEYS, archive_old_days
+from assets.resources import RetentionResource, WarehouseResource
+from sources.events.contract import INTERACTION_TYPES
+from sources.publishing.archive import ARCHIVED
 from sources.warehouse import publish_copy
 from tests.conftest import Home
 

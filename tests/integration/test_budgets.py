@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from orchestration.settings import REPO_ROOT
+from sources.settings import REPO_ROOT
 from tests.conftest import Home
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]

@@ -20,8 +20,8 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecordStatus as Status,
 )
 
-from orchestration import settings
-from sources.provider_sample import DISCREPANCY
+from sources import settings
+from sources.demo.provider_sample import DISCREPANCY
 from tests.conftest import Home
 from tests.integration.test_exports import ARTIFACTS, CHROMIUM_FLAGS, FRONT_PAGE_IMAGES
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import settings
+from sources import settings
 from tests.unit.test_alerts import Receiver, publish
 
 pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]

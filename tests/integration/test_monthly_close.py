@@ -11,10 +11,10 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
-from sources.pricing import calc_price_per_call
-from sources.provider_sample import provider_reports
-from sources.providers import CostRow
-from sources.sample_data import generate
+from sources.demo.provider_sample import provider_reports
+from sources.demo.sample_data import generate
+from sources.pricing.prices import calc_price_per_call
+from sources.providers.reports import CostRow
 from tests.conftest import Home
 
 pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 import duckdb
 import pytest
 
-from sources.event_contract import INTERACTION_TYPES
+from sources.events.contract import INTERACTION_TYPES
 from sources.warehouse import publish_method
 from tests.conftest import Home, make_home
 

@@ -17,9 +17,9 @@ import duckdb
 import pytest
 from genai_prices import data_snapshot
 
-from assets.pricing import LLM_PRICES, load_prices
-from orchestration.resources import ConfigFilesResource, WarehouseResource
-from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
+from assets.pricing.prices import LLM_PRICES, load_prices
+from assets.resources import ConfigFilesResource, WarehouseResource
+from sources.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 # genai-prices' raw provider list (the shape of its data.json): one provider, two models.
 PAYLOAD = [
@@ -250,7 +250,7 @@ def test_the_snapshot_compares_every_price_column_but_the_source_version():
     version; a price column added to the table without being compared fails here."""
     import yaml
 
-    from sources.pricing import ROW_COLUMNS, _price_column_names
+    from sources.pricing.prices import ROW_COLUMNS, _price_column_names
 
     (snapshot,) = yaml.safe_load((DBT_PROJECT_DIR / "snapshots" / "price_history.yml").read_text())[
         "snapshots"

@@ -9,7 +9,7 @@ from collections import defaultdict
 import dagster as dg
 import pytest
 
-from sources.provider_sample import DISCREPANCY, SNAPSHOT_NAMES, provider_reports
+from sources.demo.provider_sample import DISCREPANCY, SNAPSHOT_NAMES, provider_reports
 from tests.conftest import Home, make_home
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]

@@ -22,7 +22,7 @@ COSTS = (
 
 def test_a_new_price_reprices_only_the_days_rebuilt_from_its_date(tmp_path):
     from orchestration.cli import fake_providers, run_range
-    from sources.provider_sample import provider_reports
+    from sources.demo.provider_sample import provider_reports
 
     home = make_home(tmp_path / "home", days=2, users=4)
     d1, d2 = home.days

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from orchestration.cli import main
-from sources.budgets import load_budgets
-from sources.export import export_relation
+from sources.budgets.config import load_budgets
+from sources.publishing.export import export_relation
 from sources.yaml_lines import ConfigFileError
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -20,7 +20,7 @@ TODAY = dt.datetime.now(dt.UTC).date()
 def home(tmp_path: Path):
     """A home of its own; the whole environment is restored afterwards (the CLI exports the
     settings it resolves, which must not leak into later tests)."""
-    from orchestration import settings
+    from sources import settings
 
     cleared = {k: None for k in os.environ if k.startswith(("COSTWATCH_", "DAGSTER_"))}
     env = {**cleared, "COSTWATCH_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster")}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import settings
+from sources import settings
 from tests.conftest import COSTWATCH_VARS, make_home
 
 pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]

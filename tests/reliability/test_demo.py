@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import settings
+from sources import settings
 from tests.conftest import relations_holding
 from tests.unit.test_alerts import Receiver
 

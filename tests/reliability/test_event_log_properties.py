@@ -10,7 +10,7 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sources.event_log import ingest_range
+from sources.events.log import ingest_range
 
 VALID = {
     "event_id": "e",

@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.app_events import APP_EVENTS
+from assets.events.app_events import APP_EVENTS
 from tests.unit.test_new_files_sensor import _tick
 
 

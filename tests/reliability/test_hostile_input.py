@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sources.event_contract import FIELDS, MAXIMA, TYPE_FIELDS
-from sources.event_files import ReadLimits, discover_files
-from sources.event_log import FilesRemoved, ingest_range
+from sources.events.contract import FIELDS, MAXIMA, TYPE_FIELDS
+from sources.events.files import ReadLimits, discover_files
+from sources.events.log import FilesRemoved, ingest_range
 
 DAY = dt.date(2026, 11, 21)
 LIMITS = ReadLimits(first_day=dt.date(2025, 1, 1))
@@ -284,7 +284,7 @@ def test_a_file_name_that_is_not_utf8_is_read(tmp_path):
 def test_a_file_that_becomes_invalid_utf8_between_check_and_read_is_read(tmp_path, monkeypatch):
     """The reader checks a file is UTF-8, then DuckDB reads it: a writer can append half a
     character in between. The file is read again by Python, its bad line quarantined."""
-    import sources.event_files as event_files
+    import sources.events.files as event_files
 
     path = _write(tmp_path / "a.jsonl", [LLM])
     real = event_files.is_utf8
@@ -303,7 +303,7 @@ def test_a_file_that_becomes_invalid_utf8_between_check_and_read_is_read(tmp_pat
 
 
 def test_a_file_that_vanishes_before_it_is_read_is_quarantined_not_fatal(tmp_path, monkeypatch):
-    import sources.event_files as event_files
+    import sources.events.files as event_files
 
     _write(tmp_path / "a.jsonl", [LLM])
     _write(tmp_path / "b.jsonl", [{**LLM, "event_id": "e2"}])
@@ -367,8 +367,8 @@ BOMB_SCRIPT = r"""
 import datetime as dt, resource, sys
 from pathlib import Path
 import duckdb
-from sources.event_files import ReadLimits
-from sources.event_log import ingest_range
+from sources.events.files import ReadLimits
+from sources.events.log import ingest_range
 root = Path(sys.argv[1])
 con = duckdb.connect()
 con.execute("set memory_limit = '1GB'")

@@ -12,7 +12,7 @@ import time
 import dagster as dg
 import pytest
 
-from orchestration import settings
+from sources import settings
 from tests.conftest import Home, make_home
 from tests.integration.test_pipeline import _snapshot
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sources.event_log import ingest_range
+from sources.events.log import ingest_range
 
 DAY = dt.date(2026, 11, 21)
 
@@ -80,7 +80,7 @@ def test_preflight_says_what_to_fix(tmp_path: Path, monkeypatch, capsys):
         preflight(blocker / "w.duckdb")
     with pytest.raises(WarehouseUnavailable, match=r"MB free .*COSTWATCH_MIN_FREE_MB"):
         preflight(tmp_path / "w.duckdb", min_free_mb=10**12)
-    from orchestration import settings
+    from sources import settings
 
     env = {"COSTWATCH_HOME": str(tmp_path), "COSTWATCH_WAREHOUSE": str(blocker / "w.duckdb")}
     with settings.temporary_env(env):  # the CLI exports what it resolves: restored after

@@ -5,7 +5,7 @@ that name provider, request and days, never the key. That a failed pull commits 
 import pytest
 
 from sources.http_client import ProviderAPIError
-from sources.providers import anthropic_client, openai_client, pull_anthropic, pull_openai
+from sources.providers.reports import anthropic_client, openai_client, pull_anthropic, pull_openai
 from tests.unit.test_providers import D1, D2, D3, FAST, KEY
 
 

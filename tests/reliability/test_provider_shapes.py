@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from sources.http_client import ProviderAPIError, RetryPolicy, get_json
-from sources.providers import (
+from sources.providers.reports import (
     OPENAI_ENDPOINTS,
     ProviderDataError,
     openai_client,
@@ -342,7 +342,7 @@ CSV_ROW = f"{T1},{T1 + 86400},proj_a,3,key_1,text-embedding-3-small,900,0,0\n"
 
 
 def test_a_csv_exports_endpoint_comes_from_its_file_name(tmp_path):
-    from sources.openai_csv import load_openai_csv_folder
+    from sources.providers.openai_csv import load_openai_csv_folder
 
     (tmp_path / "embeddings_usage_2026-11-01_2026-11-30.csv").write_text(CSV_HEADER + CSV_ROW)
     (tmp_path / "completions_usage_2026-11-01.csv").write_text(CSV_HEADER + CSV_ROW)
@@ -352,7 +352,7 @@ def test_a_csv_exports_endpoint_comes_from_its_file_name(tmp_path):
 
 
 def test_cost_gaps_are_reported():
-    from sources.providers import CostRow, cost_gaps
+    from sources.providers.reports import CostRow, cost_gaps
 
     rows = [
         CostRow("openai", D1, None, "a, input", Decimal("1"), "usd"),
@@ -368,7 +368,7 @@ def test_a_webhook_receiver_that_trickles_bytes_is_cut_at_the_deadline():
 
     import httpx
 
-    from sources.alerts import DELIVERY_ATTEMPTS, deliver
+    from sources.budgets.alerts import DELIVERY_ATTEMPTS, deliver
 
     class Slow(http.server.BaseHTTPRequestHandler):
         def do_POST(self):

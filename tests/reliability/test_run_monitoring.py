@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration import settings
+from sources import settings
 from tests.conftest import make_home
 
 pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]

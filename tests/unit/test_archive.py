@@ -6,7 +6,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from sources.archive import move_to_archive
+from sources.publishing.archive import move_to_archive
 
 D1, D2, D3 = dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)
 
@@ -107,8 +107,8 @@ def test_a_move_larger_than_a_row_group_keeps_every_row(tmp_path):
 def test_a_move_whose_totals_differ_is_rolled_back(con, monkeypatch):
     """The lossless check must roll the delete back (planted bug: a check that never rolls
     back). The totals taken after the delete are made to differ, as a lost row would."""
-    import sources.archive as archive
-    from sources.archive import ArchiveMismatch
+    import sources.publishing.archive as archive
+    from sources.publishing.archive import ArchiveMismatch
 
     real = archive._totals
     calls: list[str] = []

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from sources.alerts import due_alerts, write_blocklist
+from sources.budgets.alerts import due_alerts, write_blocklist
 
 NOW = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sources.event_log import discover_files, ingest_range
+from sources.events.log import discover_files, ingest_range
 
 DAY = dt.date(2026, 11, 21)
 BASE = {"event_id": "e1", "type": "llm_call", "ts": "2026-11-21T09:00:00Z"}

@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from sources.model_catalog import map_new_models, resolve_model
+from sources.pricing.model_catalog import map_new_models, resolve_model
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import os
 
 import dagster as dg
 
-from assets.app_events import APP_EVENTS
+from assets.events.app_events import APP_EVENTS
 from orchestration.sensors import new_event_files_sensor
 
 

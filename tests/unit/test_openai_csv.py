@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-from sources.openai_csv import load_openai_csv_folder
+from sources.providers.openai_csv import load_openai_csv_folder
 
 USAGE = """start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,user_id,api_key_id,model,batch,service_tier,input_tokens,output_tokens,input_cached_tokens,input_uncached_tokens
 1761955200,1762041600,2025-11-01T00:00:00+00:00,2025-11-02T00:00:00+00:00,proj_a,12.0,,key_1,gpt-4o-mini-2024-07-18,False,default,1200.0,300.0,1024.0,176.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from genai_prices import data_snapshot
 
-from sources.pricing import (
+from sources.pricing.prices import (
     DAY_SECONDS,
     flatten_model,
     load_custom_prices,

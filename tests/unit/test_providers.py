@@ -6,9 +6,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from sources.fake_provider import FakeProviderData, FakeProviderServer
+from sources.demo.fake_provider import FakeProviderData, FakeProviderServer
 from sources.http_client import ProviderAPIError, RetryPolicy
-from sources.providers import (
+from sources.providers.reports import (
     CostRow,
     UsageRow,
     anthropic_client,

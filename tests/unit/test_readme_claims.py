@@ -8,8 +8,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from sources.event_log import ingest_range
-from sources.providers import openai_client, pull_openai
+from sources.events.log import ingest_range
+from sources.providers.reports import openai_client, pull_openai
 from tests.unit.test_providers import FAST, KEY, server  # noqa: F401 (fixture)
 
 
@@ -36,7 +36,7 @@ def test_long_ranges_are_pulled_in_31_day_windows_with_a_line_per_window(server)
 )  # fmt: skip
 def test_unpriced_models_severity_follows_the_variable(monkeypatch, value, severity):
     """README: `COSTWATCH_UNPRICED_MODELS` `warn` or `fail` sets the check's severity."""
-    from assets.costs import unpriced_severity
+    from assets.pricing.costs import unpriced_severity
 
     if value is None:
         monkeypatch.delenv("COSTWATCH_UNPRICED_MODELS", raising=False)
@@ -46,7 +46,7 @@ def test_unpriced_models_severity_follows_the_variable(monkeypatch, value, sever
 
 
 def test_an_unknown_unpriced_models_value_is_an_error_naming_it(monkeypatch):
-    from assets.costs import unpriced_severity
+    from assets.pricing.costs import unpriced_severity
 
     monkeypatch.setenv("COSTWATCH_UNPRICED_MODELS", "sometimes")
     with pytest.raises(ValueError, match="COSTWATCH_UNPRICED_MODELS must be warn or fail"):

@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from sources.report import figures
+from sources.publishing.report import figures
 
 GREEN, AMBER, RED = "#2ca02c", "#ff7f0e", "#d62728"
 MONEY_FIGURES = ("spend_against_limit", "daily_cost", "cost_by_model", "cache_savings")

@@ -4,8 +4,8 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from sources.event_contract import INTERACTION_TYPES
-from sources.sample_data import INVALID_KINDS, generate
+from sources.demo.sample_data import INVALID_KINDS, generate
+from sources.events.contract import INTERACTION_TYPES
 
 
 def _digest(root: Path) -> dict[str, str]:

@@ -19,10 +19,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sources.fake_provider import FakeProviderData
-from sources.pricing import calc_price_per_call
-from sources.providers import CostRow, UsageRow
-from sources.sample_data import Ledger
+from sources.demo.fake_provider import FakeProviderData
+from sources.demo.sample_data import Ledger
+from sources.pricing.prices import calc_price_per_call
+from sources.providers.reports import CostRow, UsageRow
 
 # What the provider reports for a canonical model: its dated snapshot name.
 SNAPSHOT_NAMES = {

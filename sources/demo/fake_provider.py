@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from sources.providers import CostRow, UsageRow
+from sources.providers.reports import CostRow, UsageRow
 
 OPENAI_PREFIX = "/openai/v1"
 ANTHROPIC_PREFIX = "/anthropic/v1"

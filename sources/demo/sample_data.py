@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sources.event_contract import ANONYMOUS_USER, INTERACTION_TYPES
+from sources.events.contract import ANONYMOUS_USER, INTERACTION_TYPES
 
 UTC = dt.UTC
 DEMO_START = dt.date(2026, 11, 1)

@@ -1,7 +1,7 @@
 """The application event-log contract (shared/contracts/app-events.md, v1) as data.
 
 Everything that validates or loads events reads these tables, so the contract lives in one place:
-the SQL validator in `sources.event_log` is generated from them, and the sample-data generator
+the SQL validator in `sources.events.log` is generated from them, and the sample-data generator
 and the tests use them to know which fields exist.
 """
 

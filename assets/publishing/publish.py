@@ -7,13 +7,13 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from assets.app_events import APP_EVENTS, QUARANTINE
-from assets.archive import ARCHIVE_KEYS, HISTORY_KEYS
 from assets.dbt import MART_KEYS
+from assets.events.app_events import APP_EVENTS, QUARANTINE
 from assets.partitions import daily_partitions, day_range, single_run
-from orchestration.resources import PublishedWarehouseResource
-from orchestration.settings import published_metadata_keys
-from sources.report import write_report
+from assets.publishing.archive import ARCHIVE_KEYS, HISTORY_KEYS
+from assets.resources import PublishedWarehouseResource
+from sources.publishing.report import write_report
+from sources.settings import published_metadata_keys
 from sources.warehouse import publish_copy, publish_method
 
 

@@ -16,8 +16,8 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 from packaging import version
 
-from orchestration.settings import DBT_PROJECT_DIR, min_free_mb
 from sources.http_client import RetryPolicy
+from sources.settings import DBT_PROJECT_DIR, min_free_mb
 from sources.warehouse import preflight
 
 

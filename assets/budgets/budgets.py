@@ -6,10 +6,10 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from orchestration.resources import ConfigFilesResource
-from orchestration.settings import resolve
-from sources.alerts import AlertLog, write_alert_log
-from sources.budgets import load_budgets, write_budgets
+from assets.resources import ConfigFilesResource
+from sources.budgets.alerts import AlertLog, write_alert_log
+from sources.budgets.config import load_budgets, write_budgets
+from sources.settings import resolve
 
 BUDGETS = dg.AssetKey(["raw", "budgets"])
 BUDGET_ALERTS = dg.AssetKey(["raw", "budget_alerts"])

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from sources.event_files import ReadLimits
+from sources.events.files import ReadLimits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
+INSTANCE_TEMPLATE = REPO_ROOT / "orchestration" / "dagster.yaml"
 
 
 @dataclass(frozen=True)

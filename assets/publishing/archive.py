@@ -13,8 +13,8 @@ from dagster_duckdb import DuckDBResource
 
 from assets.dbt import dbt_models
 from assets.partitions import day_results
-from orchestration.resources import RetentionResource
-from sources.archive import ARCHIVED, ArchiveMismatch, move_to_archive
+from assets.resources import RetentionResource
+from sources.publishing.archive import ARCHIVED, ArchiveMismatch, move_to_archive
 
 ARCHIVE_KEYS = {r: dg.AssetKey(["archive", r]) for r in ARCHIVED}
 HISTORY_KEYS = {r: dg.AssetKey(["history", r]) for r in ARCHIVED}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from sources.event_contract import (
+from sources.events.contract import (
     ANONYMOUS_USER,
     ENVELOPE_OPTIONAL,
     ENVELOPE_REQUIRED,
@@ -36,7 +36,7 @@ from sources.event_contract import (
     Field,
     known_keys,
 )
-from sources.event_files import (
+from sources.events.files import (
     QUARANTINED_PREFIX_BYTES,
     EventFile,
     ReadLimits,

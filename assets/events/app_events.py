@@ -5,10 +5,10 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from assets.partitions import daily_partitions, day_range, day_results, single_run
-from orchestration.resources import EventLogResource
-from orchestration.settings import read_limits
-from sources.event_log import IngestResult, ingest_range
-from sources.model_catalog import map_new_models
+from assets.resources import EventLogResource
+from sources.events.log import IngestResult, ingest_range
+from sources.pricing.model_catalog import map_new_models
+from sources.settings import read_limits
 from sources.warehouse import note_unpublished
 
 APP_EVENTS = dg.AssetKey(["raw", "app_events"])

@@ -13,8 +13,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.partitions import day_results
-from orchestration.resources import ConfigFilesResource
-from sources.pricing import (
+from assets.resources import ConfigFilesResource
+from sources.pricing.prices import (
     genai_prices_for_refresh,
     genai_rows_digest,
     load_custom_prices,

@@ -14,17 +14,17 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.partitions import daily_partitions, day_range, single_run
-from orchestration.resources import ProviderApiResource
-from sources.model_catalog import map_new_models
-from sources.openai_csv import load_openai_csv_folder
-from sources.provider_store import ensure_tables, replace_pull
-from sources.providers import (
+from assets.resources import ProviderApiResource
+from sources.pricing.model_catalog import map_new_models
+from sources.providers.openai_csv import load_openai_csv_folder
+from sources.providers.reports import (
     anthropic_client,
     cost_gaps,
     openai_client,
     pull_anthropic,
     pull_openai,
 )
+from sources.providers.store import ensure_tables, replace_pull
 
 PROVIDER_USAGE = dg.AssetKey(["raw", "provider_usage"])
 PROVIDER_COSTS = dg.AssetKey(["raw", "provider_costs"])

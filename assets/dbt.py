@@ -5,6 +5,7 @@ environment variables (read by the `window_start()`/`window_end()` macros): unli
 keep dbt's partial parsing.
 """
 
+import datetime as dt
 import fcntl
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from dagster_duckdb import DuckDBResource
 from assets.partitions import daily_partitions, day_range, day_results, single_run
 from sources.settings import DBT_PROJECT_DIR, temporary_env
 from sources.warehouse import note_unpublished
+from sources.windows import read_windows, widest
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -102,8 +104,9 @@ def window_env(start: str, end: str):
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
     start, end = day_range(context)
+    before, after = widest(WINDOWS)  # the days the marts may rewrite around the run's window
     with duckdb.get_connection() as con:  # closed before dbt opens the warehouse
-        note_unpublished(con, start, end)
+        note_unpublished(con, start - dt.timedelta(days=before), end + dt.timedelta(days=after))
     context.log.info(f"dbt build for {start}..{end}")
     with window_env(start.isoformat(), end.isoformat()):
         invocation = dbt.cli(["build"], context=context)
@@ -123,3 +126,8 @@ def _remove_run_target(target: Path) -> None:
 
 
 MART_KEYS = [k for k in dbt_models.keys if k.path[0] == "marts"]
+# each window-rebuilt model's declared window (its YAML), read from the manifest
+WINDOWS = read_windows(dbt_project.manifest_path)
+PROVIDER_MARTS_DAYS_BEFORE = max(
+    WINDOWS[f"marts.{m}"].days_before for m in ("provider_usage_daily", "provider_costs_daily")
+)

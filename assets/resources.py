@@ -1,8 +1,9 @@
-"""Dagster resources: configured from the environment only (dg.EnvVar), never from code."""
+"""Dagster resources. Their values come from the one configuration object (sources/settings.py):
+`apply()` exports them and each resource names its variable (`dg.EnvVar(ENV[field])`), so a run
+process resolves them when it starts."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 from packaging import version
 
 from sources.http_client import RetryPolicy
-from sources.settings import DBT_PROJECT_DIR, min_free_mb
+from sources.settings import DBT_PROJECT_DIR, ENV, current
 from sources.warehouse import preflight
 
 
@@ -45,7 +46,7 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        preflight(Path(self.database), min_free_mb())
+        preflight(Path(self.database), current().min_free_mb)
         with super().get_connection() as con:
             yield con
 
@@ -65,11 +66,11 @@ class ProviderApiResource(dg.ConfigurableResource):
     they are read from OPENAI_ADMIN_KEY / ANTHROPIC_ADMIN_KEY when a request is made, so they never
     appear in run config or metadata."""
 
-    openai_base_url: str = "https://api.openai.com/v1"
-    anthropic_base_url: str = "https://api.anthropic.com/v1"
-    max_attempts: int = 6
-    max_total_seconds: float = 120.0
-    timeout_seconds: float = 30.0
+    openai_base_url: str
+    anthropic_base_url: str
+    max_attempts: int
+    max_total_seconds: float = RetryPolicy.max_total_seconds
+    timeout_seconds: float = RetryPolicy.timeout_seconds
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -86,13 +87,13 @@ class ConfigFilesResource(dg.ConfigurableResource):
     custom_prices: str
     rate_card: str
     budgets: str
-    prices_url: str = ""
+    prices_url: str
 
 
 class RetentionResource(dg.ConfigurableResource):
     """How many days the per-interaction marts keep before rows move to the archive."""
 
-    retention_days: int = 365
+    retention_days: int
 
 
 class PublishedWarehouseResource(dg.ConfigurableResource):
@@ -105,26 +106,26 @@ class PublishedWarehouseResource(dg.ConfigurableResource):
 def build_resources() -> dict[str, object]:
     return {
         "duckdb": WarehouseResource(
-            database=dg.EnvVar("COSTWATCH_WAREHOUSE"),
+            database=dg.EnvVar(ENV["warehouse"]),
             # not a secret; EnvVar is not resolved inside connection_config
-            connection_config={"memory_limit": os.environ.get("COSTWATCH_MEMORY_LIMIT", "3GB")},
+            connection_config={"memory_limit": current().memory_limit},
         ),
-        "event_logs": EventLogResource(root=dg.EnvVar("COSTWATCH_EVENTS_DIR")),
+        "event_logs": EventLogResource(root=dg.EnvVar(ENV["events_dir"])),
         "published": PublishedWarehouseResource(
-            path=dg.EnvVar("COSTWATCH_PUBLISHED"), report_path=dg.EnvVar("COSTWATCH_REPORT")
+            path=dg.EnvVar(ENV["published"]), report_path=dg.EnvVar(ENV["report"])
         ),
         "providers": ProviderApiResource(
-            openai_base_url=dg.EnvVar("OPENAI_BASE_URL"),
-            anthropic_base_url=dg.EnvVar("ANTHROPIC_BASE_URL"),
-            max_attempts=dg.EnvVar.int("COSTWATCH_PROVIDER_MAX_ATTEMPTS"),
+            openai_base_url=dg.EnvVar(ENV["openai_base_url"]),
+            anthropic_base_url=dg.EnvVar(ENV["anthropic_base_url"]),
+            max_attempts=dg.EnvVar.int(ENV["provider_max_attempts"]),
         ),
         "config_files": ConfigFilesResource(
-            custom_prices=dg.EnvVar("COSTWATCH_CUSTOM_PRICES"),
-            rate_card=dg.EnvVar("COSTWATCH_RATE_CARD"),
-            budgets=dg.EnvVar("COSTWATCH_BUDGETS"),
-            prices_url=dg.EnvVar("COSTWATCH_PRICES_URL"),
+            custom_prices=dg.EnvVar(ENV["custom_prices"]),
+            rate_card=dg.EnvVar(ENV["rate_card"]),
+            budgets=dg.EnvVar(ENV["budgets"]),
+            prices_url=dg.EnvVar(ENV["prices_url"]),
         ),
-        "retention": RetentionResource(retention_days=dg.EnvVar.int("COSTWATCH_RETENTION_DAYS")),
+        "retention": RetentionResource(retention_days=dg.EnvVar.int(ENV["retention_days"])),
         "dbt": DbtResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),

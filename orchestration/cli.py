@@ -114,7 +114,8 @@ def run_range(
 
     from sources.warehouse import preflight
 
-    preflight(settings.resolve().warehouse, settings.min_free_mb())  # before Dagster starts
+    s = settings.resolve()
+    preflight(s.warehouse, s.min_free_mb)  # before Dagster starts
 
     from orchestration.definitions import get_daily_refresh_job
 
@@ -313,7 +314,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     # The sample days are fixed; keep them inside the retention window however old they get.
     age = (dt.datetime.now(dt.UTC).date() - sample_data.DEMO_START).days
-    os.environ.setdefault("COSTWATCH_RETENTION_DAYS", str(max(365, age + 31)))
+    retention = max(settings.resolve().retention_days, age + 31)
+    os.environ[settings.ENV["retention_days"]] = str(retention)
     s = settings.apply()
     root = _prepare_demo_events(s)
     ledger = sample_data.generate(root, sample_data.DEMO_START, args.days, args.users)

@@ -9,7 +9,6 @@ nothing.
 
 import datetime as dt
 import json
-import os
 
 import dagster as dg
 import duckdb
@@ -67,9 +66,9 @@ def evaluate_budgets(cursor: str | None, now: dt.datetime | None = None) -> tupl
         return cursor or "{}", {"skipped": "no published budget status yet"}
     published_at, fingerprint, rows = loaded
     log = AlertLog(s.alerts_dir)
-    webhook = os.environ.get("COSTWATCH_ALERT_WEBHOOK_URL", "").strip()
-    ui_url = os.environ.get("COSTWATCH_UI_URL", "http://127.0.0.1:3000")
-    send_past = os.environ.get("COSTWATCH_ALERT_SEND_PAST_PERIODS", "").strip() == "1"
+    webhook = s.alert_webhook_url.get_secret_value() if s.alert_webhook_url else ""
+    ui_url = s.ui_url
+    send_past = s.alert_send_past_periods
     current = {
         (r["budget_id"], r["scope_id"], str(r["period_start"]))
         for r in rows

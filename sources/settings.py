@@ -1,8 +1,9 @@
-"""Where things live, from the environment (interface.md), resolved once.
+"""The one configuration object: every setting, typed, read from the environment here only.
 
-`apply()` reads `.env` (never overriding variables already set), fills in the defaults as absolute
-paths and exports them, so Dagster resources (`dg.EnvVar`), the dbt subprocess and the Dagster
-instance (`DAGSTER_HOME`) all see the same folders.
+`Settings.from_env()` reads the variables (interface.md; `ENV` names each field's variable) and
+states every default once. `apply()` reads `.env` (never overriding variables already set), fills
+in the defaults as absolute paths and exports the non-secret ones, so the Dagster instance
+(`DAGSTER_HOME`), Dagster's run processes and the dbt subprocess see the same values.
 """
 
 from __future__ import annotations
@@ -10,49 +11,233 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from dotenv import load_dotenv
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
 
 from sources.events.files import ReadLimits
+from sources.http_client import RetryPolicy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 INSTANCE_TEMPLATE = REPO_ROOT / "orchestration" / "dagster.yaml"
+DEFAULT_START_DATE = "2025-01-01"
 
 
-@dataclass(frozen=True)
-class Settings:
+class SettingError(ValueError):
+    """A variable holds a value that cannot be used; the message names it and what fits."""
+
+
+def _whole(name: str, minimum: int = 1):
+    def check(value: object) -> int:
+        text = str(value).strip()
+        try:
+            number = int(text)
+        except ValueError:
+            number = minimum - 1
+        if number < minimum:
+            raise SettingError(f"{name}={text!r}: expected a whole number >= {minimum}")
+        return number
+
+    return check
+
+
+def _date(name: str):
+    def check(value: object) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise SettingError(
+                f"{name}={value!r}: expected a date like {DEFAULT_START_DATE}"
+            ) from None
+
+    return check
+
+
+def _choice(name: str, *allowed: str):
+    def check(value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in allowed:
+            raise SettingError(f"{name} must be {' or '.join(allowed)}, not {text!r}")
+        return text
+
+    return check
+
+
+def _keys(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+    return tuple(sorted({k.strip() for k in items if k.strip()}))
+
+
+def _secret(value: object) -> SecretStr | None:
+    text = str(value or "").strip()
+    return SecretStr(text) if text else None
+
+
+class Settings(BaseModel):
+    """Every setting of Costwatch, typed, with its default stated here once.
+
+    `Settings.from_env()` is the only code that reads the environment (and `.env`, through
+    `apply()`); the field's variable is `ENV[field]`. Secrets are `SecretStr`: they print as
+    `**********` in logs, reprs and errors.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    # where things live (interface.md); relative paths resolve against the working directory
     home: Path
     events_dir: Path
     warehouse: Path
     published: Path
     dagster_home: Path
     report: Path
-    alerts_dir: Path
-
-
-def _path(env: dict[str, str], name: str, default: Path) -> Path:
-    value = env.get(name)
-    return Path(value).expanduser().resolve() if value else default
-
-
-def resolve(env: dict[str, str] | None = None) -> Settings:
-    """Settings from an environment mapping (defaults to os.environ); no side effects."""
-    env = dict(os.environ if env is None else env)
-    home = _path(env, "COSTWATCH_HOME", Path("data").resolve())
-    return Settings(
-        home=home,
-        events_dir=_path(env, "COSTWATCH_EVENTS_DIR", home / "events"),
-        warehouse=_path(env, "COSTWATCH_WAREHOUSE", home / "warehouse.duckdb"),
-        published=_path(env, "COSTWATCH_PUBLISHED", home / "analytics.duckdb"),
-        dagster_home=_path(env, "DAGSTER_HOME", home / "dagster"),
-        report=_path(env, "COSTWATCH_REPORT", home / "reports" / "costwatch-report.html"),
-        alerts_dir=home / "alerts",
+    custom_prices: Path
+    rate_card: Path
+    budgets: Path
+    # the event-log reader (README, Configuration)
+    start_date: Annotated[dt.date, BeforeValidator(_date("COSTWATCH_START_DATE"))] = (
+        dt.date.fromisoformat(DEFAULT_START_DATE)
     )
+    clock_skew_minutes: Annotated[
+        int, BeforeValidator(_whole("COSTWATCH_CLOCK_SKEW_MINUTES", minimum=0))
+    ] = 60
+    max_file_mb: Annotated[int, BeforeValidator(_whole("COSTWATCH_MAX_FILE_MB"))] = 256
+    max_line_bytes: Annotated[int, BeforeValidator(_whole("COSTWATCH_MAX_LINE_BYTES"))] = 2**20
+    # runs
+    memory_limit: str = "3GB"  # DuckDB's cap for runs (connections and dbt); past it, it spills
+    min_free_mb: Annotated[int, BeforeValidator(_whole("COSTWATCH_MIN_FREE_MB", 0))] = 512
+    retention_days: Annotated[int, BeforeValidator(_whole("COSTWATCH_RETENTION_DAYS"))] = 365
+    unpriced_models: Annotated[
+        str, BeforeValidator(_choice("COSTWATCH_UNPRICED_MODELS", "warn", "fail"))
+    ] = "warn"
+    prices_url: str = ""  # empty: genai-prices' bundled data
+    # providers
+    openai_base_url: str = "https://api.openai.com/v1"
+    anthropic_base_url: str = "https://api.anthropic.com/v1"
+    openai_admin_key: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    anthropic_admin_key: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    provider_max_attempts: Annotated[
+        int, BeforeValidator(_whole("COSTWATCH_PROVIDER_MAX_ATTEMPTS"))
+    ] = RetryPolicy.max_attempts
+    openai_csv_dir: Path | None = None
+    # publishing
+    pii_key: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    published_metadata_keys: Annotated[tuple[str, ...], BeforeValidator(_keys)] = ()
+    # budget alerts
+    alert_webhook_url: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    ui_url: str = "http://127.0.0.1:3000"
+    alert_send_past_periods: Annotated[bool, BeforeValidator(lambda v: str(v).strip() == "1")] = (
+        False
+    )
+
+    @property
+    def alerts_dir(self) -> Path:
+        return self.home / "alerts"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of an environment mapping (defaults to os.environ); no side effects.
+        A value that cannot be used raises SettingError naming its variable."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {
+            field: env[var] for field, var in ENV.items() if env.get(var, "").strip()
+        }
+        home = _path(values.pop("home", None), Path("data"))
+        paths = {
+            "home": home,
+            "events_dir": home / "events",
+            "warehouse": home / "warehouse.duckdb",
+            "published": home / "analytics.duckdb",
+            "dagster_home": home / "dagster",
+            "report": home / "reports" / "costwatch-report.html",
+            "custom_prices": REPO_ROOT / "custom_prices.yaml",
+            "rate_card": REPO_ROOT / "rate_card.yaml",
+            "budgets": REPO_ROOT / "budgets.yaml",
+        }
+        for field, default in paths.items():
+            values[field] = _path(values.get(field), default)
+        if "openai_csv_dir" in values:
+            values["openai_csv_dir"] = _path(values["openai_csv_dir"], Path())
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = [str(e.get("ctx", {}).get("error") or e["msg"]) for e in exc.errors()]
+            raise SettingError("; ".join(problems)) from None
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        """What the event-log reader accepts: the partitions' first day, the clock-skew
+        allowance, and the caps on a file's decompressed size and a line's length."""
+        return ReadLimits(
+            first_day=self.start_date,
+            max_clock_skew=dt.timedelta(minutes=self.clock_skew_minutes),
+            max_file_bytes=self.max_file_mb * 2**20,
+            max_line_bytes=self.max_line_bytes,
+        )
+
+
+# Each setting's environment variable, stated once (dbt reads COSTWATCH_WAREHOUSE,
+# COSTWATCH_MEMORY_LIMIT and the run window itself: see DBT_VARIABLES).
+ENV = {
+    "home": "COSTWATCH_HOME",
+    "events_dir": "COSTWATCH_EVENTS_DIR",
+    "warehouse": "COSTWATCH_WAREHOUSE",
+    "published": "COSTWATCH_PUBLISHED",
+    "dagster_home": "DAGSTER_HOME",
+    "report": "COSTWATCH_REPORT",
+    "custom_prices": "COSTWATCH_CUSTOM_PRICES",
+    "rate_card": "COSTWATCH_RATE_CARD",
+    "budgets": "COSTWATCH_BUDGETS",
+    "start_date": "COSTWATCH_START_DATE",
+    "clock_skew_minutes": "COSTWATCH_CLOCK_SKEW_MINUTES",
+    "max_file_mb": "COSTWATCH_MAX_FILE_MB",
+    "max_line_bytes": "COSTWATCH_MAX_LINE_BYTES",
+    "memory_limit": "COSTWATCH_MEMORY_LIMIT",
+    "min_free_mb": "COSTWATCH_MIN_FREE_MB",
+    "retention_days": "COSTWATCH_RETENTION_DAYS",
+    "unpriced_models": "COSTWATCH_UNPRICED_MODELS",
+    "prices_url": "COSTWATCH_PRICES_URL",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "anthropic_base_url": "ANTHROPIC_BASE_URL",
+    "openai_admin_key": "OPENAI_ADMIN_KEY",
+    "anthropic_admin_key": "ANTHROPIC_ADMIN_KEY",
+    "provider_max_attempts": "COSTWATCH_PROVIDER_MAX_ATTEMPTS",
+    "openai_csv_dir": "COSTWATCH_OPENAI_CSV_DIR",
+    "pii_key": "COSTWATCH_PII_KEY",
+    "published_metadata_keys": "COSTWATCH_PUBLISHED_METADATA_KEYS",
+    "alert_webhook_url": "COSTWATCH_ALERT_WEBHOOK_URL",
+    "ui_url": "COSTWATCH_UI_URL",
+    "alert_send_past_periods": "COSTWATCH_ALERT_SEND_PAST_PERIODS",
+}
+# What the dbt project reads with env_var() itself (profiles.yml, macros/window.sql)
+DBT_VARIABLES = ("COSTWATCH_WAREHOUSE", "COSTWATCH_MEMORY_LIMIT", "COSTWATCH_WINDOW_START",
+                 "COSTWATCH_WINDOW_END")  # fmt: skip
+# exported by apply() for the processes it starts (Dagster's, dbt's); secrets never are
+EXPORTED = (
+    "home", "events_dir", "warehouse", "published", "dagster_home", "report", "custom_prices",
+    "rate_card", "budgets", "memory_limit", "retention_days", "provider_max_attempts",
+    "prices_url", "openai_base_url", "anthropic_base_url",
+)  # fmt: skip
+
+
+def _path(value: object, default: Path) -> Path:
+    return Path(str(value)).expanduser().resolve() if value else default.resolve()
+
+
+def current() -> Settings:
+    """The settings of this process's environment, read now (tests change it between calls)."""
+    return Settings.from_env()
+
+
+def resolve(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from an environment mapping (defaults to os.environ); no side effects."""
+    return Settings.from_env(env)
 
 
 def apply() -> Settings:
@@ -63,105 +248,26 @@ def apply() -> Settings:
     # what to fix when it cannot be written.
     for folder in (s.home, s.dagster_home):
         folder.mkdir(parents=True, exist_ok=True)
-    custom_prices, rate_card, budgets = config_files()
-    os.environ.setdefault("OPENAI_BASE_URL", "https://api.openai.com/v1")
-    os.environ.setdefault("ANTHROPIC_BASE_URL", "https://api.anthropic.com/v1")
-    os.environ.setdefault("COSTWATCH_PRICES_URL", "")  # empty: genai-prices' bundled data
-    os.environ.setdefault("COSTWATCH_RETENTION_DAYS", "365")
-    os.environ.setdefault("COSTWATCH_PROVIDER_MAX_ATTEMPTS", "6")
-    # DuckDB's memory cap for runs (warehouse connections and dbt); past it DuckDB spills to disk
-    os.environ.setdefault("COSTWATCH_MEMORY_LIMIT", "3GB")
-    os.environ.update(
-        COSTWATCH_CUSTOM_PRICES=str(custom_prices),
-        COSTWATCH_RATE_CARD=str(rate_card),
-        COSTWATCH_BUDGETS=str(budgets),
-        COSTWATCH_HOME=str(s.home),
-        COSTWATCH_EVENTS_DIR=str(s.events_dir),
-        COSTWATCH_WAREHOUSE=str(s.warehouse),
-        COSTWATCH_PUBLISHED=str(s.published),
-        COSTWATCH_REPORT=str(s.report),
-        DAGSTER_HOME=str(s.dagster_home),
-    )
+    os.environ.update({ENV[field]: str(getattr(s, field)) for field in EXPORTED})
     instance_yaml = s.dagster_home / "dagster.yaml"
     if not instance_yaml.exists() or instance_yaml.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
         shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
     return s
 
 
-class SettingError(ValueError):
-    """A variable holds a value that cannot be used; the message names it and what fits."""
-
-
-def _int_var(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise SettingError(f"{name}={text!r}: expected a whole number >= {minimum}")
-    return value
-
-
-DEFAULT_START_DATE = "2025-01-01"
-
-
-def start_date(env: dict[str, str] | None = None) -> dt.date:
+def start_date(env: Mapping[str, str] | None = None) -> dt.date:
     """COSTWATCH_START_DATE: the first day partition."""
-    env = dict(os.environ if env is None else env)
-    text = env.get("COSTWATCH_START_DATE", "").strip() or DEFAULT_START_DATE
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise SettingError(
-            f"COSTWATCH_START_DATE={text!r}: expected a date like {DEFAULT_START_DATE}"
-        ) from None
+    return Settings.from_env(env).start_date
 
 
-def read_limits(env: dict[str, str] | None = None) -> ReadLimits:
-    """What the event-log reader accepts (README, Configuration): the partitions' first day, the
-    clock-skew allowance, and the caps on a file's decompressed size and a line's length."""
-    env = dict(os.environ if env is None else env)
-    defaults = ReadLimits()
-    return ReadLimits(
-        first_day=start_date(env),
-        max_clock_skew=dt.timedelta(
-            minutes=_int_var(
-                env,
-                "COSTWATCH_CLOCK_SKEW_MINUTES",
-                int(defaults.max_clock_skew.total_seconds() // 60),
-                minimum=0,
-            )
-        ),
-        max_file_bytes=_int_var(env, "COSTWATCH_MAX_FILE_MB", defaults.max_file_bytes // 2**20)
-        * 2**20,
-        max_line_bytes=_int_var(env, "COSTWATCH_MAX_LINE_BYTES", defaults.max_line_bytes),
-    )
+def read_limits(env: Mapping[str, str] | None = None) -> ReadLimits:
+    return Settings.from_env(env).read_limits
 
 
-def published_metadata_keys(env: dict[str, str] | None = None) -> tuple[str, ...]:
-    """COSTWATCH_PUBLISHED_METADATA_KEYS: with COSTWATCH_PII_KEY set, the only top-level keys of
-    `metadata` the analysts' copy keeps (comma-separated; default none)."""
-    env = dict(os.environ if env is None else env)
-    text = env.get("COSTWATCH_PUBLISHED_METADATA_KEYS", "")
-    return tuple(sorted({k.strip() for k in text.split(",") if k.strip()}))
-
-
-def min_free_mb() -> int:
-    """COSTWATCH_MIN_FREE_MB: disk space a run needs before it starts (default 512)."""
-    return int(os.environ.get("COSTWATCH_MIN_FREE_MB", "512"))
-
-
-def config_files(env: dict[str, str] | None = None) -> tuple[Path, Path, Path]:
+def config_files(env: Mapping[str, str] | None = None) -> tuple[Path, Path, Path]:
     """(custom prices, rate card, budgets) files: from the environment, else the repo's."""
-    env = dict(os.environ if env is None else env)
-    return (
-        _path(env, "COSTWATCH_CUSTOM_PRICES", REPO_ROOT / "custom_prices.yaml"),
-        _path(env, "COSTWATCH_RATE_CARD", REPO_ROOT / "rate_card.yaml"),
-        _path(env, "COSTWATCH_BUDGETS", REPO_ROOT / "budgets.yaml"),
-    )
+    s = Settings.from_env(env)
+    return (s.custom_prices, s.rate_card, s.budgets)
 
 
 @contextmanager

@@ -147,10 +147,10 @@ def _select_list(
     return ", ".join(out)
 
 
+# Days a run is about to change, as its assets record them (the dbt asset records its window
+# widened by the widest window a mart declares, sources/windows.py); older sessions that got
+# events in them: TOUCHED.
 UNPUBLISHED = "meta.unpublished_windows"
-# Days around a run's window its models may rewrite (dbt models rebuild up to two days before
-# and one after: see dbt_project/macros/window.sql); older sessions that got events: TOUCHED.
-DELTA_BEFORE_DAYS, DELTA_AFTER_DAYS = 2, 1
 
 
 def note_unpublished(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
@@ -167,7 +167,7 @@ def _unpublished_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date
     lo, hi = con.execute(f"select min(start_day), max(end_day) from {UNPUBLISHED}").fetchall()[0]  # noqa: S608
     if lo is None:
         return (dt.date.max, dt.date.min)  # nothing changed: an empty range
-    return (lo - dt.timedelta(days=DELTA_BEFORE_DAYS), hi + dt.timedelta(days=DELTA_AFTER_DAYS))
+    return (lo, hi)
 
 
 def _day_columns() -> dict[tuple[str, str], str]:

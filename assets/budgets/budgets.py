@@ -1,6 +1,5 @@
 """Budgets (budgets.yaml) and the budget sensor's alert log, as warehouse tables."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 from assets.resources import ConfigFilesResource
 from sources.budgets.alerts import AlertLog, write_alert_log
 from sources.budgets.config import load_budgets, write_budgets
-from sources.settings import resolve
+from sources.settings import current
 
 BUDGETS = dg.AssetKey(["raw", "budgets"])
 BUDGET_ALERTS = dg.AssetKey(["raw", "budget_alerts"])
@@ -32,11 +31,12 @@ def load_budgets_asset(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, config_files: ConfigFilesResource
 ):
     version, budgets = load_budgets(Path(config_files.budgets))
-    records = AlertLog(resolve().alerts_dir).records()
+    s = current()
+    records = AlertLog(s.alerts_dir).records()
     with duckdb.get_connection() as con:
         write_budgets(con, budgets, version)
         # a secret: env only, a bound parameter
-        write_alert_log(con, records, os.environ.get("COSTWATCH_PII_KEY") or None)
+        write_alert_log(con, records, s.pii_key.get_secret_value() if s.pii_key else None)
     context.log.info(f"{len(budgets)} budgets, {len(records)} alert log records")
     yield dg.MaterializeResult(
         asset_key=BUDGETS, metadata={"budgets": len(budgets), "version": version}

@@ -1,11 +1,10 @@
 """Checks on the cost marts that dbt tests cannot express (lists in their metadata)."""
 
-import os
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.partitions import CheckEvents, daily_partitions, day_results
+from sources.settings import current
 
 COST_BREAKDOWN = dg.AssetKey(["marts", "cost_breakdown"])
 SEVERITIES = {"warn": dg.AssetCheckSeverity.WARN, "fail": dg.AssetCheckSeverity.ERROR}
@@ -13,10 +12,7 @@ SEVERITIES = {"warn": dg.AssetCheckSeverity.WARN, "fail": dg.AssetCheckSeverity.
 
 def unpriced_severity() -> dg.AssetCheckSeverity:
     """COSTWATCH_UNPRICED_MODELS=warn (default) or fail."""
-    value = os.environ.get("COSTWATCH_UNPRICED_MODELS", "warn").strip().lower()
-    if value not in SEVERITIES:
-        raise ValueError(f"COSTWATCH_UNPRICED_MODELS must be warn or fail, not {value!r}")
-    return SEVERITIES[value]
+    return SEVERITIES[current().unpriced_models]
 
 
 @dg.asset_check(

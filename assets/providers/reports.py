@@ -7,12 +7,11 @@ COSTWATCH_OPENAI_CSV_DIR (dashboard CSV exports) is read instead when set.
 """
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.dbt import PROVIDER_MARTS_DAYS_BEFORE
 from assets.partitions import daily_partitions, day_range, single_run
 from assets.resources import ProviderApiResource
 from sources.pricing.model_catalog import map_new_models
@@ -25,15 +24,15 @@ from sources.providers.reports import (
     pull_openai,
 )
 from sources.providers.store import ensure_tables, replace_pull
+from sources.settings import ENV, current
 
 PROVIDER_USAGE = dg.AssetKey(["raw", "provider_usage"])
 PROVIDER_COSTS = dg.AssetKey(["raw", "provider_costs"])
-LATE_DATA_DAYS = 2
 
 PROVIDERS = {
-    # name: (key variable, client factory, pull function, base url attribute)
-    "openai": ("OPENAI_ADMIN_KEY", openai_client, pull_openai, "openai_base_url"),
-    "anthropic": ("ANTHROPIC_ADMIN_KEY", anthropic_client, pull_anthropic, "anthropic_base_url"),
+    # name: (key setting, client factory, pull function, base url attribute)
+    "openai": ("openai_admin_key", openai_client, pull_openai, "openai_base_url"),
+    "anthropic": ("anthropic_admin_key", anthropic_client, pull_anthropic, "anthropic_base_url"),
 }
 
 
@@ -60,14 +59,16 @@ def pull_provider_reports(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, providers: ProviderApiResource
 ):
     start, end = day_range(context)
-    first = start - dt.timedelta(days=LATE_DATA_DAYS)
+    # providers revise recent days: re-pull as far back as the provider marts rebuild
+    first = start - dt.timedelta(days=PROVIDER_MARTS_DAYS_BEFORE)
     pulled: dict[str, dict] = {}
     pulls = []
-    for name, (key_var, make_client, pull, url_attr) in PROVIDERS.items():
-        key = os.environ.get(key_var, "").strip()
-        csv_dir = os.environ.get("COSTWATCH_OPENAI_CSV_DIR", "").strip()
-        if name == "openai" and not key and csv_dir:
-            result = load_openai_csv_folder(Path(csv_dir).resolve(), first, end)
+    s = current()
+    for name, (key_field, make_client, pull, url_attr) in PROVIDERS.items():
+        secret = getattr(s, key_field)
+        key, key_var = (secret.get_secret_value() if secret else ""), ENV[key_field]
+        if name == "openai" and not key and s.openai_csv_dir:
+            result = load_openai_csv_folder(s.openai_csv_dir, first, end)
             context.log.info(f"openai: {key_var} is not set; read dashboard CSV exports")
             pulls.append(result)
             pulled[name] = {

@@ -1,6 +1,5 @@
 """The analysts' read-only copy of the marts, replaced atomically after each successful build."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +12,7 @@ from assets.partitions import daily_partitions, day_range, single_run
 from assets.publishing.archive import ARCHIVE_KEYS, HISTORY_KEYS
 from assets.resources import PublishedWarehouseResource
 from sources.publishing.report import write_report
-from sources.settings import published_metadata_keys
+from sources.settings import current
 from sources.warehouse import publish_copy, publish_method
 
 
@@ -37,13 +36,14 @@ def analytics_warehouse(
     published: PublishedWarehouseResource,
 ) -> dg.MaterializeResult:
     start, end = day_range(context)
+    s = current()
     with duckdb.get_connection() as con:
         counts = publish_copy(
             con,
             published.path,
             {"run_id": context.run.run_id, "start_day": str(start), "end_day": str(end)},
-            pii_key=os.environ.get("COSTWATCH_PII_KEY") or None,  # a secret: env only
-            metadata_keys=published_metadata_keys(),
+            pii_key=s.pii_key.get_secret_value() if s.pii_key else None,
+            metadata_keys=s.published_metadata_keys,
         )
     method = publish_method(Path(published.path))
     context.log.info(f"published {published.path} by {method}")
@@ -52,7 +52,7 @@ def analytics_warehouse(
             "path": dg.MetadataValue.path(published.path),
             "method": method,
             "row_counts": dg.MetadataValue.json(counts),
-            "user_ids_pseudonymised": bool(os.environ.get("COSTWATCH_PII_KEY")),
+            "user_ids_pseudonymised": s.pii_key is not None,
         }
     )
 

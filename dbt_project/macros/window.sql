@@ -11,15 +11,63 @@
     (date '{{ env_var("COSTWATCH_WINDOW_END", "2999-12-31") }}' + {{ offset_days }})
 {%- endmacro %}
 
-{#- Pre-hook for incremental models that own whole days: remove the days about to be rebuilt. -#}
-{% macro delete_days(day_column, start_offset=0, end_offset=0) -%}
-    {% if is_incremental() -%}
-        delete from {{ this }}
-        where {{ day_column }} between {{ window_start(start_offset) }} and {{ window_end(end_offset) }}
-    {%- endif %}
+{#-
+  A model that a run rebuilds day by day declares its window once, in its own YAML:
+
+      config:
+        meta:
+          window: {column: day, days_before: 1, days_after: 1}
+
+  (`whole_months: true` widens the start to the first day of the window's first month). The
+  macros below write the model's delete and its filters from that declaration; the data tests
+  (test_window.sql), the publish and the providers' re-pull read the same numbers from the
+  manifest (sources/windows.py). Nothing else states a window's offsets.
+-#}
+{% macro model_window(node=none) -%}
+    {%- if node is none and model is defined and model.resource_type == 'unit_test' -%}
+        {#- a dbt unit test renders its model with a config of its own: a unit test of a
+            window-rebuilt model passes the model's window (a YAML alias, so it is not restated)
+            as `overrides: {vars: {unit_test_window: *window}}` -#}
+        {%- do return(var('unit_test_window', none)) -%}
+    {%- endif -%}
+    {%- set meta = (node.config.meta if node is not none else config.get('meta')) or {} -%}
+    {%- do return(meta.get('window')) -%}
 {%- endmacro %}
 
-{#- First day of the month of the window's start: budget months are rebuilt whole. -#}
-{% macro budget_window_start() -%}
-    cast(date_trunc('month', {{ window_start() }}) as date)
+{#- First day the window of `spec` (a model's declared window) rebuilds, plus `extra_before`. -#}
+{% macro window_first_day(spec, extra_before=0) -%}
+    {%- set spec = spec or {} -%}  {#- none at parse time, before the YAML config is merged -#}
+    {%- if spec.get('whole_months') -%}
+        cast(date_trunc('month', {{ window_start(-extra_before) }}) as date)
+    {%- else -%}
+        {{ window_start(-(spec.get('days_before', 0) + extra_before)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  `<column> between <first day> and <last day>` of this model's declared window. `column` defaults
+  to the model's own day column (a filter on an input names the input's); `extra_before` and
+  `extra_after` widen it for inputs read as context beyond the days rebuilt (e.g. feedback that
+  arrives the day after its answer).
+-#}
+{% macro in_window(column=none, extra_before=0, extra_after=0) -%}
+    {%- set spec = model_window() -%}
+    {%- if spec is none -%}
+        {#- at parse time the YAML config is not merged yet; compiled SQL always has it -#}
+        {%- if execute -%}
+            {{ exceptions.raise_compiler_error(
+                "in_window() in " ~ this ~ ": declare config.meta.window in the model's YAML") }}
+        {%- endif -%}
+        true
+    {%- else -%}
+        {{ column or spec['column'] }} between {{ window_first_day(spec, extra_before) }}
+            and {{ window_end(spec.get('days_after', 0) + extra_after) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of a window-rebuilt incremental model: remove the days it is about to rebuild. -#}
+{% macro delete_window() -%}
+    {% if is_incremental() -%}
+        delete from {{ this }} where {{ in_window() }}
+    {%- endif %}
 {%- endmacro %}

@@ -11,16 +11,13 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    meta={'window_column': 'period_start'},
-    pre_hook="{% if is_incremental() %}
-        delete from {{ this }}
-        where period_start between {{ budget_window_start() }} and {{ window_end() }}
-        {% endif %}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 {#- the costs a run needs: its months, and the day after (sessions past midnight) -#}
 {%- set cost_days -%}
-    interaction_day between {{ budget_window_start() }} and last_day({{ window_end() }}) + 1
+    interaction_day between {{ window_first_day(model_window()) }}
+        and last_day({{ window_end() }}) + 1
 {%- endset %}
 
 with
@@ -130,7 +127,7 @@ final as (
         spent_tokens
     from aggregated
     where
-        period_start between {{ budget_window_start() }} and {{ window_end() }}
+        {{ in_window() }}
         and (
             scope not in ('session', 'interaction')
             or list_min(thresholds)

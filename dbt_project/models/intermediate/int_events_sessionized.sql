@@ -9,16 +9,15 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'event_day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('event_day') }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 with
 
 events as (
     select * from {{ ref('stg_app__events') }}
-    where event_day between {{ window_start(-1) }} and {{ window_end() }}
+    where {{ in_window(extra_before=1) }}
 ),
 
 sessionless as (
@@ -73,7 +72,7 @@ final as (
         events.logged_session_id is null as is_derived_session
     from events
     left join derived on events.event_id = derived.event_id
-    where events.event_day between {{ window_start() }} and {{ window_end() }}
+    where {{ in_window('events.event_day') }}
 )
 
 select * from final

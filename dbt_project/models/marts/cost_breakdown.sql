@@ -15,9 +15,8 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'interaction_day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('interaction_day') }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 {%- set stems = ['input', 'cache_read', 'cache_write', 'cache_write_1h', 'output', 'output_reasoning', 'request'] %}
@@ -26,7 +25,7 @@ with
 
 interactions as (
     select * from {{ ref('interactions') }}
-    where interaction_day between {{ window_start() }} and {{ window_end() }}
+    where {{ in_window() }}
 ),
 
 model_aliases as (

@@ -5,21 +5,20 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('day', -1, 1) }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 with
 
 events as (
     select * from {{ ref('int_events_sessionized') }}
-    where event_day between {{ window_start(-1) }} and {{ window_end(1) }}
+    where {{ in_window('event_day') }}
 ),
 
 sessions as (
     select * from {{ ref('sessions') }}
-    where session_day between {{ window_start(-1) }} and {{ window_end(1) }}
+    where {{ in_window('session_day') }}
 ),
 
 event_stats as (
@@ -43,7 +42,7 @@ costs as (
         user_id,
         sum(exact_total_cost_usd) as exact_total_cost_usd
     from {{ ref('cost_breakdown') }}
-    where interaction_day between {{ window_start(-1) }} and {{ window_end(1) }}
+    where {{ in_window('interaction_day') }}
     group by all
 ),
 

@@ -2,21 +2,20 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('day', -1, 1) }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 with
 
 interactions as (
     select * from {{ ref('interactions') }}
-    where interaction_day between {{ window_start(-1) }} and {{ window_end(1) }}
+    where {{ in_window('interaction_day') }}
 ),
 
 sessions as (
     select * from {{ ref('sessions') }}
-    where session_day between {{ window_start(-1) }} and {{ window_end(1) }}
+    where {{ in_window('session_day') }}
 ),
 
 interaction_stats as (
@@ -50,7 +49,7 @@ costs as (
         sum(exact_total_cost_usd) as total,
         cast(count(*) filter (where is_unpriced_llm_call) as bigint) as unpriced_llm_call_count
     from {{ ref('cost_breakdown') }}
-    where interaction_day between {{ window_start(-1) }} and {{ window_end(1) }}
+    where {{ in_window('interaction_day') }}
     group by all
 ),
 

@@ -8,9 +8,8 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'x_charge_day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('x_charge_day') }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 with
@@ -29,7 +28,7 @@ costs as (
     from {{ ref('cost_breakdown') }} as cost_breakdown
     inner join {{ ref('interactions') }} as interactions
         on cost_breakdown.event_id = interactions.event_id
-    where cost_breakdown.interaction_day between {{ window_start() }} and {{ window_end() }}
+    where {{ in_window('cost_breakdown.interaction_day') }}
 ),
 
 classified as (

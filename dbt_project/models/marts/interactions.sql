@@ -2,9 +2,8 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'interaction_day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('interaction_day') }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 with
@@ -12,7 +11,7 @@ with
 events as (
     select * from {{ ref('int_events_sessionized') }}
     where
-        event_day between {{ window_start() }} and {{ window_end() }}
+        {{ in_window('event_day') }}
         and is_interaction
 ),
 

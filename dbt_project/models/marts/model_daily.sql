@@ -7,9 +7,8 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('day', -1, 0) }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 with
@@ -25,7 +24,7 @@ calls as (
         on interactions.event_id = cost_breakdown.event_id
     where
         interactions.interaction_type = 'llm_call'
-        and interactions.interaction_day between {{ window_start(-1) }} and {{ window_end() }}
+        and {{ in_window('interactions.interaction_day') }}
 ),
 
 feedback as (
@@ -34,7 +33,7 @@ feedback as (
     where
         event_type = 'feedback'
         and ref_event_id is not null
-        and event_day between {{ window_start(-1) }} and {{ window_end(1) }}
+        and {{ in_window('event_day', extra_after=1) }}
 ),
 
 call_feedback as (

@@ -12,9 +12,8 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('day', -2, 0) }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 {%- set scope_keys = var('parity_scope_api_keys') %}
@@ -27,12 +26,12 @@ interactions as (
     where
         interaction_type = 'llm_call'
         and provider in ('openai', 'anthropic')
-        and interaction_day between {{ window_start(-2) }} and {{ window_end() }}
+        and {{ in_window('interaction_day') }}
 ),
 
 provider_usage as (
     select * from {{ ref('provider_usage_daily') }}
-    where day between {{ window_start(-2) }} and {{ window_end() }}
+    where {{ in_window() }}
 ),
 
 scope as (

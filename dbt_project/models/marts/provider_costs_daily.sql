@@ -2,16 +2,15 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'day'},
     on_schema_change='append_new_columns',
-    pre_hook="{{ delete_days('day', -2, 0) }}"
+    pre_hook="{{ delete_window() }}"
 ) }}
 
 with
 
 costs as (
     select * from {{ ref('stg_providers__costs') }}
-    where day between {{ window_start(-2) }} and {{ window_end() }}
+    where {{ in_window() }}
 ),
 
 final as (

@@ -6,14 +6,13 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    meta={'window_column': 'session_day'},
     on_schema_change='append_new_columns',
     pre_hook="{% if is_incremental() %}
         delete from {{ this }}
-        where session_day between {{ window_start() }} and {{ window_end() }}
+        where {{ in_window() }}
            or session_id in (
                select session_id from {{ ref('int_events_sessionized') }}
-               where event_day between {{ window_start() }} and {{ window_end() }}
+               where {{ in_window('event_day') }}
            )
         {% endif %}"
 ) }}
@@ -23,7 +22,7 @@ with
 touched as (
     select distinct session_id
     from {{ ref('int_events_sessionized') }}
-    where event_day between {{ window_start() }} and {{ window_end() }}
+    where {{ in_window('event_day') }}
 ),
 
 events as (

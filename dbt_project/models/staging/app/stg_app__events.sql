@@ -1,5 +1,3 @@
-{{ config(meta={'window_column': 'event_day'}) }}
-
 with
 
 source as (

@@ -6,10 +6,7 @@ keep dbt's partial parsing.
 """
 
 import datetime as dt
-import fcntl
 import shutil
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_duckdb import DuckDBResource
 
 from assets.partitions import daily_partitions, day_range, day_results, single_run
-from sources.settings import DBT_PROJECT_DIR, temporary_env
+from sources.settings import DBT_PROJECT_DIR, temporary_env, tools_on_path
 from sources.warehouse import note_unpublished
 from sources.windows import read_windows, widest
 
@@ -35,43 +32,26 @@ def _sources_newer_than(manifest: Path) -> bool:
 
 
 def ensure_manifest() -> Path:
-    """Run `dbt parse` when the manifest is missing or older than the project's files.
+    """The dbt manifest, prepared by dagster-dbt's own preparer (`dbt parse`, guarded against
+    concurrent processes) when it is missing or older than the project's files.
 
-    A fresh clone has no manifest, and `@dbt_assets` needs one at import time.
+    A fresh clone has no manifest, and `@dbt_assets` needs one at import time. `DbtProject`'s
+    `prepare_if_dev()` prepares only under `dagster dev`; Costwatch's commands need the same
+    outside it, so the staleness test is ours and the preparation is dagster-dbt's.
     """
     manifest = dbt_project.manifest_path
     if manifest.exists() and not _sources_newer_than(manifest):
         return manifest
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    with open(manifest.parent / ".parse.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be parsing right now
-        if manifest.exists() and not _sources_newer_than(manifest):
-            return manifest
-        _parse()
+    with tools_on_path():  # the preparer runs `dbt` from PATH: this environment's
+        try:
+            dbt_project.preparer.prepare(dbt_project)
+        except Exception as exc:
+            raise RuntimeError(
+                "dbt parse failed; fix the dbt project and retry (`cd dbt_project && dbt parse`): "
+                f"{exc}"
+            ) from None
     return manifest
-
-
-def _parse() -> None:
-    dbt = str(Path(sys.executable).parent / "dbt")
-    proc = subprocess.run(
-        [
-            dbt,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            "dbt parse failed; fix the dbt project and retry "
-            f"(`cd dbt_project && dbt parse`):\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
-        )
 
 
 class CostwatchTranslator(DagsterDbtTranslator):

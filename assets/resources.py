@@ -5,39 +5,18 @@ process resolves them when it starts."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
-from importlib import metadata
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
-from packaging import version
 
+from assets.internals import DbtResource
 from sources.http_client import RetryPolicy
 from sources.settings import DBT_PROJECT_DIR, ENV, current
 from sources.warehouse import preflight
-
-
-class DbtResource(DbtCliResource):
-    """dagster-dbt's resource without its two start-up costs that this project never uses (about
-    3 s of every run, measured in BENCHMARKS.md's profile):
-
-    - `dbt --version` in a subprocess to learn the version: the executable is the dbt-core of this
-      environment (`dbt_executable` below), so its package metadata says the same thing;
-    - a dbt adapter built in the Dagster process: dagster-dbt only needs it to fetch row counts or
-      column metadata, which these assets do not ask for.
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(metadata.version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
-        return None
 
 
 class WarehouseResource(DuckDBResource):

@@ -122,15 +122,14 @@ def run_range(
     outcomes: list[RunOutcome] = []
     chunks = _chunks(start, end, chunk_days)
     with open_instance() as instance:
-        for run_id, pid in fail_orphaned_runs(instance):
+        from orchestration.run_launcher import fail_dead_runs, release_finished_runs
+
+        for run_id, why in fail_dead_runs(instance):
             print(
-                f"Run {run_id} was left unfinished (its process {pid} is gone: killed or crashed); "
-                "marked it failed and freed its hold on the warehouse. Its days are rebuilt by "
-                "any run that covers them.",
+                f"Run {run_id} was left unfinished ({why}); marked it failed and freed its hold "
+                "on the warehouse. Its days are rebuilt by any run that covers them.",
                 flush=True,
             )
-        from orchestration.run_launcher import release_finished_runs
-
         for run_id in release_finished_runs(instance):
             print(f"Run {run_id} had ended but still held the warehouse pool: released", flush=True)
         for i, (a, b) in enumerate(chunks, start=1):
@@ -235,41 +234,6 @@ def open_instance():
         fcntl.flock(lock, fcntl.LOCK_UN)
     with instance:
         yield instance
-
-
-def fail_orphaned_runs(instance) -> list[tuple[str, int]]:
-    """Mark failed the runs `costwatch` started on this machine whose process is gone.
-
-    A run killed mid-way (SIGKILL, out of memory, reboot) stays "started" in the instance and keeps
-    its slot in the `warehouse` pool, so every later run would wait for it forever. Runs of a live
-    process (or of another host) are left alone. Returns (run id, pid) of each run failed.
-    """
-    import dagster as dg
-
-    from orchestration.run_launcher import process_alive
-
-    unfinished = [
-        dg.DagsterRunStatus.NOT_STARTED,
-        dg.DagsterRunStatus.STARTING,
-        dg.DagsterRunStatus.STARTED,
-        dg.DagsterRunStatus.CANCELING,
-    ]
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(statuses=unfinished, tags={"costwatch/launched_by": "cli"})
-    )
-    failed = []
-    for run in runs:
-        pid = run.tags.get("costwatch/pid")
-        if run.tags.get("costwatch/host") != socket.gethostname() or not pid:
-            continue
-        if process_alive(int(pid)):
-            continue
-        instance.report_run_failed(
-            run, message=f"The process running this run ({pid}) is gone (killed or crashed)."
-        )
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        failed.append((run.run_id, int(pid)))
-    return failed
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -400,8 +364,7 @@ def _demo_budget_alerts(first: dt.date, last: dt.date) -> list[RunOutcome]:
 
 def sensor_ticks(sensor_name: str, after: float) -> list:
     """Finished ticks of a sensor recorded in the instance since `after` (epoch seconds)."""
-    from dagster._core.definitions.run_request import InstigatorType
-    from dagster._core.scheduler.instigation import TickStatus
+    from assets.internals import InstigatorType, TickStatus
 
     done = (TickStatus.SKIPPED, TickStatus.SUCCESS, TickStatus.FAILURE)
     with open_instance() as instance:

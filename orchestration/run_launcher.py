@@ -11,10 +11,8 @@ A worker is judged dead only on evidence: the code server that launched it answe
 runs it, or its process id (recorded by Dagster when the worker started, or by `costwatch run` in
 the run's tags) is gone on this machine. Anything it cannot tell counts as running.
 
-Internals used (kept to this module, covered by tests/reliability/test_run_monitoring.py):
-`dagster._core.launcher` (CheckRunHealthResult, WorkerStatus: the launcher health-check API),
-`dagster._core.storage.tags.GRPC_INFO_TAG` and `dagster._grpc` (how DefaultRunLauncher itself
-finds the code server of a run).
+Dagster internals used come from assets/internals.py (the launcher health-check types, and how
+DefaultRunLauncher itself finds and asks the code server of a run).
 """
 
 from __future__ import annotations
@@ -24,8 +22,15 @@ import os
 import socket
 
 import dagster as dg
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._core.storage.tags import GRPC_INFO_TAG
+
+from assets.internals import (
+    GRPC_INFO_TAG,
+    CheckRunHealthResult,
+    DagsterGrpcClient,
+    GetCurrentRunsResult,
+    WorkerStatus,
+    deserialize_value,
+)
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", socket.gethostname()})
 CLI_TAG, CLI_HOST_TAG, CLI_PID_TAG = "costwatch/launched_by", "costwatch/host", "costwatch/pid"
@@ -64,6 +69,29 @@ def release_finished_runs(instance: dg.DagsterInstance) -> list[str]:
     return released
 
 
+def fail_dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
+    """What the daemon's run monitoring does, once, for `costwatch run` (which runs no daemon):
+    fail the unfinished runs whose worker the launcher's health check finds dead, and free their
+    pool slots. Runs not yet started are judged only when `costwatch run` launched them (their
+    process id is the evidence). Returns (run id, why) of each run failed."""
+    launcher = instance.run_launcher
+    if not isinstance(launcher, CostwatchRunLauncher):
+        return []
+    started = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    not_yet = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=started))
+    runs += instance.get_runs(filters=dg.RunsFilter(statuses=not_yet, tags={CLI_TAG: "cli"}))
+    failed = []
+    for run in runs:
+        health = launcher.check_run_worker_health(run)
+        if health.status != WorkerStatus.FAILED:
+            continue
+        instance.report_run_failed(run, message=f"The run's worker is gone: {health.msg}.")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append((run.run_id, health.msg or "its process is gone"))
+    return failed
+
+
 class CostwatchRunLauncher(dg.DefaultRunLauncher):
     """DefaultRunLauncher that can tell the daemon whether a run's worker is still alive."""
 
@@ -89,10 +117,6 @@ class CostwatchRunLauncher(dg.DefaultRunLauncher):
 
     def _code_server_runs(self, run: dg.DagsterRun) -> set[str] | None:
         """Run ids the run's code server is executing; None when it cannot be asked."""
-        from dagster._grpc.client import DagsterGrpcClient
-        from dagster._grpc.types import GetCurrentRunsResult
-        from dagster._serdes import deserialize_value
-
         info = run.tags.get(GRPC_INFO_TAG)
         if not info:
             return None

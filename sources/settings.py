@@ -8,9 +8,11 @@ in the defaults as absolute paths and exports the non-secret ones, so the Dagste
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -285,3 +287,10 @@ def temporary_env(values: dict[str, str | None]) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def tools_on_path() -> contextlib.AbstractContextManager[None]:
+    """PATH with this environment's programs (dbt, dagster) first, inside the block: libraries
+    that run `dbt` by name find the one installed beside this Python."""
+    bin_dir = str(Path(sys.executable).parent)
+    return temporary_env({"PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])})

@@ -16,10 +16,8 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionRecordStatus as Status,
-)
 
+from assets.internals import AssetCheckExecutionRecordStatus as Status
 from sources import settings
 from sources.demo.provider_sample import DISCREPANCY
 from tests.conftest import Home

@@ -1,0 +1,75 @@
+"""The private Dagster and dagster-dbt names in assets/internals.py still mean what Costwatch
+relies on. An upgrade that moves or changes one fails here, naming it (issue 21)."""
+
+import inspect
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from assets import internals
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _locked(package: str) -> str:
+    lock = (REPO / "requirements.lock").read_text()
+    found = re.search(rf"^{re.escape(package)}==([^\s;]+)", lock, re.M)
+    assert found, package
+    return found.group(1)
+
+
+def test_the_installed_versions_are_the_ones_the_adapter_was_written_for():
+    """The adapter names the versions it was checked against; bumping the lock means re-reading
+    assets/internals.py and updating its docstring (this test says so)."""
+    doc = internals.__doc__ or ""
+    for package in ("dagster", "dagster-dbt"):
+        assert metadata.version(package) == _locked(package), package
+        assert f"{package} {_locked(package)}" in doc, f"re-check assets/internals.py for {package}"
+
+
+def test_the_health_check_types_build_what_the_launcher_returns():
+    result = internals.CheckRunHealthResult(internals.WorkerStatus.FAILED, "gone")
+    assert (result.status, result.msg) == (internals.WorkerStatus.FAILED, "gone")
+    assert {"RUNNING", "FAILED"} <= set(internals.WorkerStatus.__members__)
+    assert "check_run_worker_health" in vars(dg.DefaultRunLauncher) or hasattr(
+        dg.DefaultRunLauncher, "check_run_worker_health"
+    )
+
+
+def test_the_code_server_client_can_list_its_runs():
+    assert callable(internals.DagsterGrpcClient.get_current_runs)
+    result = internals.GetCurrentRunsResult(current_runs=["r1"], serializable_error_info=None)
+    assert list(result.current_runs) == ["r1"]
+    assert isinstance(internals.GRPC_INFO_TAG, str) and internals.GRPC_INFO_TAG
+    assert callable(internals.deserialize_value)
+
+
+def test_tick_and_check_statuses_have_the_members_used():
+    assert {"SKIPPED", "SUCCESS", "FAILURE"} <= set(internals.TickStatus.__members__)
+    assert "SENSOR" in internals.InstigatorType.__members__
+    assert {"SUCCEEDED", "FAILED", "EXECUTION_FAILED", "PLANNED"} >= {
+        m
+        for m in ("SUCCEEDED", "FAILED")
+        if m in internals.AssetCheckExecutionRecordStatus.__members__
+    }
+    assert {"SUCCEEDED", "FAILED"} <= set(internals.AssetCheckExecutionRecordStatus.__members__)
+
+
+def test_the_dbt_resource_overrides_private_methods_that_still_exist():
+    """DbtResource replaces two private DbtCliResource members; each must still exist (else the
+    override silently stops saving the start-up cost) with the same shape."""
+    base = vars(DbtCliResource)
+    assert isinstance(
+        base.get("_cli_version"), (property, type(internals.DbtResource._cli_version))
+    )
+    params = list(inspect.signature(base["_initialize_dbt_core_adapter"]).parameters)
+    assert params == ["self", "args"]
+    resource = internals.DbtResource(
+        project_dir=str(REPO / "dbt_project"),
+        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+    )
+    assert str(resource._cli_version) == metadata.version("dbt-core")

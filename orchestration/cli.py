@@ -17,15 +17,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration import progress
 from sources import settings
-from sources.demo.fake_provider import FakeProviderData, FakeProviderServer
-from sources.demo.provider_sample import provider_reports
 
 DEMO_MARKER = ".costwatch-demo"
 DEFAULT_CHUNK_DAYS = 31
@@ -255,26 +252,10 @@ def _prepare_demo_events(s: settings.Settings) -> Path:
     return root
 
 
-@contextmanager
-def fake_providers(data: FakeProviderData) -> Iterator[FakeProviderServer]:
-    """Serve `data` as provider reports on 127.0.0.1 and point both providers at them.
-
-    The demo never talks to the real APIs, whatever keys the environment holds; the variables
-    are restored afterwards.
-    """
-    with FakeProviderServer(data) as server:
-        demo_env = {
-            "OPENAI_BASE_URL": server.openai_url,
-            "ANTHROPIC_BASE_URL": server.anthropic_url,
-            "OPENAI_ADMIN_KEY": "demo-openai-admin-key",
-            "ANTHROPIC_ADMIN_KEY": "demo-anthropic-admin-key",
-        }
-        with settings.temporary_env(demo_env):
-            yield server
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sources.demo import sample_data
+    from sources.demo.fake_provider import fake_providers
+    from sources.demo.provider_sample import provider_reports
 
     # The sample days are fixed; keep them inside the retention window however old they get.
     age = (dt.datetime.now(dt.UTC).date() - sample_data.DEMO_START).days

@@ -11,9 +11,9 @@ from assets.events.app_events import APP_EVENTS, QUARANTINE
 from assets.partitions import daily_partitions, day_range, single_run
 from assets.publishing.archive import ARCHIVE_KEYS, HISTORY_KEYS
 from assets.resources import PublishedWarehouseResource
+from sources.publishing.publish import publish_copy, publish_method
 from sources.publishing.report import write_report
 from sources.settings import current
-from sources.warehouse import publish_copy, publish_method
 
 
 @dg.asset(

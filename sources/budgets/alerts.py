@@ -29,13 +29,8 @@ import duckdb
 import httpx
 
 from sources.http_client import DeadlineExceeded, request
-from sources.warehouse import (
-    PSEUDONYM,
-    SESSION_PSEUDONYM,
-    key_fingerprint,
-    table_columns,
-    transaction,
-)
+from sources.publishing.pseudonyms import PSEUDONYM, SESSION_PSEUDONYM, key_fingerprint
+from sources.warehouse import table_columns, transaction
 
 STATUS_COLUMNS = (
     "budget_id",

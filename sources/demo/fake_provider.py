@@ -20,7 +20,8 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from sources.providers.reports import CostRow, UsageRow
+from sources.settings import temporary_env
 
 OPENAI_PREFIX = "/openai/v1"
 ANTHROPIC_PREFIX = "/anthropic/v1"
@@ -348,3 +350,21 @@ def _openai_bucket_times(day: dt.date) -> dict[str, int]:
         "start_time": int(start.timestamp()),
         "end_time": int((start + dt.timedelta(days=1)).timestamp()),
     }
+
+
+@contextmanager
+def fake_providers(data: FakeProviderData) -> Iterator[FakeProviderServer]:
+    """Serve `data` as provider reports on 127.0.0.1 and point both providers at them.
+
+    The demo never talks to the real APIs, whatever keys the environment holds; the variables
+    are restored afterwards.
+    """
+    with FakeProviderServer(data) as server:
+        demo_env = {
+            "OPENAI_BASE_URL": server.openai_url,
+            "ANTHROPIC_BASE_URL": server.anthropic_url,
+            "OPENAI_ADMIN_KEY": "demo-openai-admin-key",
+            "ANTHROPIC_ADMIN_KEY": "demo-anthropic-admin-key",
+        }
+        with temporary_env(demo_env):
+            yield server

@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from sources.demo.fake_provider import FakeProviderData
+from sources.demo.reference_prices import calc_price_per_call
 from sources.demo.sample_data import Ledger
-from sources.pricing.prices import calc_price_per_call
 from sources.providers.reports import CostRow, UsageRow
 
 # What the provider reports for a canonical model: its dated snapshot name.

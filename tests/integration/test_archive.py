@@ -12,7 +12,7 @@ from assets.publishing.archive import ARCHIVE_KEYS, archive_old_days
 from assets.resources import RetentionResource, WarehouseResource
 from sources.events.contract import INTERACTION_TYPES
 from sources.publishing.archive import ARCHIVED
-from sources.warehouse import publish_copy
+from sources.publishing.publish import publish_copy
 from tests.conftest import Home
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]

@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 
 from sources.demo.provider_sample import provider_reports
+from sources.demo.reference_prices import calc_price_per_call
 from sources.demo.sample_data import generate
-from sources.pricing.prices import calc_price_per_call
 from sources.providers.reports import CostRow
 from tests.conftest import Home
 
@@ -34,7 +34,8 @@ CORRECTION_PATH = [
 
 
 def _run(home: Home, day: dt.date, providers, selection: list[dg.AssetKey]):
-    from orchestration.cli import fake_providers, run_range
+    from orchestration.cli import run_range
+    from sources.demo.fake_provider import fake_providers
 
     with home.active(), fake_providers(providers):
         return run_range(day, day, asset_selection=selection)

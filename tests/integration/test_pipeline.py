@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from sources.events.contract import INTERACTION_TYPES
-from sources.warehouse import publish_method
+from sources.publishing.publish import publish_method
 from tests.conftest import Home, make_home
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]

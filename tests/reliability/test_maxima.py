@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sources.demo.reference_prices import calc_price_per_call
 from sources.events.contract import MAXIMA
-from sources.pricing.prices import calc_price_per_call
 from tests.conftest import make_home
 
 pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]

@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from sources.warehouse import publish_copy
+from sources.publishing.publish import publish_copy
 from tests.conftest import make_home, relations_holding
 
 pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-from sources.warehouse import note_unpublished, publish_copy, publish_method
+from sources.publishing.publish import publish_copy, publish_method
+from sources.warehouse import note_unpublished
 
 KEY = "pii-key-RECOGNISABLE-42"
 

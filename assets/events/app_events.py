@@ -42,17 +42,21 @@ class IngestConfig(dg.Config):
     )
 
 
-def _per_day_table(result: IngestResult) -> str:
-    rows = [
-        "| day | lines read | accepted | duplicates | quarantined | blank |",
-        "|---|---|---|---|---|---|",
-    ]
-    for day, c in sorted(result.per_day.items()):
-        rows.append(
-            f"| {day} | {c['lines_read']} | {c['accepted']} | {c['duplicates']} | "
-            f"{c['quarantined']} | {c['blank']} |"
-        )
-    return "\n".join(rows)
+PER_DAY_COLUMNS = ("lines_read", "accepted", "duplicates", "quarantined", "blank")
+
+
+def _per_day_table(result: IngestResult) -> dg.TableMetadataValue:
+    """Line accounting per UTC day, as a table the UI renders."""
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord({"day": str(day), **{c: counts[c] for c in PER_DAY_COLUMNS}})
+            for day, counts in sorted(result.per_day.items())
+        ],
+        schema=dg.TableSchema(
+            columns=[dg.TableColumn("day", "date")]
+            + [dg.TableColumn(c, "int") for c in PER_DAY_COLUMNS]
+        ),
+    )
 
 
 @dg.multi_asset(
@@ -129,7 +133,7 @@ def ingest_app_events(
             **{k: dg.MetadataValue.int(v) for k, v in totals.items()},
             "files_scanned": result.files_scanned,
             "files_read": result.files_read,
-            "per_day": dg.MetadataValue.md(_per_day_table(result)),
+            "per_day": _per_day_table(result),
             "quarantine_reasons": dg.MetadataValue.json(result.quarantine_reasons),
             "late_days": dg.MetadataValue.json([str(d) for d in result.late_days]),
             "removed": dg.MetadataValue.json(

@@ -26,7 +26,7 @@ from sources.budgets.alerts import (
     slack_payload,
     write_blocklist,
 )
-from sources.events.log import discover_files
+from sources.events.files import discover_files
 from sources.settings import resolve
 
 

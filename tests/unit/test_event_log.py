@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sources.events.log import discover_files, ingest_range
+from sources.events.files import discover_files
+from sources.events.log import ingest_range
 
 DAY = dt.date(2026, 11, 21)
 BASE = {"event_id": "e1", "type": "llm_call", "ts": "2026-11-21T09:00:00Z"}

@@ -1,0 +1,268 @@
+"""Reading event files into DuckDB in batches: which files a run reads, splitting them into
+lines (with the line cap and sentinels), and the UTC day each line belongs to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from sources.events.contract_sql import TsBounds, in_bounds_sql, occurred_at_sql
+from sources.events.files import (
+    QUARANTINED_PREFIX_BYTES,
+    EventFile,
+    ReadLimits,
+    prepare_readable,
+    write_normalized,
+)
+
+
+def files_to_read(
+    con: duckdb.DuckDBPyConnection, files: list[EventFile], start: dt.date, end: dt.date
+) -> tuple[list[EventFile], set[str]]:
+    """Files holding days in [start, end] per the manifest, plus new or changed files."""
+    rows = con.execute(
+        "select source_file, size_bytes, mtime_ns, event_day from raw.event_files"
+    ).fetchall()
+    known: dict[str, tuple[int, int]] = {}
+    days: dict[str, set[dt.date]] = {}
+    for source_file, size, mtime, day in rows:
+        known[source_file] = (size, mtime)
+        days.setdefault(source_file, set()).add(day)
+    chosen: list[EventFile] = []
+    changed: set[str] = set()
+    for f in files:
+        if known.get(f.source_file) != (f.size_bytes, f.mtime_ns):
+            chosen.append(f)
+            changed.add(f.source_file)
+        elif any(start <= d <= end for d in days.get(f.source_file, ())):
+            chosen.append(f)
+    return chosen, changed
+
+
+def split_sql(limits: ReadLimits) -> str:
+    """Numbered lines of the files `read_text(?)` reads: the CR of CRLF and a UTF-8 byte-order
+    mark before the first line dropped, sentinel lines of normalized copies split into reason and
+    text, and lines over the cap replaced by their start (`line_too_long`), before anything
+    parses them."""
+    cap = int(limits.max_line_bytes)
+    keep = int(QUARANTINED_PREFIX_BYTES)
+    return f"""
+with texts as (
+  select m.source_file, m.normalized, m.mtime_day, t.content
+  from read_text(?) t join file_map m on m.read_path = t.filename
+),
+parts as (
+  select source_file, normalized, mtime_day, string_split(content, chr(10)) as parts,
+         ends_with(content, chr(10)) or content = '' as drop_last
+  from texts
+),
+numbered as (
+  select source_file, normalized, mtime_day, drop_last, len(parts) as n,
+         unnest(parts) as line, generate_subscripts(parts, 1) as line_no
+  from parts
+),
+cleaned as (
+  select source_file, normalized, mtime_day, line_no,
+         case when line_no = 1 and starts_with(line, chr(65279)) then substr(line, 2)
+              else line end as line
+  from numbered
+  where not (drop_last and line_no = n)
+),
+stripped as (
+  select source_file, normalized, mtime_day, line_no,
+         case when ends_with(line, chr(13)) then left(line, -1) else line end as line
+  from cleaned
+),
+sentinels as (
+  select source_file, line_no, mtime_day,
+         case when normalized and starts_with(line, chr(30))
+              then split_part(substr(line, 2), chr(9), 1)
+              when strlen(line) > {cap} then 'line_too_long' end as sentinel_reason,
+         case when normalized and starts_with(line, chr(30))
+              then substr(line, strpos(line, chr(9)) + 1)
+              when strlen(line) > {cap}
+              then left(line, {keep}) || '... (' || strlen(line) || ' bytes; the limit is '
+                   || 'COSTWATCH_MAX_LINE_BYTES={cap})'
+              else line end as line
+  from stripped
+)
+select * from sentinels
+"""  # noqa: S608 (two integers of the configuration)
+
+
+def line_days_sql(bounds: TsBounds) -> str:
+    """The day of every line, from the same rules as the full parse but reading only `ts` (and
+    the event id, to find duplicates across days): a line's ts day when it is a valid ts inside
+    the partitions, else the earliest such day of its file, else the file's modification day.
+    Files are whole within one batch."""
+    occurred = occurred_at_sql("k[1]")
+    return f"""
+with keyed as (
+  select source_file, line_no, mtime_day,
+         case when sentinel_reason is null and json_valid(line)
+              then json_extract_string(line, ['$."ts"', '$."event_id"']) end as k
+  from batch_lines
+),
+parsed as (
+  select source_file, line_no, mtime_day, k[2] as event_key, {occurred} as occurred_at
+  from keyed
+),
+dated as (
+  select source_file, line_no, mtime_day, event_key,
+         case when {in_bounds_sql("occurred_at", bounds)} then occurred_at::DATE end as ts_day
+  from parsed
+)
+select d.source_file, d.line_no, coalesce(d.ts_day, f.first_day, d.mtime_day) as event_day,
+       d.event_key
+from dated d
+join (select source_file, min(ts_day) as first_day from dated group by 1) f using (source_file)
+"""  # noqa: S608 (built from module constants and computed bounds)
+
+
+class _Reader:
+    """Reads batches of files into temp table `batch_lines`; `file_map` says what DuckDB reads
+    for each file (the file itself, or its normalized copy in `scratch`)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        files: list[EventFile],
+        scratch: Path,
+        limits: ReadLimits,
+    ) -> None:
+        self.con, self.scratch, self.limits = con, scratch, limits
+        readable = prepare_readable(files, scratch, limits)
+        by_name = {f.source_file: f for f in files}
+        self.in_place = {p: by_name[s] for p, s, normalized in readable if not normalized}
+        self.sizes = {
+            p: by_name[s].size_bytes if not normalized else Path(p).stat().st_size
+            for p, s, normalized in readable
+        }
+        self.paths = [p for p, _, _ in readable]
+        con.execute(
+            "create or replace temp table file_map "
+            "(read_path VARCHAR, source_file VARCHAR, normalized BOOLEAN, mtime_day DATE)"
+        )
+        if readable:
+            con.executemany(
+                "insert into file_map values (?, ?, ?, ?)",
+                [(p, s, n, by_name[s].mtime_day) for p, s, n in readable],
+            )
+
+    def batches(self, paths: list[str]) -> Iterator[list[str]]:
+        """Consecutive groups of files of at most LINES_BATCH_BYTES together (a bigger file
+        alone): read_text holds whole files in memory, outside DuckDB's memory limit."""
+        batch: list[str] = []
+        size = 0
+        for p in paths:
+            n = self.sizes[p]
+            if batch and size + n > LINES_BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+            batch.append(p)
+            size += n
+        if batch:
+            yield batch
+
+    def read(self, paths: list[str]) -> None:
+        sql = f"create or replace temp table batch_lines as {split_sql(self.limits)}"
+        try:
+            self.con.execute(sql, [paths])
+            # read_text skips a file of its list that does not exist (any more)
+            failed = any(p in self.in_place and not os.path.exists(p) for p in paths)
+        except duckdb.Error:
+            failed = True
+        if failed:
+            # A file changed between the UTF-8 check and this read (a writer appended half a
+            # character, or it vanished): its lines are copied through Python, which quarantines
+            # what it cannot read, and the batch is read again.
+            self.con.execute(sql, [[self._normalize_again(p) for p in paths]])
+
+    def _normalize_again(self, path: str) -> str:
+        f = self.in_place.pop(path, None)
+        if f is None:
+            return path
+        target = self.scratch / f"again-{len(self.sizes):07d}.jsonl"
+        write_normalized(f, target, self.limits)
+        self.sizes[str(target)] = target.stat().st_size
+        self.con.execute(
+            "update file_map set read_path = $new, normalized = true where read_path = $old",
+            {"new": str(target), "old": path},
+        )
+        return str(target)
+
+
+def load_lines(
+    con: duckdb.DuckDBPyConnection,
+    files: list[EventFile],
+    scratch: Path,
+    start: dt.date,
+    end: dt.date,
+    limits: ReadLimits,
+    bounds: TsBounds,
+) -> None:
+    """Temp table `lines`: the lines of `files` that the days [start, end] need (their own lines,
+    and lines of other days holding the same event ids, for dedup); temp table `line_days`: the
+    day of every line of every file (for the manifest and late-day reports).
+
+    A backfill's first chunk reads every new file; only the chunk's lines are kept for parsing,
+    so a year of new logs costs one light pass, not a full parse of the year.
+    """
+    reader = _Reader(con, files, scratch, limits)
+    con.execute(
+        "create or replace temp table lines "
+        "(source_file VARCHAR, line_no BIGINT, sentinel_reason VARCHAR, line VARCHAR)"
+    )
+    con.execute(
+        "create or replace temp table line_days "
+        "(source_file VARCHAR, line_no BIGINT, event_day DATE, event_key VARCHAR)"
+    )
+    window = {"start": start, "end": end}
+    days_sql = line_days_sql(bounds)
+    for batch in reader.batches(reader.paths):
+        reader.read(batch)
+        con.execute(f"insert into line_days {days_sql}")
+        _keep_lines(
+            con,
+            "select source_file, line_no from line_days where event_day between $start and $end",
+            window,
+        )
+    # Lines of other days that repeat an event id of the window (re-delivered events): read again,
+    # so that the first occurrence wins as when every line was parsed. Rare; usually none.
+    con.execute(
+        """
+        create or replace temp table other_day_duplicates as
+        select source_file, line_no from line_days
+        where event_day not between $start and $end
+          and event_key in (select event_key from line_days where event_day between $start and $end)
+        """,
+        window,
+    )
+    paths = [
+        p
+        for (p,) in con.execute(
+            "select read_path from file_map where source_file in "
+            "(select source_file from other_day_duplicates) order by read_path"
+        ).fetchall()
+    ]
+    for batch in reader.batches(paths):
+        reader.read(batch)
+        _keep_lines(con, "select source_file, line_no from other_day_duplicates")
+    con.execute("drop table if exists batch_lines")
+
+
+def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None = None) -> None:
+    """Append to `lines` the lines of `batch_lines` that `wanted` (source_file, line_no) names."""
+    con.execute(
+        "insert into lines select b.source_file, b.line_no, b.sentinel_reason, b.line "  # noqa: S608
+        f"from batch_lines b semi join ({wanted}) w using (source_file, line_no)",
+        params or {},
+    )
+
+
+LINES_BATCH_BYTES = 256 * 2**20

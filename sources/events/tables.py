@@ -1,0 +1,62 @@
+"""The ingestion tables of the warehouse: accepted events, quarantine and the file manifest."""
+
+from __future__ import annotations
+
+import duckdb
+
+from sources.events.contract_sql import TYPED_COLUMNS
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema and tables if they do not exist (idempotent)."""
+    typed = ",\n  ".join(f"{f.column} {f.sql_type}" for f in TYPED_COLUMNS)
+    con.execute("create schema if not exists raw")
+    con.execute(
+        f"""
+        create table if not exists raw.app_events (
+          event_id VARCHAR not null,
+          event_type VARCHAR not null,
+          occurred_at TIMESTAMP not null,
+          event_day DATE not null,
+          ts_raw VARCHAR not null,
+          user_id VARCHAR not null,
+          {typed},
+          metadata JSON,
+          source_file VARCHAR not null,
+          line_no BIGINT not null,
+          ingested_at TIMESTAMP not null
+        )"""
+    )
+    con.execute(
+        """
+        create table if not exists raw.event_quarantine (
+          source_file VARCHAR not null,
+          line_no BIGINT not null,
+          raw_line VARCHAR not null,
+          reason VARCHAR not null,
+          ingested_at TIMESTAMP not null,
+          event_day DATE not null
+        )"""
+    )
+    con.execute(
+        """
+        create table if not exists raw.event_file_stats (
+          source_file VARCHAR not null,
+          event_day DATE not null,
+          lines_read BIGINT not null,
+          accepted BIGINT not null,
+          duplicates BIGINT not null,
+          quarantined BIGINT not null,
+          blank BIGINT not null,
+          ingested_at TIMESTAMP not null
+        )"""
+    )
+    con.execute(
+        """
+        create table if not exists raw.event_files (
+          source_file VARCHAR not null,
+          size_bytes BIGINT not null,
+          mtime_ns BIGINT not null,
+          event_day DATE not null
+        )"""
+    )

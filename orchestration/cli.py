@@ -79,7 +79,7 @@ def check_config_files() -> None:
     """Budgets, custom prices and the rate card load (errors name the file and line), and the
     reader's settings are valid, before any run starts."""
     from sources.budgets.config import load_budgets
-    from sources.pricing.prices import load_custom_prices, load_rate_card
+    from sources.pricing.files import load_custom_prices, load_rate_card
 
     custom_prices, rate_card, budgets = settings.config_files()
     load_custom_prices(custom_prices)

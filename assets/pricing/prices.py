@@ -14,15 +14,10 @@ from dagster_duckdb import DuckDBResource
 
 from assets.partitions import day_results
 from assets.resources import ConfigFilesResource
-from sources.pricing.prices import (
-    genai_prices_for_refresh,
-    genai_rows_digest,
-    load_custom_prices,
-    load_rate_card,
-    rates_digest,
-    write_llm_prices,
-    write_rate_card,
-)
+from sources.pricing.files import load_custom_prices, load_rate_card, rates_digest
+from sources.pricing.genai import genai_rows_digest
+from sources.pricing.refresh import genai_prices_for_refresh
+from sources.pricing.store import write_llm_prices, write_rate_card
 
 LLM_PRICES = dg.AssetKey(["raw", "llm_prices"])
 RATE_CARD = dg.AssetKey(["raw", "rate_card"])

@@ -250,10 +250,10 @@ def test_the_snapshot_compares_every_price_column_but_the_source_version():
     version; a price column added to the table without being compared fails here."""
     import yaml
 
-    from sources.pricing.prices import ROW_COLUMNS, _price_column_names
+    from sources.pricing.store import ROW_COLUMNS, price_column_names
 
     (snapshot,) = yaml.safe_load((DBT_PROJECT_DIR / "snapshots" / "price_history.yml").read_text())[
         "snapshots"
     ]
-    expected = [c for c in ROW_COLUMNS if c != "price_row_id"] + _price_column_names()
+    expected = [c for c in ROW_COLUMNS if c != "price_row_id"] + price_column_names()
     assert snapshot["config"]["check_cols"] == expected

@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 from genai_prices import data_snapshot
 
-from sources.pricing.prices import (
-    DAY_SECONDS,
-    flatten_model,
-    load_custom_prices,
-    load_rate_card,
-)
+from sources.pricing.files import load_custom_prices, load_rate_card
+from sources.pricing.genai import DAY_SECONDS, flatten_model
 from sources.yaml_lines import ConfigFileError
 
 REPO = Path(__file__).resolve().parents[2]

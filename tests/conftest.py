@@ -77,7 +77,7 @@ class Home:
         **kwargs,
     ):
         """Materialize the days, serving `providers` (default: reports matching the ledger)."""
-        from orchestration.cli import run_range
+        from orchestration.runs import run_range
         from sources.demo.fake_provider import fake_providers
 
         with self.active(env), fake_providers(providers or provider_reports(self.ledger)):

@@ -34,7 +34,7 @@ CORRECTION_PATH = [
 
 
 def _run(home: Home, day: dt.date, providers, selection: list[dg.AssetKey]):
-    from orchestration.cli import run_range
+    from orchestration.runs import run_range
     from sources.demo.fake_provider import fake_providers
 
     with home.active(), fake_providers(providers):

@@ -33,7 +33,7 @@ def pricing_home(tmp_path_factory) -> tuple[Home, list[dict], list]:
     root = tmp_path_factory.mktemp("pricing")
     events = write_pricing_calls(root / "events")
     home = Home(root, ledger=None)  # type: ignore[arg-type]
-    from orchestration.cli import run_range
+    from orchestration.runs import run_range
 
     with home.active():
         outcomes = run_range(min(PRICING_DAYS), max(PRICING_DAYS), chunk_days=1000)

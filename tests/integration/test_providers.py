@@ -123,7 +123,7 @@ def test_rerun_does_not_duplicate_and_failed_pull_commits_nothing(built_home: Ho
     costs_before = built_home.query("select count(*), sum(amount_usd) from raw.provider_costs")
     middle = built_home.days[1]
     data = provider_reports(built_home.ledger)
-    from orchestration.cli import run_range
+    from orchestration.runs import run_range
     from sources.demo.fake_provider import fake_providers
 
     with built_home.active(), fake_providers(data) as server:

@@ -21,7 +21,7 @@ COSTS = (
 
 
 def test_a_new_price_reprices_only_the_days_rebuilt_from_its_date(tmp_path):
-    from orchestration.cli import run_range
+    from orchestration.runs import run_range
     from sources.demo.fake_provider import fake_providers
     from sources.demo.provider_sample import provider_reports
 

@@ -17,7 +17,7 @@ USAGE_CSV = (
 
 
 def test_no_keys_skips_providers_and_csv_exports_stand_in_for_openai(tmp_path):
-    from orchestration.cli import run_range
+    from orchestration.runs import run_range
 
     home = make_home(tmp_path / "home", days=1, users=4)
     day = home.days[0]

@@ -99,7 +99,7 @@ def test_demo_end_to_end(tmp_path):
 
 
 def _the_daemon_tick_that_raised_the_alerts_is_recorded(home, env_vars, receiver):
-    from orchestration.cli import sensor_ticks
+    from orchestration.demo import sensor_ticks
 
     with settings.temporary_env(env_vars):
         settings.apply()

@@ -93,7 +93,7 @@ def _column(path: Path, sql: str) -> set:
 
 
 def test_no_published_value_is_an_unkeyed_function_of_a_user_id(tmp_path):
-    from orchestration.cli import run_range
+    from orchestration.runs import run_range
     from orchestration.sensors import evaluate_budgets
 
     home = make_home(tmp_path / "home")

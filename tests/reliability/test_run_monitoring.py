@@ -57,7 +57,7 @@ def _queued(instance: dg.DagsterInstance, run_id: str) -> int:
 
 
 def test_a_killed_daemon_launched_run_is_failed_and_frees_its_slot(tmp_path):
-    from orchestration.cli import open_instance
+    from orchestration.runs import open_instance
 
     home = make_home(tmp_path / "home", days=1, users=5)
     with home.active(), open_instance():  # storage created once, as `costwatch` does

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestration.cli import descendants
 from orchestration.run_launcher import process_alive
+from orchestration.services import descendants
 
 pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
 

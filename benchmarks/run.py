@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 import duckdb  # noqa: E402
 
 from orchestration.runs import DEFAULT_CHUNK_DAYS  # noqa: E402
+from sources.demo.pricing_calls import PRICING_DAYS, write_pricing_calls  # noqa: E402
 from sources.demo.reference_prices import calc_price_per_call  # noqa: E402
-from sources.demo.sample_data import PRICING_DAYS, write_pricing_calls  # noqa: E402
 from sources.events.files import discover_files  # noqa: E402
 from sources.events.log import ingest_range  # noqa: E402
 

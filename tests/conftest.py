@@ -11,8 +11,9 @@ import duckdb
 import pytest
 
 from sources.demo.fake_provider import FakeProviderData
+from sources.demo.ledger import Ledger
 from sources.demo.provider_sample import provider_reports
-from sources.demo.sample_data import Ledger, generate
+from sources.demo.sample_data import generate
 
 START = dt.date(2026, 11, 1)
 DAYS = 3

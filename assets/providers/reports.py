@@ -18,11 +18,11 @@ from sources.pricing.model_catalog import map_new_models
 from sources.providers.openai_csv import load_openai_csv_folder
 from sources.providers.reports import (
     anthropic_client,
-    cost_gaps,
     openai_client,
     pull_anthropic,
     pull_openai,
 )
+from sources.providers.rows import cost_gaps
 from sources.providers.store import ensure_tables, replace_pull
 from sources.settings import ENV, current
 

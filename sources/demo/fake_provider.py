@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from sources.providers.reports import CostRow, UsageRow
+from sources.providers.rows import CostRow, UsageRow
 from sources.settings import temporary_env
 
 OPENAI_PREFIX = "/openai/v1"

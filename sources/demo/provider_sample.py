@@ -20,9 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 from sources.demo.fake_provider import FakeProviderData
+from sources.demo.ledger import Ledger
 from sources.demo.reference_prices import calc_price_per_call
-from sources.demo.sample_data import Ledger
-from sources.providers.reports import CostRow, UsageRow
+from sources.providers.rows import CostRow, UsageRow
 
 # What the provider reports for a canonical model: its dated snapshot name.
 SNAPSHOT_NAMES = {

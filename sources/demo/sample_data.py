@@ -17,15 +17,19 @@ import json
 import random
 import shutil
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sources.demo.invalid_lines import INVALID_KINDS, invalid_line
+from sources.demo.ledger import Ledger, LineRecord
 from sources.events.contract import ANONYMOUS_USER, INTERACTION_TYPES
 
 UTC = dt.UTC
+
 DEMO_START = dt.date(2026, 11, 1)
+
 DEMO_DAYS = 7
+
 DEMO_USERS = 40
 
 # (provider, model as logged, canonical model). Aliases and dated snapshots both appear.
@@ -38,94 +42,20 @@ MODELS: tuple[tuple[str, str, str], ...] = (
     ("anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
     ("anthropic", "claude-haiku-4-5", "claude-haiku-4-5"),
 )
+
 # A private model priced only by custom_prices.yaml, and one no price source knows (flagged).
 PRIVATE_MODEL = ("acme", "acme-rerank-v2", "acme-rerank-v2")
+
 UNKNOWN_MODEL = ("openai", "gpt-experimental-0", "gpt-experimental-0")
+
 OPENAI_KEYS = ("key_app_1", "key_app_2")
+
 ANTHROPIC_KEYS = ("apikey_app_1",)
+
 OFFSETS = ("Z", "+00:00", "+02:00", "-05:00", "+05:30")
 
-# One invalid line per quarantine reason the contract names (reason -> line builder).
-INVALID_KINDS = (
-    "invalid_json",
-    "not_an_object",
-    "missing_field:event_id",
-    "missing_field:type",
-    "missing_field:ts",
-    "missing_field:input_tokens",
-    "missing_field:model",
-    "wrong_type:output_tokens",
-    "wrong_type:user_id",
-    "negative_count:input_tokens",
-    "unknown_type",
-    "invalid_ts",
-    "token_inequality:cached_plus_cache_write_exceeds_input",
-    "token_inequality:cache_write_1h_exceeds_cache_write",
-    "token_inequality:reasoning_exceeds_output",
-    "invalid_value:status",
-    "out_of_range:rating",
-    "invalid_utf8",
-)
 
-
-@dataclass(frozen=True)
-class LineRecord:
-    """One written line: kind is accepted, duplicate, invalid or blank."""
-
-    source_file: str
-    line_no: int
-    kind: str
-    day: dt.date
-    reason: str | None = None
-    event_id: str | None = None
-
-
-@dataclass
-class Ledger:
-    """The generator's record of what it wrote."""
-
-    start_day: dt.date
-    days: int
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # accepted, by event_id
-    lines: list[LineRecord] = field(default_factory=list)
-
-    @property
-    def day_list(self) -> list[dt.date]:
-        return [self.start_day + dt.timedelta(days=i) for i in range(self.days)]
-
-    def line_counts(self, day: dt.date) -> dict[str, int]:
-        counts = {"lines_read": 0, "accepted": 0, "duplicates": 0, "quarantined": 0, "blank": 0}
-        key = {"accepted": "accepted", "duplicate": "duplicates", "invalid": "quarantined"}
-        for rec in self.lines:
-            if rec.day == day:
-                counts["lines_read"] += 1
-                counts[key.get(rec.kind, "blank")] += 1
-        return counts
-
-    def quarantine_reasons(self) -> dict[str, int]:
-        out: dict[str, int] = defaultdict(int)
-        for rec in self.lines:
-            if rec.kind == "invalid":
-                out[rec.reason or ""] += 1
-        return dict(out)
-
-    def sessions(self) -> dict[str, dict[str, Any]]:
-        """Intended sessions keyed by the generator's session key, with their events."""
-        out: dict[str, dict[str, Any]] = {}
-        for ev in self.events.values():
-            s = out.setdefault(
-                ev["session_key"],
-                {"user_id": ev["user_id"], "is_derived": ev["is_derived"], "events": []},
-            )
-            s["events"].append(ev)
-        for s in out.values():
-            s["started_at"] = min(e["occurred_at"] for e in s["events"])
-            s["ended_at"] = max(e["occurred_at"] for e in s["events"])
-            s["session_day"] = s["started_at"].date()
-        return out
-
-
-def _fmt_ts(t: dt.datetime, offset: str) -> str:
+def fmt_ts(t: dt.datetime, offset: str) -> str:
     """ISO 8601 in the given offset (t is UTC, naive)."""
     if offset in ("Z", "+00:00"):
         local = t
@@ -225,7 +155,7 @@ class _Writer:
         extra = dict(extra or {})
         canonical = extra.pop("_canonical", None)
         offset = self.rng.choice(OFFSETS)
-        obj: dict[str, Any] = {"event_id": self.new_id(), "type": etype, "ts": _fmt_ts(at, offset)}
+        obj: dict[str, Any] = {"event_id": self.new_id(), "type": etype, "ts": fmt_ts(at, offset)}
         if user is not None:
             obj["user_id"] = user
         if session_id is not None:
@@ -296,56 +226,8 @@ class _Writer:
         self.last_sessionless[key_user] = at
 
 
-def _day_start(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
-
-
-def _invalid_line(kind: str, ts: str, rng: random.Random) -> str | bytes:
-    base = {"event_id": f"bad-{rng.randint(0, 10**9)}", "type": "llm_call", "ts": ts}
-    llm = {"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 10, "output_tokens": 5}
-    obj: dict[str, Any] = {**base, **llm}
-    match kind:
-        case "invalid_json":
-            return '{"event_id": "bad", "type": "llm_call", "ts": '
-        case "not_an_object":
-            return '["llm_call", 10, 5]'
-        case "missing_field:event_id":
-            del obj["event_id"]
-        case "missing_field:type":
-            del obj["type"]
-        case "missing_field:ts":
-            del obj["ts"]
-        case "missing_field:input_tokens":
-            del obj["input_tokens"]
-        case "missing_field:model":
-            del obj["model"]
-        case "wrong_type:output_tokens":
-            obj["output_tokens"] = "five"
-        case "wrong_type:user_id":
-            obj["user_id"] = 42
-        case "negative_count:input_tokens":
-            obj["input_tokens"] = -3
-        case "unknown_type":
-            obj = {**base, "type": "telemetry"}
-        case "invalid_ts":
-            obj["ts"] = "2026-13-45T25:00:00"
-        case "token_inequality:cached_plus_cache_write_exceeds_input":
-            obj["cached_input_tokens"] = 11
-        case "token_inequality:cache_write_1h_exceeds_cache_write":
-            obj.update(cache_write_tokens=2, cache_write_1h_tokens=3)
-        case "token_inequality:reasoning_exceeds_output":
-            obj["reasoning_tokens"] = 6
-        case "invalid_value:status":
-            obj["status"] = "exploded"
-        case "out_of_range:rating":
-            obj = {**base, "type": "feedback", "rating": 9}
-        case "invalid_utf8":
-            return (
-                b'{"event_id":"bad-utf8","type":"compute","ts":"' + ts.encode() + b'","x":"\xff"}'
-            )
-        case _:
-            raise ValueError(kind)
-    return json.dumps(obj)
 
 
 def generate(
@@ -371,23 +253,23 @@ def generate(
         plain, gz = f"{folder}/app-01.jsonl", f"{folder}/app-02.jsonl.gz"
         for user in w.users:
             for _ in range(rng.choice([0, 1, 1, 2])):
-                start = _day_start(day) + dt.timedelta(seconds=rng.randint(6 * 3600, 22 * 3600))
+                start = day_start(day) + dt.timedelta(seconds=rng.randint(6 * 3600, 22 * 3600))
                 w.explicit_session(rng.choice([plain, gz]), user, start, rng.randint(2, 9))
             if rng.random() < 0.35:
-                start = _day_start(day) + dt.timedelta(seconds=rng.randint(7 * 3600, 20 * 3600))
+                start = day_start(day) + dt.timedelta(seconds=rng.randint(7 * 3600, 20 * 3600))
                 w.sessionless_burst(plain, user, start, rng.randint(1, 6))
         # Sessions crossing midnight (explicit and derived), written to this day's folder.
         if d < days - 1:
-            late = _day_start(day) + dt.timedelta(hours=23, minutes=48)
+            late = day_start(day) + dt.timedelta(hours=23, minutes=48)
             w.explicit_session(plain, w.users[d % users], late, 8)
             w.sessionless_burst(plain, w.users[(d + 1) % users], late, 5)
         # Anonymous session-less traffic, in both files of the day.
-        w.sessionless_burst(gz, None, _day_start(day) + dt.timedelta(hours=12), 3)
-        w.sessionless_burst(plain, None, _day_start(day) + dt.timedelta(hours=18), 2)
+        w.sessionless_burst(gz, None, day_start(day) + dt.timedelta(hours=12), 3)
+        w.sessionless_burst(plain, None, day_start(day) + dt.timedelta(hours=18), 2)
         # A small third file delivered with a truncated gzip trailer.
         if d == 1:
             tail = f"{folder}/late/app-03.jsonl.gz"
-            w.explicit_session(tail, w.users[-1], _day_start(day) + dt.timedelta(hours=15), 3)
+            w.explicit_session(tail, w.users[-1], day_start(day) + dt.timedelta(hours=15), 3)
     w.ledger.events = {}
     _write_files(root, w, rng)
     return w.ledger
@@ -408,8 +290,8 @@ def _write_files(root: Path, w: _Writer, rng: random.Random) -> None:
         kinds: list[tuple[str, str | None, dict | None]] = [("event", None, r) for r in records]
         for kind in invalid_plan.get(path, []):
             pos = rng.randint(0, len(lines))
-            ts = _fmt_ts(_day_start(file_day) + dt.timedelta(hours=10), "Z")
-            lines.insert(pos, _invalid_line(kind, ts, rng))
+            ts = fmt_ts(day_start(file_day) + dt.timedelta(hours=10), "Z")
+            lines.insert(pos, invalid_line(kind, ts, rng))
             kinds.insert(pos, ("invalid", kind, None))
         if path.endswith("app-01.jsonl"):
             for _ in range(2):
@@ -479,100 +361,3 @@ def _redeliver(root: Path, ledger: Ledger) -> None:
     ledger.lines.append(LineRecord(part, 4, "blank", part_day))
     for i, r in enumerate(recs[3:], start=5):
         ledger.lines.append(LineRecord(part, i, "duplicate", r.day, None, r.event_id))
-
-
-# --------------------------------------------------------------------------------------------
-# Calls that exercise every price feature (for the pricing exactness test and benchmarks)
-# --------------------------------------------------------------------------------------------
-
-# (provider, model, service tiers to draw from; None = not logged). Together they cover cache
-# reads, 5-minute and 1-hour cache writes, cliff tiers (one and two), batch, flex and priority
-# variants with start dates, time-of-day prices, per-request fees, separately priced reasoning,
-# a custom-priced private model and an unpriced one.
-PRICING_MODELS: tuple[tuple[str, str, tuple[str | None, ...]], ...] = (
-    ("openai", "gpt-4o-mini", (None, "default", "flex", "priority", "batch")),
-    ("openai", "gpt-4o-mini-2024-07-18", (None, "default", "priority", "batch")),
-    ("openai", "gpt-4.1", (None, "default", "batch", "priority")),
-    ("openai", "o3", (None, "flex", "priority", "batch")),
-    ("openai", "text-embedding-3-small", (None,)),
-    ("anthropic", "claude-sonnet-4-5", (None, "standard", "batch")),
-    ("anthropic", "claude-sonnet-4-5-20250929", ("standard", "batch")),
-    ("anthropic", "claude-haiku-4-5", (None, "standard", "batch")),
-    ("google", "gemini-2.5-pro", (None,)),
-    ("google", "gemini-2.5-flash", (None, "batch")),
-    ("deepseek", "deepseek-chat", (None,)),
-    ("perplexity", "sonar", (None,)),
-    ("perplexity", "sonar-deep-research", (None,)),
-    ("openrouter", "qwen/qwen3-coder-flash", (None,)),
-    (*PRIVATE_MODEL[:2], (None,)),
-    (*UNKNOWN_MODEL[:2], (None,)),
-)
-# Days on both sides of price changes in the bundled data (flex/priority variants start
-# 2026-10-12, batch variants 2026-10-14), kept to a short range: one run, few partitions.
-PRICING_DAYS = (
-    dt.date(2026, 10, 11),
-    dt.date(2026, 10, 12),
-    dt.date(2026, 10, 13),
-    dt.date(2026, 10, 14),
-    dt.date(2026, 10, 15),
-)
-
-
-def write_pricing_calls(root: Path, n: int = 11_000, seed: int = 11) -> list[dict[str, Any]]:
-    """Write `n` llm_call events over PRICING_DAYS under `root`; return them (ts as UTC datetime).
-
-    Input sizes straddle the long-context thresholds (128k, 200k, 256k); times of day cover
-    off-peak windows.
-    """
-    rng = random.Random(seed)
-    root = Path(root)
-    if root.exists():
-        shutil.rmtree(root)
-    events: list[dict[str, Any]] = []
-    by_day: dict[dt.date, list[str]] = defaultdict(list)
-    for i in range(n):
-        provider, model, tiers = PRICING_MODELS[i % len(PRICING_MODELS)]
-        day = PRICING_DAYS[rng.randrange(len(PRICING_DAYS))]
-        at = _day_start(day) + dt.timedelta(seconds=rng.randrange(86_400))
-        inp = rng.choice(
-            [
-                rng.randint(1, 5_000),
-                rng.randint(100_000, 199_999),
-                rng.randint(200_001, 300_000),
-                200_000,
-                128_000,
-                128_001,
-                256_001,
-            ]
-        )
-        cached = rng.choice([0, 0, rng.randint(0, inp // 2)])
-        cache_write = rng.choice([0, rng.randint(0, (inp - cached) // 2)])
-        cache_1h = rng.choice([0, cache_write, rng.randint(0, cache_write)]) if cache_write else 0
-        out = 0 if "embedding" in model or "rerank" in model else rng.randint(1, 8_000)
-        reasoning = rng.choice([0, rng.randint(0, out)]) if out else 0
-        ev: dict[str, Any] = {
-            "event_id": f"price-{i:06d}",
-            "type": "llm_call",
-            "ts": _fmt_ts(at, "Z"),
-            "user_id": f"user_{i % 97:03d}",
-            "session_id": f"price-session-{i // 10:05d}",
-            "provider": provider,
-            "model": model,
-            "input_tokens": inp,
-            "cached_input_tokens": cached,
-            "cache_write_tokens": cache_write,
-            "cache_write_1h_tokens": cache_1h,
-            "output_tokens": out,
-            "reasoning_tokens": reasoning,
-            "duration_ms": rng.randint(100, 5_000),
-        }
-        tier = rng.choice(tiers)
-        if tier is not None:
-            ev["service_tier"] = tier
-        by_day[day].append(json.dumps(ev, separators=(",", ":")))
-        events.append({**ev, "occurred_at": at})
-    for day, lines in by_day.items():
-        target = root / day.isoformat() / "pricing.jsonl"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return events

@@ -17,7 +17,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from sources.providers.reports import ProviderPull, cost_row, money, openai_usage_row
+from sources.providers.rows import ProviderPull, cost_row, money, openai_usage_row
 
 
 def _day(row: dict[str, str]) -> dt.date:

@@ -7,7 +7,7 @@ from dataclasses import astuple, fields
 
 import duckdb
 
-from sources.providers.reports import CostRow, ProviderPull, UsageRow
+from sources.providers.rows import CostRow, ProviderPull, UsageRow
 from sources.warehouse import transaction
 
 USAGE_DDL = """

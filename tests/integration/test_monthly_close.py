@@ -14,7 +14,7 @@ import pytest
 from sources.demo.provider_sample import provider_reports
 from sources.demo.reference_prices import calc_price_per_call
 from sources.demo.sample_data import generate
-from sources.providers.reports import CostRow
+from sources.providers.rows import CostRow
 from tests.conftest import Home
 
 pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sources.demo.pricing_calls import PRICING_DAYS, write_pricing_calls
 from sources.demo.reference_prices import calc_price_per_call
-from sources.demo.sample_data import PRICING_DAYS, write_pricing_calls
 from tests.conftest import Home
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]

@@ -14,15 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from sources.http_client import ProviderAPIError, RetryPolicy, get_json
-from sources.providers.reports import (
-    OPENAI_ENDPOINTS,
+from sources.providers.reports import OPENAI_ENDPOINTS, openai_client, pull_openai
+from sources.providers.rows import (
     ProviderDataError,
-    openai_client,
     parse_anthropic_costs,
     parse_anthropic_usage,
     parse_openai_costs,
     parse_openai_usage,
-    pull_openai,
 )
 
 D1 = dt.date(2026, 11, 1)
@@ -352,7 +350,7 @@ def test_a_csv_exports_endpoint_comes_from_its_file_name(tmp_path):
 
 
 def test_cost_gaps_are_reported():
-    from sources.providers.reports import CostRow, cost_gaps
+    from sources.providers.rows import CostRow, cost_gaps
 
     rows = [
         CostRow("openai", D1, None, "a, input", Decimal("1"), "usd"),

@@ -8,14 +8,8 @@ import pytest
 
 from sources.demo.fake_provider import FakeProviderData, FakeProviderServer
 from sources.http_client import ProviderAPIError, RetryPolicy
-from sources.providers.reports import (
-    CostRow,
-    UsageRow,
-    anthropic_client,
-    openai_client,
-    pull_anthropic,
-    pull_openai,
-)
+from sources.providers.reports import anthropic_client, openai_client, pull_anthropic, pull_openai
+from sources.providers.rows import CostRow, UsageRow
 
 D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
 KEY = "sk-admin-TESTKEY-do-not-log-12345"

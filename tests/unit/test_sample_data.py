@@ -4,7 +4,8 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from sources.demo.sample_data import INVALID_KINDS, generate
+from sources.demo.invalid_lines import INVALID_KINDS
+from sources.demo.sample_data import generate
 from sources.events.contract import INTERACTION_TYPES
 
 

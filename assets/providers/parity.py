@@ -108,66 +108,57 @@ def evaluate(
     return dg.AssetCheckResult(passed=not failing, metadata=metadata), failing_days
 
 
-def _check(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, comparison: Comparison
-) -> CheckEvents:
-    keys = context.partition_key_range
-    start, end = dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
-    with duckdb.get_connection() as con:
-        result, failing_days = evaluate(con, comparison, start, end)
-    yield from day_results(context, result, failing_days)
+def parity_check(
+    name: str, asset: dg.AssetKey, comparison: Comparison, description: str
+) -> dg.AssetChecksDefinition:
+    """A partitioned check that reads `comparison` from its mart for the run's days."""
+
+    @dg.asset_check(
+        name=name,
+        asset=asset,
+        partitions_def=daily_partitions,
+        pool="warehouse",
+        description=description,
+    )
+    def _check(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
+        keys = context.partition_key_range
+        start, end = dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
+        with duckdb.get_connection() as con:
+            result, failing_days = evaluate(con, comparison, start, end)
+        yield from day_results(context, result, failing_days)
+
+    return _check
 
 
-CHECK_ARGS = {"partitions_def": daily_partitions, "pool": "warehouse"}
-
-
-@dg.asset_check(
-    asset=PARITY,
-    **CHECK_ARGS,
-    description=(
-        "Tokens logged by the app vs reported by the provider, per provider x canonical model x "
-        "API key: fails above parity_fail_pct (default 2%); rows above parity_warn_pct (0.5%) are "
-        "counted as warnings. Out-of-scope keys are not failures."
-    ),
+token_parity = parity_check(
+    "token_parity",
+    PARITY,
+    TOKENS,
+    "Tokens logged by the app vs reported by the provider, per provider x canonical model x API "
+    "key: fails above parity_fail_pct (default 2%); rows above parity_warn_pct (0.5%) are counted "
+    "as warnings. Out-of-scope keys are not failures.",
 )
-def token_parity(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
-    yield from _check(context, duckdb, TOKENS)
-
-
-@dg.asset_check(
-    asset=PARITY,
-    **CHECK_ARGS,
-    description=(
-        "Number of llm calls logged vs requests reported, where the provider reports requests "
-        "(OpenAI); fails above parity_fail_pct (default 2%)."
-    ),
+requests_parity = parity_check(
+    "requests_parity",
+    PARITY,
+    REQUESTS,
+    "Number of llm calls logged vs requests reported, where the provider reports requests "
+    "(OpenAI); fails above parity_fail_pct (default 2%).",
 )
-def requests_parity(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
-    yield from _check(context, duckdb, REQUESTS)
-
-
-@dg.asset_check(
-    asset=PARITY,
-    **CHECK_ARGS,
-    description=(
-        "Windows where only one side has usage: the provider reports usage the app did not log "
-        "(missing_app), or the app logged usage the provider does not report (missing_provider)."
-    ),
+missing_windows = parity_check(
+    "missing_windows",
+    PARITY,
+    MISSING,
+    "Windows where only one side has usage: the provider reports usage the app did not log "
+    "(missing_app), or the app logged usage the provider does not report (missing_provider).",
 )
-def missing_windows(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
-    yield from _check(context, duckdb, MISSING)
-
-
-@dg.asset_check(
-    asset=COST_PARITY,
-    **CHECK_ARGS,
-    description=(
-        "Billed token charges vs the cost of the application's own calls (priced per request), "
-        "per day and provider, for the projects/workspaces the application logs; fails above "
-        "parity_fail_pct (default 2%). Known gaps are shown, not counted: non-token line items "
-        "(web search, code execution), out-of-scope projects, and Anthropic Priority Tier, which "
-        "cost_report never shows."
-    ),
+cost_parity = parity_check(
+    "cost_parity",
+    COST_PARITY,
+    COSTS,
+    "Billed token charges vs the cost of the application's own calls (priced per request), per "
+    "day and provider, for the projects/workspaces the application logs; fails above "
+    "parity_fail_pct (default 2%). Known gaps are shown, not counted: non-token line items (web "
+    "search, code execution), out-of-scope projects, and Anthropic Priority Tier, which "
+    "cost_report never shows.",
 )
-def cost_parity(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> CheckEvents:
-    yield from _check(context, duckdb, COSTS)

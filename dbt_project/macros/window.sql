@@ -71,3 +71,16 @@
         delete from {{ this }} where {{ in_window() }}
     {%- endif %}
 {%- endmacro %}
+
+{#-
+  The configuration of every window-rebuilt model: incremental, appending the days it rebuilds
+  after deleting them (delete_window). A model calls `{{ window_rebuilt() }}` instead of config().
+-#}
+{% macro window_rebuilt(pre_hook="{{ delete_window() }}") -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook=pre_hook
+    ) }}
+{%- endmacro %}

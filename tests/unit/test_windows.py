@@ -74,3 +74,23 @@ def test_unit_tests_of_a_windowed_model_render_it_with_its_own_window():
         assert passed.get("days_after", 0) == window.days_after, test["name"]
         checked += 1
     assert checked >= 4
+
+
+def test_every_window_rebuilt_model_deletes_its_window_before_appending_it():
+    """The models that declare a window are incremental appends whose pre-hook deletes the
+    window's days (window_rebuilt() in macros/window.sql); views only declare it for tests."""
+    import json
+
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    rebuilt = 0
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or not node["config"]["meta"].get("window"):
+            continue
+        config = node["config"]
+        if config["materialized"] == "view":
+            continue
+        assert (config["materialized"], config["incremental_strategy"]) == ("incremental", "append")
+        hooks = " ".join(h["sql"] for h in config["pre-hook"])
+        assert "delete_window()" in hooks or "delete from {{ this }}" in hooks, node["name"]
+        rebuilt += 1
+    assert rebuilt == len([w for w in WINDOWS.values() if not w.relation.startswith("staging.")])

@@ -7,12 +7,7 @@
   lowest threshold when their days were built (otherwise one row per session or call).
   Limits, shares and projections are applied in marts.budget_status, from the current budgets.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 {#- the costs a run needs: its months, and the day after (sessions past midnight) -#}
 {%- set cost_days -%}

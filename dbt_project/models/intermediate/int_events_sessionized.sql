@@ -6,12 +6,7 @@
   A run rebuilds the events of its window; one day before it is read as context, so a session-less
   chain that runs without a 30-minute gap for more than a whole day is split at that boundary.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

@@ -12,12 +12,7 @@
   passed through as "other". Exact amounts (18 decimals) are kept for sums; the *_cost_usd
   columns are those amounts at 9 decimals.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 {%- set stems = ['input', 'cache_read', 'cache_write', 'cache_write_1h', 'output', 'output_reasoning', 'request'] %}
 

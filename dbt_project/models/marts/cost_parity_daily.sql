@@ -6,12 +6,7 @@
   non-token line items (web search, code execution), projects the application never logged, and
   Anthropic Priority Tier calls, which Anthropic's cost_report never shows.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

@@ -2,12 +2,7 @@
   One row per UTC day and user. A run rebuilds its window plus one day either side: sessions of
   the day before gain events from the window, and a session can move days when late data arrives.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

@@ -1,10 +1,5 @@
 {#- One row per UTC day: volumes, latency percentiles, error and cache-hit rates, cost by category. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

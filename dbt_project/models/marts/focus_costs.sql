@@ -5,12 +5,7 @@
   (genai-prices, custom prices, rate card), not an invoice; provider invoices are in
   marts.provider_costs_daily. Extensions start with x_.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

@@ -1,10 +1,5 @@
 {#- One row per interaction event (llm_call, db_op, api_call, compute, cost_event). -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

@@ -4,12 +4,7 @@
   Feedback counts on the day of the call it refers to (ref_event_id), so a run rebuilds the day
   before its window too (feedback arrives after the answer).
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

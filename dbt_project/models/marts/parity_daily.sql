@@ -9,12 +9,7 @@
   - fail / warn / ok: the larger of the input and output differences, (app - provider) / provider
     in percent, against parity_fail_pct / parity_warn_pct.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 {%- set scope_keys = var('parity_scope_api_keys') %}
 {%- set scope_projects = var('parity_scope_projects') %}

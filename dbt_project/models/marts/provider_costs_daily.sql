@@ -1,10 +1,5 @@
 {#- What the providers billed, per day, provider, project/workspace and line item. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

@@ -1,10 +1,5 @@
 {#- Provider-reported usage per day, provider, canonical model, project, key and tier. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ delete_window() }}"
-) }}
+{{ window_rebuilt() }}
 
 with
 

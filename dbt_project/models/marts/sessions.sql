@@ -3,19 +3,14 @@
   midnight. A run rebuilds every session that has an event in its window (with all of that
   session's events, whatever their day) and drops sessions of its window that no longer exist.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{% if is_incremental() %}
+{{ window_rebuilt(pre_hook="{% if is_incremental() %}
         delete from {{ this }}
         where {{ in_window() }}
            or session_id in (
                select session_id from {{ ref('int_events_sessionized') }}
                where {{ in_window('event_day') }}
            )
-        {% endif %}"
-) }}
+        {% endif %}") }}
 
 with
 

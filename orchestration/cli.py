@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from orchestration.demo import cmd_demo
-from orchestration.runs import DEFAULT_CHUNK_DAYS, run_range
-from orchestration.services import cmd_ui
+from orchestration.runs import DEFAULT_CHUNK_DAYS, UsageError, run_range
+from orchestration.services import SERVICES, cmd_serve, cmd_ui
 from sources import settings
 
 
@@ -32,10 +32,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days >= 1")
     return value
-
-
-class UsageError(ValueError):
-    """What the command was asked cannot be done; the message says what to change."""
 
 
 def check_range(start: dt.date, end: dt.date, today: dt.date | None = None) -> None:
@@ -180,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     ui.set_defaults(func=cmd_ui)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run one Dagster service for a team (docs/operating.md, Running it for a team)",
+    )
+    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_positive, help="webserver 3000, code-server 4266 (the daemon has none)"
+    )
+    serve.set_defaults(func=cmd_serve)
     return p
 
 

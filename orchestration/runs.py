@@ -18,6 +18,10 @@ from sources import settings
 DEFAULT_CHUNK_DAYS = 31
 
 
+class UsageError(ValueError):
+    """What the command was asked cannot be done; the message says what to change."""
+
+
 @dataclass
 class RunOutcome:
     start: dt.date

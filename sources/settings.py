@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dotenv import load_dotenv
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
@@ -68,6 +69,39 @@ def _choice(name: str, *allowed: str):
         if text not in allowed:
             raise SettingError(f"{name} must be {' or '.join(allowed)}, not {text!r}")
         return text
+
+    return check
+
+
+def _pg_url(value: object) -> SecretStr | None:
+    secret = _secret(value)
+    if secret is not None and urlsplit(secret.get_secret_value()).scheme not in (
+        "postgresql",
+        "postgres",
+    ):
+        # the value may hold a password: never in the message
+        raise SettingError("COSTWATCH_DAGSTER_PG_URL: expected a postgresql:// URL")
+    return secret
+
+
+def _host_port(name: str):
+    def check(value: object) -> str:
+        text = str(value).strip()
+        host, _, port = text.rpartition(":")
+        if text and not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise SettingError(f"{name}={text!r}: expected host:port, e.g. 127.0.0.1:4266")
+        return text
+
+    return check
+
+
+def _time_of_day(name: str):
+    def check(value: object) -> str:
+        text = str(value).strip()
+        hour, _, minute = text.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise SettingError(f"{name}={text!r}: expected a UTC time of day HH:MM, e.g. 00:30")
+        return f"{int(hour):02d}:{int(minute):02d}"
 
     return check
 
@@ -136,6 +170,12 @@ class Settings(BaseModel):
     ui_url: str = "http://127.0.0.1:3000"
     alert_send_past_periods: Annotated[bool, BeforeValidator(lambda v: str(v).strip() == "1")] = (
         False
+    )
+    # running it for a team (docs/operating.md): instance storage, the code server, the schedule
+    dagster_pg_url: Annotated[SecretStr | None, BeforeValidator(_pg_url)] = None
+    code_server: Annotated[str, BeforeValidator(_host_port("COSTWATCH_CODE_SERVER"))] = ""
+    schedule_time: Annotated[str, BeforeValidator(_time_of_day("COSTWATCH_SCHEDULE_TIME"))] = (
+        "00:30"
     )
 
     @property
@@ -216,6 +256,9 @@ ENV = {
     "alert_webhook_url": "COSTWATCH_ALERT_WEBHOOK_URL",
     "ui_url": "COSTWATCH_UI_URL",
     "alert_send_past_periods": "COSTWATCH_ALERT_SEND_PAST_PERIODS",
+    "dagster_pg_url": "COSTWATCH_DAGSTER_PG_URL",
+    "code_server": "COSTWATCH_CODE_SERVER",
+    "schedule_time": "COSTWATCH_SCHEDULE_TIME",
 }
 # What the dbt project reads with env_var() itself (profiles.yml, macros/window.sql)
 DBT_VARIABLES = ("COSTWATCH_WAREHOUSE", "COSTWATCH_MEMORY_LIMIT", "COSTWATCH_WINDOW_START",
@@ -251,10 +294,47 @@ def apply() -> Settings:
     for folder in (s.home, s.dagster_home):
         folder.mkdir(parents=True, exist_ok=True)
     os.environ.update({ENV[field]: str(getattr(s, field)) for field in EXPORTED})
+    if s.dagster_pg_url is not None:
+        os.environ[PG_PASSWORD_VARIABLE] = _pg_password(s)
     instance_yaml = s.dagster_home / "dagster.yaml"
-    if not instance_yaml.exists() or instance_yaml.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
-        shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
+    wanted = instance_config(s)
+    if not instance_yaml.exists() or instance_yaml.read_text() != wanted:
+        instance_yaml.write_text(wanted)
     return s
+
+
+PG_PASSWORD_VARIABLE = "COSTWATCH_DAGSTER_PG_PASSWORD"  # set by apply(), read by Dagster
+
+
+def instance_config(s: Settings) -> str:
+    """The Dagster instance config: the shipped one, with run, event-log and schedule storage on
+    PostgreSQL when COSTWATCH_DAGSTER_PG_URL is set. The file holds the URL's host, port,
+    database, user and query parameters, never its password: Dagster reads that from
+    PG_PASSWORD_VARIABLE, which apply() sets from the URL (else from PGPASSWORD)."""
+    text = INSTANCE_TEMPLATE.read_text()
+    if s.dagster_pg_url is None:
+        return text
+    url = urlsplit(s.dagster_pg_url.get_secret_value())
+    params = "".join(f"\n        {k}: {json.dumps(v)}" for k, v in parse_qsl(url.query))
+    return text + (
+        "# COSTWATCH_DAGSTER_PG_URL is set: every storage is on PostgreSQL (written by costwatch;\n"
+        f"# the password is read from {PG_PASSWORD_VARIABLE})\n"
+        "storage:\n  postgres:\n    postgres_db:\n"
+        f"      scheme: postgresql+psycopg2\n"
+        f"      username: {json.dumps(unquote(url.username or ''))}\n"
+        f"      password:\n        env: {PG_PASSWORD_VARIABLE}\n"
+        f"      hostname: {json.dumps(url.hostname or '127.0.0.1')}\n"
+        f"      port: {url.port or 5432}\n"
+        f"      db_name: {json.dumps(unquote(url.path.lstrip('/')) or 'postgres')}\n"
+        + (f"      params:{params}\n" if params else "")
+    )
+
+
+def _pg_password(s: Settings) -> str:
+    url = urlsplit(s.dagster_pg_url.get_secret_value()) if s.dagster_pg_url else None
+    if url is not None and url.password is not None:
+        return unquote(url.password)
+    return os.environ.get("PGPASSWORD", "")
 
 
 def start_date(env: Mapping[str, str] | None = None) -> dt.date:

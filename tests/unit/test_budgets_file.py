@@ -92,12 +92,18 @@ def test_each_rule_names_the_entry_and_its_line(tmp_path, entry, message):
     with pytest.raises(ConfigFileError) as err:
         load_budgets(path)
     text = str(err.value)
-    assert message in text
+    assert text.startswith(f"{path}: ") and message in text
     last = entry.count("  - id:") - 1  # the broken entry is the last one
     assert f"budgets[{last}] (line {3 + 4 * last})" in text, text
 
 
 def test_the_edges_that_are_allowed(tmp_path):
-    edges = ENTRY.replace("limit_usd: 1", "limit_usd: 0.000000001") + "    thresholds: [1000]\n"
+    edges = ENTRY.replace("limit_usd: 1", "limit_usd: 0.000000001") + "    thresholds: [1, 1000]\n"
     _, (budget,) = load_budgets(_write(tmp_path, "version: 1\nbudgets:\n" + edges))
-    assert (budget.limit_usd, budget.thresholds) == (Decimal("1e-9"), (1000,))
+    assert (budget.limit_usd, budget.thresholds) == (Decimal("1e-9"), (1, 1000))
+
+
+def test_a_file_that_is_not_a_mapping_is_refused_with_what_it_needs(tmp_path):
+    path = _write(tmp_path, "- id: b\n")
+    with pytest.raises(ConfigFileError, match="needs a top-level `version` and a `budgets` list"):
+        load_budgets(path)

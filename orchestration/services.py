@@ -74,11 +74,10 @@ def service_command(service: str, host: str, port: int | None, s: settings.Setti
 DAEMON_ALIVE_S = 75
 
 
-def running_daemon(now: float | None = None) -> str | None:
-    """The id of a daemon that is sending heartbeats to this instance, if any."""
+def running_daemon(instance, now: float | None = None) -> str | None:
+    """The id of a daemon that is sending heartbeats to `instance`, if any."""
     now = time.time() if now is None else now
-    with open_instance() as instance:
-        beats = instance.get_daemon_heartbeats().values()
+    beats = instance.get_daemon_heartbeats().values()
     alive = sorted(
         (b for b in beats if now - b.timestamp < DAEMON_ALIVE_S), key=lambda b: b.timestamp
     )
@@ -89,9 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     s = settings.apply()
     port = args.port or SERVICES[args.service]
     cmd = service_command(args.service, args.host, port, s)
-    with open_instance():  # create or migrate the storage once, before the services race to
-        pass
-    if args.service == "daemon" and (other := running_daemon()) is not None:
+    with open_instance() as instance:  # create or migrate the storage before the services race to
+        other = running_daemon(instance) if args.service == "daemon" else None
+    if other is not None:
         raise UsageError(
             f"another Dagster daemon ({other}) is running on this instance: one daemon per "
             "instance is supported (two would tick every sensor and schedule twice). Stop it "
@@ -160,15 +159,13 @@ def descendants(pid: int) -> list[int]:
 
 def _stop_tree(pid: int) -> None:
     """SIGTERM to `pid` and every descendant, then SIGKILL to the survivors."""
-    from orchestration.run_launcher import process_alive
-
     tree = [pid, *descendants(pid)]
     for p in tree:
         with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
     while time.monotonic() < deadline:
-        tree = [p for p in {*tree, *descendants(pid)} if process_alive(p) and not _zombie(p)]
+        tree = [p for p in {*tree, *descendants(pid)} if running(p)]
         if not tree:
             return
         time.sleep(0.2)
@@ -177,8 +174,13 @@ def _stop_tree(pid: int) -> None:
             os.kill(p, signal.SIGKILL)
 
 
-def _zombie(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie has exited; its parent has not collected it yet)."""
+    from orchestration.run_launcher import process_alive
+
+    if not process_alive(pid):
+        return False
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False

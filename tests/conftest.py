@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,13 @@ COSTWATCH_VARS = (
     "OPENAI_BASE_URL",
     "ANTHROPIC_BASE_URL",
 )
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass

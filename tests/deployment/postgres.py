@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.conftest import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -28,12 +29,6 @@ class Postgres:
     @property
     def url(self) -> str:
         return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_owner(cmd: list[str]) -> list[str]:
@@ -58,7 +53,7 @@ def postgres() -> Iterator[Postgres]:
         shutil.chown(folder, "postgres")
         shutil.chown(sockets, "postgres")
         shutil.chown(pwfile, "postgres")
-    pg = Postgres(_free_port(), "costwatch", password)
+    pg = Postgres(free_port(), "costwatch", password)
     subprocess.run(
         _as_owner([str(BIN / "initdb"), "-D", str(data), "-U", pg.user, f"--pwfile={pwfile}",
                    "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8"]),

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,10 +22,11 @@ import httpx
 import psycopg2
 import pytest
 
-from orchestration.services import LOCATION
+from orchestration.services import LOCATION, descendants, running
 from sources.demo.fake_provider import fake_providers
 from sources.demo.provider_sample import provider_reports
 from sources.demo.sample_data import generate
+from tests.conftest import free_port
 from tests.deployment.postgres import Postgres, postgres
 
 pytestmark = [pytest.mark.xdist_group("deployment"), pytest.mark.slow]
@@ -41,12 +41,6 @@ mutation($p: ExecutionParams!) { launchPipelineExecution(executionParams: $p) { 
   ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
   ... on PipelineNotFoundError { message } ... on InvalidSubsetError { message } } }"""
 STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -115,7 +109,7 @@ def team(tmp_path_factory) -> Iterator[Team]:
     ledger = generate(root / "events", DAYS[0], len(DAYS), 6)
     at = _schedule_time()
     with postgres() as pg, fake_providers(provider_reports(ledger)):
-        code, web = _port(), _port()
+        code, web = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
         env |= {
             "COSTWATCH_HOME": str(root),
@@ -246,18 +240,7 @@ def test_no_secret_is_written_anywhere(team: Team):
         assert not [t for t in texts if secret in t]
 
 
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a zombie has exited; its parent has not collected it yet)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_each_service_stops_on_sigterm_within_30_s(team: Team):
-    from orchestration.services import descendants
-
     for name in ("daemon", "webserver", "code-server"):
         proc = team.services[name]
         tree = [proc.pid, *descendants(proc.pid)]
@@ -265,4 +248,4 @@ def test_each_service_stops_on_sigterm_within_30_s(team: Team):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, name
         assert time.monotonic() - started < 30
-        assert [p for p in tree if _running(p)] == [], name
+        assert [p for p in tree if running(p)] == [], name

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 from assets.internals import AssetCheckExecutionRecordStatus as Status
 from sources import settings
 from sources.demo.provider_sample import DISCREPANCY
-from tests.conftest import Home
+from tests.conftest import Home, free_port
 from tests.integration.test_exports import ARTIFACTS, CHROMIUM_FLAGS, FRONT_PAGE_IMAGES
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
@@ -78,12 +77,6 @@ def _check_keys(instance: dg.DagsterInstance, run_id: str) -> set[dg.AssetCheckK
     return {r.event_log_entry.dagster_event.event_specific_data.asset_check_key for r in records}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _page_text(browser: str, url: str) -> str:
     dom = subprocess.run(
         [browser, *CHROMIUM_FLAGS, "--disable-background-networking", "--no-first-run",
@@ -100,7 +93,7 @@ def test_the_ui_checks_tab_shows_the_real_statuses(built_home: Home):
     shows, in docs/images/asset-graph.png."""
     browser = shutil.which("chromium")
     assert browser, "headless Chromium is needed: `make test` installs the Debian package"
-    port = _free_port()
+    port = free_port()
     with built_home.active():
         env = dict(os.environ)
     server = subprocess.Popen(

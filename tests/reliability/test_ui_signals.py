@@ -5,7 +5,6 @@ the code servers it started within 30 s."""
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,25 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestration.run_launcher import process_alive
-from orchestration.services import descendants
+from orchestration.services import descendants, running
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _alive(pid: int) -> bool:
-    if not process_alive(pid):
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _ignore_sigint() -> None:
@@ -41,7 +25,7 @@ def _ignore_sigint() -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_every_process_costwatch_ui_started(tmp_path, sig):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
     env["COSTWATCH_HOME"] = str(tmp_path)
     ui = subprocess.Popen(
@@ -66,9 +50,9 @@ def test_a_signal_stops_every_process_costwatch_ui_started(tmp_path, sig):
         assert len(started) >= 3, started  # dagster dev, webserver, daemon (+ code servers)
         ui.send_signal(sig)
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 30 and [p for p in [ui.pid, *started] if _alive(p)]:
+        while time.monotonic() - t0 < 30 and [p for p in [ui.pid, *started] if running(p)]:
             time.sleep(0.2)
-        assert [p for p in [ui.pid, *started] if _alive(p)] == []
+        assert [p for p in [ui.pid, *started] if running(p)] == []
         assert ui.wait(timeout=5) == 0
     finally:
         for p in [ui.pid, *descendants(ui.pid)]:

@@ -62,8 +62,9 @@ llm_calls as (
             when interactions.service_tier = 'batch' then 'batch'
             else interactions.service_tier
         end as context_value,
+        {#- whole seconds since midnight, truncated: a cast would round 23:59:59.6 to 86400 -#}
         cast(
-            extract(epoch from interactions.occurred_at - date_trunc('day', interactions.occurred_at))
+            floor(extract(epoch from interactions.occurred_at - date_trunc('day', interactions.occurred_at)))
             as integer
         ) as second_of_day
     from interactions

@@ -120,6 +120,37 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_guard(args: argparse.Namespace) -> int:
+    from sources.guard.server import serve
+    from sources.guard.service import Guard
+
+    s = settings.apply()
+    token = s.guard_token.get_secret_value() if s.guard_token else None
+    guard = Guard.from_settings(s)
+    try:
+        server = serve(guard, args.host, args.port, token)
+    except (PermissionError, OSError) as exc:
+        guard.close()
+        raise UsageError(str(exc)) from None
+    health = guard.health()
+    state = "verified" if health["verified"] else f"UNVERIFIED ({health['reasons'][0]})"
+    print(
+        f"costwatch guard: http://{args.host}:{server.server_port}/v1/check  "
+        f"{health['budgets']} budgets from {s.budgets}; spend {state}; "
+        f"when spend cannot be verified: {s.guard_unverified}; "
+        f"token {'required' if token else 'not required'}",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        guard.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="costwatch", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -187,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=_positive, help="webserver 3000, code-server 4266 (the daemon has none)"
     )
     serve.set_defaults(func=cmd_serve)
+
+    guard = sub.add_parser(
+        "guard", help="pre-call budget decisions over HTTP: POST /v1/check (docs/guard.md)"
+    )
+    guard.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    guard.add_argument("--port", type=int, default=8787, help="port (default 8787; 0: any free)")
+    guard.set_defaults(func=_cmd_guard)
     return p
 
 

@@ -177,6 +177,16 @@ class Settings(BaseModel):
     schedule_time: Annotated[str, BeforeValidator(_time_of_day("COSTWATCH_SCHEDULE_TIME"))] = (
         "00:30"
     )
+    # the pre-call budget guard (docs/guard.md)
+    guard_ledger: Path
+    guard_token: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    guard_unverified: Annotated[
+        str, BeforeValidator(_choice("COSTWATCH_GUARD_UNVERIFIED", "block", "allow"))
+    ] = "block"
+    guard_reservation_minutes: Annotated[
+        int, BeforeValidator(_whole("COSTWATCH_GUARD_RESERVATION_MINUTES"))
+    ] = 15
+    guard_hold_hours: Annotated[int, BeforeValidator(_whole("COSTWATCH_GUARD_HOLD_HOURS"))] = 48
 
     @property
     def alerts_dir(self) -> Path:
@@ -201,6 +211,7 @@ class Settings(BaseModel):
             "custom_prices": REPO_ROOT / "custom_prices.yaml",
             "rate_card": REPO_ROOT / "rate_card.yaml",
             "budgets": REPO_ROOT / "budgets.yaml",
+            "guard_ledger": home / "guard" / "ledger.sqlite3",
         }
         for field, default in paths.items():
             values[field] = _path(values.get(field), default)
@@ -259,6 +270,11 @@ ENV = {
     "dagster_pg_url": "COSTWATCH_DAGSTER_PG_URL",
     "code_server": "COSTWATCH_CODE_SERVER",
     "schedule_time": "COSTWATCH_SCHEDULE_TIME",
+    "guard_ledger": "COSTWATCH_GUARD_LEDGER",
+    "guard_token": "COSTWATCH_GUARD_TOKEN",
+    "guard_unverified": "COSTWATCH_GUARD_UNVERIFIED",
+    "guard_reservation_minutes": "COSTWATCH_GUARD_RESERVATION_MINUTES",
+    "guard_hold_hours": "COSTWATCH_GUARD_HOLD_HOURS",
 }
 # What the dbt project reads with env_var() itself (profiles.yml, macros/window.sql)
 DBT_VARIABLES = ("COSTWATCH_WAREHOUSE", "COSTWATCH_MEMORY_LIMIT", "COSTWATCH_WINDOW_START",

@@ -84,8 +84,8 @@ class Line:
     def status(self) -> str:
         if self.after > self.limit:
             return "block"
-        reached = [t for t in self.thresholds_below_limit if self.share_after_pct >= t]
-        return "warn" if reached else "allow"
+        share = self.share_after_pct
+        return "warn" if any(share >= t for t in self.thresholds_below_limit) else "allow"
 
     def as_json(self) -> dict[str, Any]:
         a = self.applying
@@ -94,7 +94,8 @@ class Line:
         def show(v: Decimal | int) -> str | int:
             return format(Decimal(v).normalize(), "f") if money else int(v)
 
-        reached = [t for t in a.budget.thresholds if self.share_after_pct >= t]
+        share = self.share_after_pct
+        reached = [t for t in a.budget.thresholds if share >= t]
         return {
             "budget_id": a.budget.budget_id,
             "scope": a.budget.scope,
@@ -106,7 +107,7 @@ class Line:
             "spent": show(self.spent),
             "reserved": show(self.reserved),
             "estimate": show(self.estimate),
-            "share_after_pct": float(round(self.share_after_pct, 4)),
+            "share_after_pct": float(round(share, 4)),
             "threshold_reached": max(reached) if reached else None,
             "status": self.status,
         }

@@ -25,6 +25,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 NANO = Decimal("1e-9")
+CHECKPOINT_EVERY_S = 1.0
 
 SCHEMA = """
 create table if not exists requests (
@@ -88,9 +89,23 @@ class Ledger:
         # NORMAL in WAL: a commit survives a killed process (the OS has it); a power cut can lose
         # the last few (docs/guard.md)
         self._con.execute("pragma synchronous=normal")
+        # checkpoints (copying the WAL into the file, with an fsync) run in a thread of their own
+        # rather than inside whichever decision happened to fill the WAL
+        self._con.execute("pragma wal_autocheckpoint=0")
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, daemon=True)
         with self.transaction() as con:
             for statement in _statements():
                 con.execute(statement)
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        try:
+            while not self._stop.wait(CHECKPOINT_EVERY_S):
+                con.execute("pragma wal_checkpoint(passive)")
+        finally:
+            con.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -105,6 +120,8 @@ class Ledger:
             self._con.execute("commit")
 
     def close(self) -> None:
+        self._stop.set()
+        self._checkpointer.join()
         with self._lock:
             self._con.close()
 
@@ -131,11 +148,6 @@ def _add(con: sqlite3.Connection, key: Key, usd_nanos: int, tokens: int) -> None
         " do update set usd_nanos = usd_nanos + excluded.usd_nanos,"
         " tokens = tokens + excluded.tokens",
         (*key, usd_nanos, tokens),
-    )
-    con.execute(
-        "delete from totals where budget_id = ? and scope_id = ? and period_start = ?"
-        " and usd_nanos = 0 and tokens = 0",
-        key,
     )
 
 
@@ -219,7 +231,14 @@ def release(con: sqlite3.Connection, request_ids: Iterable[str]) -> int:
             _add(con, h.key, -h.usd_nanos, -h.tokens)
         con.execute("delete from reservations where request_id = ?", (request_id,))
         n += con.execute("delete from requests where request_id = ?", (request_id,)).rowcount
+    if n:
+        prune(con)
     return n
+
+
+def prune(con: sqlite3.Connection) -> None:
+    """Drop the totals nothing holds any more."""
+    con.execute("delete from totals where usd_nanos = 0 and tokens = 0")
 
 
 def expire(con: sqlite3.Connection, now: float) -> int:

@@ -107,4 +107,5 @@ def served(guard: Guard, token: str | None = None) -> Iterator[httpx.Client]:
             yield client
     finally:
         server.shutdown()
+        thread.join()
         server.server_close()

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser postgres demo test lint format bench ui clean mutation
+.PHONY: install browser postgres demo test lint format bench bench-guard ui clean mutation
 
 # root installs Debian packages directly, anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -56,6 +56,13 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/guard.py
+	$(BIN)/python benchmarks/run.py --render
+
+# the pre-call guard's benchmark alone (about 2 minutes), then BENCHMARKS.md rewritten
+bench-guard: install
+	$(BIN)/python benchmarks/guard.py
+	$(BIN)/python benchmarks/run.py --render
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs .pytest_cache

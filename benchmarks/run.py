@@ -515,6 +515,34 @@ def target_lines(results: dict) -> list[str]:
     return [*out, ""]
 
 
+def guard_lines(g: dict) -> list[str]:
+    """The pre-call guard's section (measured by benchmarks/guard.py)."""
+    o, c, p = g["open_loop"], g["closed_loop"], g["in_process"]
+    met = o["p99_ms"] < g["target"]["p99_ms"] and o["achieved_per_s"] >= 0.99 * o["rate_per_s"]
+    return [
+        "",
+        "## Pre-call guard (`costwatch guard`)",
+        "",
+        f"Measured by `benchmarks/guard.py` on {g['measured_at']} UTC ({g['cores']} cores): the "
+        "guard as its own process, the load from a second process over loopback (keep-alive "
+        f"connections), {g['users']:,} users' monthly budgets plus organisation, project and "
+        "session budgets; every check a real decision that reserves. Latency is from the "
+        "scheduled send time, so a slow answer delays the ones queued behind it.",
+        "",
+        "| measurement | value | target |",
+        "|---|---|---|",
+        f"| open loop: {o['rate_per_s']} checks/s for {o['requests'] // o['rate_per_s']} s, "
+        f"achieved | {o['achieved_per_s']:,.0f}/s, {o['errors']} errors | 500/s |",
+        f"| latency p50 / p99 / max at that rate | {o['p50_ms']:.2f} / {o['p99_ms']:.2f} / "
+        f"{o['max_ms']:.1f} ms | p99 < {g['target']['p99_ms']:.0f} ms: "
+        f"{'met' if met else 'NOT met'} |",
+        f"| closed loop: throughput with {c['clients']} clients | {c['requests_per_s']:,}/s | |",
+        f"| the decision alone (`Guard.check` in process) p50 / p99 | {p['p50_ms']:.2f} / "
+        f"{p['p99_ms']:.2f} ms | |",
+        f"| the guard's peak memory | {g['guard_peak_rss_mib']:.0f} MiB | |",
+    ]
+
+
 def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict) -> None:
     """BENCHMARKS.md from what has been measured so far (rewritten after each stage)."""
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -567,6 +595,7 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         "",
         *target_lines(results),
         *(history_lines(history) if history else []),
+        *(guard_lines(results["guard"]) if results.get("guard") else []),
     ]
     args.out.write_text("\n".join(lines))
     # the numbers behind the page, so that it can be rendered again (--render) without rerunning
@@ -622,7 +651,12 @@ def main() -> int:
         events = write_pricing_calls(home / "events", n=args.calls)
         size_mb = sum(f.size_bytes for f in discover_files(home / "events")) / 1e6
         print(f"{len(events)} calls, {size_mb:.1f} MB of JSON Lines", flush=True)
+        last = args.out.with_suffix(".json")
         results: dict = {
+            # measured by benchmarks/guard.py (run after this by `make bench`): kept meanwhile
+            "guard": json.loads(last.read_text())["results"].get("guard")
+            if last.exists()
+            else None,
             "complete": False,
             "history": [],
             "measured_at": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",

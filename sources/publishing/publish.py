@@ -23,7 +23,11 @@ PUBLISHED_SCHEMAS = ("marts", "archive", "snapshots")
 
 # the price table and model aliases the marts were priced with: the guard prices a request from
 # the same snapshot as the spend it compares with (sources/guard)
-PUBLISHED_EXTRA_TABLES = (("raw", "event_quarantine"), ("raw", "llm_prices"), ("raw", "model_aliases"))
+PUBLISHED_EXTRA_TABLES = (
+    ("raw", "event_quarantine"),
+    ("raw", "llm_prices"),
+    ("raw", "model_aliases"),
+)
 
 
 def relations_to_publish(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

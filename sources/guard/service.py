@@ -121,7 +121,8 @@ class Guard:
                 )
             elif not self.published.pseudonymised_with(self.pii_key):
                 self.unverified = (
-                    "the published copy was pseudonymised with another COSTWATCH_PII_KEY"
+                    "the published copy's user ids were not pseudonymised with this "
+                    "COSTWATCH_PII_KEY: give the guard the key the runs use"
                 )
             if lg.get_meta(con, "publish_id") != self.published.publish_id:
                 included = self.published.included(lg.open_request_ids(con))

@@ -356,3 +356,24 @@ def test_reservations_survive_a_killed_guard(setup, tmp_path):
         guard.terminate()
         guard.wait()
     assert (tmp_path / "guard" / "ledger.sqlite3").exists()  # the default ledger, under the home
+
+
+def test_which_budgets_apply_and_their_periods(setup):
+    setup.budgets_file(
+        '  - {id: other-key, scope: api_key, scope_id: k9, period: day, limit_usd: "1"}\n'
+        '  - {id: daily, scope: project, scope_id: p1, period: day, limit_usd: "100"}\n'
+        '  - {id: one-call, scope: interaction, period: session, limit_usd: "1"}\n'
+        '  - {id: org, scope: organisation, period: month, limit_usd: "100"}\n'
+    )
+    setup.publish(
+        spend=[("org", "organisation", "organisation", "month", NOV, Decimal("79.9924"), 0)]
+    )
+    _, answer = setup.guard().check(call(request_id="req-7"))
+    assert [(b["budget_id"], b["scope_id"], b["period_start"]) for b in answer["budgets"]] == [
+        ("daily", "p1", "2026-11-20"),
+        ("one-call", "req-7", "session"),
+        ("org", "organisation", "2026-11-01"),
+    ]
+    # exactly at a threshold: 79.9924 + 0.0076 = 80
+    assert only(answer, "org")["share_after_pct"] == 80.0
+    assert only(answer, "org")["threshold_reached"] == 80 and answer["decision"] == "warn"

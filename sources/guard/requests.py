@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sources.guard.prices import Usage
+
 MAX_TOKENS = 10**9  # per call; beyond it the number is a mistake, not a request
 MAX_ID_CHARS = 256
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -36,12 +38,7 @@ class Check:
 @dataclass(frozen=True)
 class Commit:
     request_id: str
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    reasoning_tokens: int = 0
+    usage: Usage
 
 
 def _text(body: dict[str, Any], name: str, required: bool) -> str | None:
@@ -103,20 +100,14 @@ def parse_check(body: object) -> Check:
 def parse_commit(body: object) -> Commit:
     """The actual usage of an allowed call. Input and output counts are required: a call with no
     usage is not a call that cost nothing."""
-    b = _known(body, set(Commit.__dataclass_fields__))
-    c = Commit(
-        request_id=_request_id(b, True),  # type: ignore[arg-type]
-        input_tokens=_count(b, "input_tokens", True),
-        output_tokens=_count(b, "output_tokens", True),
-        cache_read_tokens=_count(b, "cache_read_tokens", False),
-        cache_write_tokens=_count(b, "cache_write_tokens", False),
-        cache_write_1h_tokens=_count(b, "cache_write_1h_tokens", False),
-        reasoning_tokens=_count(b, "reasoning_tokens", False),
-    )
+    counts = set(Usage.__dataclass_fields__)
+    b = _known(body, {"request_id"} | counts)
+    required = ("input_tokens", "output_tokens")
+    c = Usage(**{name: _count(b, name, name in required) for name in sorted(counts)})
     if c.cache_read_tokens + c.cache_write_tokens > c.input_tokens:
         raise BadRequest("cache_read_tokens", "cache reads and writes are part of input_tokens")
     if c.cache_write_1h_tokens > c.cache_write_tokens:
         raise BadRequest("cache_write_1h_tokens", "1-hour writes are part of cache_write_tokens")
     if c.reasoning_tokens > c.output_tokens:
         raise BadRequest("reasoning_tokens", "reasoning tokens are part of output_tokens")
-    return c
+    return Commit(_request_id(b, True), c)  # type: ignore[arg-type]

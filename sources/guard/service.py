@@ -23,7 +23,7 @@ from typing import Any
 from sources.budgets.config import Budget, load_budgets
 from sources.guard import ledger as lg
 from sources.guard.decide import Applying, applying, decision, line
-from sources.guard.prices import Usage, cost, worst_case
+from sources.guard.prices import cost, worst_case
 from sources.guard.published import Published, Unverified, file_identity, user_pseudonym
 from sources.guard.requests import BadRequest, Check, parse_check, parse_commit
 from sources.yaml_lines import ConfigFileError
@@ -253,14 +253,7 @@ class Guard:
             c = parse_commit(body)
         except BadRequest as exc:
             return 400, {"error": str(exc), "field": exc.field}
-        usage = Usage(
-            c.input_tokens,
-            c.output_tokens,
-            c.cache_read_tokens,
-            c.cache_write_tokens,
-            c.cache_write_1h_tokens,
-            c.reasoning_tokens,
-        )
+        usage = c.usage
         usage_json = json.dumps(asdict(usage), sort_keys=True)
         now = self.clock()
         with self.ledger.transaction() as con:
@@ -287,7 +280,7 @@ class Guard:
                 )
             actual = cost(row, usage) if row is not None else None
             nanos = lg.to_nanos(actual, round_up=False) if actual is not None else None
-            tokens = c.input_tokens + c.output_tokens
+            tokens = usage.input_tokens + usage.output_tokens
             new = [lg.Hold(h.key, h.usd_nanos if nanos is None else nanos, tokens) for h in old]
             lg.settle(con, c.request_id, new, asdict(usage), (now + self.hold).timestamp())
         return 200, {

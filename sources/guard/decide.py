@@ -65,7 +65,6 @@ class Line:
     spent: Decimal | int
     reserved: Decimal | int
     estimate: Decimal | int
-    thresholds_below_limit: tuple[int, ...]
 
     @property
     def limit(self) -> Decimal | int:
@@ -85,7 +84,8 @@ class Line:
         if self.after > self.limit:
             return "block"
         share = self.share_after_pct
-        return "warn" if any(share >= t for t in self.thresholds_below_limit) else "allow"
+        below_limit = (t for t in self.applying.budget.thresholds if t < 100)
+        return "warn" if any(share >= t for t in below_limit) else "allow"
 
     def as_json(self) -> dict[str, Any]:
         a = self.applying
@@ -111,10 +111,6 @@ class Line:
             "threshold_reached": max(reached) if reached else None,
             "status": self.status,
         }
-
-
-def line(a: Applying, spent, reserved, estimate) -> Line:
-    return Line(a, spent, reserved, estimate, tuple(t for t in a.budget.thresholds if t < 100))
 
 
 def decision(lines: list[Line]) -> str:

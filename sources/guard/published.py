@@ -10,7 +10,6 @@ and `marts.interactions` to learn which reserved calls the copy now includes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,11 +35,6 @@ def file_identity(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def user_pseudonym(pii_key: str, user_id: str) -> str:
-    """sources.publishing.pseudonyms.PSEUDONYM, in Python."""
-    return "u_" + hashlib.sha256(f"{pii_key}|{user_id}".encode()).hexdigest()[:20]
 
 
 @dataclass

@@ -22,10 +22,11 @@ from typing import Any
 
 from sources.budgets.config import Budget, load_budgets
 from sources.guard import ledger as lg
-from sources.guard.decide import Applying, applying, decision, line
+from sources.guard.decide import Applying, Line, applying, decision
 from sources.guard.prices import cost, worst_case
-from sources.guard.published import Published, Unverified, file_identity, user_pseudonym
+from sources.guard.published import Published, Unverified, file_identity
 from sources.guard.requests import BadRequest, Check, parse_check, parse_commit
+from sources.publishing.pseudonyms import user_pseudonym
 from sources.yaml_lines import ConfigFileError
 
 FAIL_MODES = ("block", "allow")
@@ -202,9 +203,9 @@ class Guard:
             nanos, tokens = held.get(keys[a], (0, 0))
             if a.unit == "usd":
                 estimate = estimate_usd if estimate_usd is not None else Decimal(0)
-                lines.append(line(a, spent_usd, Decimal(nanos).scaleb(-9), estimate))
+                lines.append(Line(a, spent_usd, Decimal(nanos).scaleb(-9), estimate))
             else:
-                lines.append(line(a, spent_tokens, tokens, estimate_tokens))
+                lines.append(Line(a, spent_tokens, tokens, estimate_tokens))
         verdict = decision(lines)
         if reasons:
             verdict = "block" if self.on_unverified == "block" else "warn"

@@ -13,6 +13,12 @@ from sources.warehouse import ident, table_columns
 
 PSEUDONYM = "'u_' || left(sha256($pii_key || '|' || {col}), 20)"
 
+
+def user_pseudonym(pii_key: str, user_id: str) -> str:
+    """PSEUDONYM of one user id, in Python (the guard looks users up by it)."""
+    return "u_" + hashlib.sha256(f"{pii_key}|{user_id}".encode()).hexdigest()[:20]
+
+
 USER_COLUMNS = ("user_id", "x_user_id")
 
 SESSION_COLUMNS = ("session_id", "x_session_id")

@@ -11,9 +11,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from sources.guard.published import user_pseudonym
 from sources.guard.server import MAX_BODY_BYTES, serve
-from sources.publishing.pseudonyms import key_fingerprint
+from sources.publishing.pseudonyms import key_fingerprint, user_pseudonym
 from tests.guard.conftest import ESTIMATE_1000_500, NOW, Clock, call, served
 
 NOV = dt.date(2026, 11, 1)

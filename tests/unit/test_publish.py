@@ -161,3 +161,16 @@ def test_a_new_key_republishes_every_row(tmp_path: Path):
     assert users == {
         "u_" + hashlib.sha256(f"another-key|user{i}".encode()).hexdigest()[:20] for i in range(3)
     }
+
+
+def test_the_python_pseudonym_is_the_one_the_publish_writes():
+    """The guard looks users up by user_pseudonym(); the publish writes PSEUDONYM in SQL."""
+    from sources.publishing.pseudonyms import PSEUDONYM, user_pseudonym
+
+    with duckdb.connect() as con:
+        for user in ("u1", "user with spaces", "ünïcode-ユーザー", "x|y"):
+            (sql,) = con.execute(
+                f"select {PSEUDONYM.format(col='$user')}",
+                {"pii_key": "k3y|x", "user": user},
+            ).fetchone()
+            assert sql == user_pseudonym("k3y|x", user)

@@ -151,6 +151,29 @@ def _cmd_guard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from sources.otel.receiver import serve
+
+    s = settings.apply()
+    token = s.collect_token.get_secret_value() if s.collect_token else None
+    try:
+        server = serve(s.events_dir, args.host, args.port, token)
+    except (PermissionError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    print(
+        f"costwatch collect: OTLP/HTTP traces at http://{args.host}:{server.server_port}/v1/traces "
+        f"-> {s.events_dir / 'otlp'}; token {'required' if token else 'not required'}",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="costwatch", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -225,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     guard.add_argument("--port", type=int, default=8787, help="port (default 8787; 0: any free)")
     guard.set_defaults(func=_cmd_guard)
+
+    collect = sub.add_parser(
+        "collect",
+        help="OTLP/HTTP trace receiver: spans become events (docs/opentelemetry.md)",
+    )
+    collect.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    collect.add_argument("--port", type=int, default=4318, help="port (default 4318; 0: any free)")
+    collect.set_defaults(func=_cmd_collect)
     return p
 
 

@@ -187,6 +187,8 @@ class Settings(BaseModel):
         int, BeforeValidator(_whole("COSTWATCH_GUARD_RESERVATION_MINUTES"))
     ] = 15
     guard_hold_hours: Annotated[int, BeforeValidator(_whole("COSTWATCH_GUARD_HOLD_HOURS"))] = 48
+    # the OpenTelemetry trace receiver (docs/opentelemetry.md)
+    collect_token: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
 
     @property
     def alerts_dir(self) -> Path:
@@ -275,6 +277,7 @@ ENV = {
     "guard_unverified": "COSTWATCH_GUARD_UNVERIFIED",
     "guard_reservation_minutes": "COSTWATCH_GUARD_RESERVATION_MINUTES",
     "guard_hold_hours": "COSTWATCH_GUARD_HOLD_HOURS",
+    "collect_token": "COSTWATCH_COLLECT_TOKEN",
 }
 # What the dbt project reads with env_var() itself (profiles.yml, macros/window.sql)
 DBT_VARIABLES = ("COSTWATCH_WAREHOUSE", "COSTWATCH_MEMORY_LIMIT", "COSTWATCH_WINDOW_START",

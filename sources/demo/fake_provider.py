@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from sources.demo import fake_inference
 from sources.providers.rows import CostRow, UsageRow
 from sources.settings import temporary_env
 
@@ -118,6 +119,18 @@ class _Handler(BaseHTTPRequestHandler):
             payload = payload[: len(payload) // 2]
         self._send(200, payload)
 
+    def do_POST(self) -> None:
+        """Inference (sources/demo/fake_inference.py): the next scripted reply."""
+        path = urlparse(self.path).path
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests.append(path)
+        reply = self.server.next_reply()
+        body = fake_inference.answer(path, reply, len(self.server.requests)) if reply else None
+        if body is None:
+            self._send(404, b'{"error": "no inference endpoint or no scripted reply"}')
+            return
+        self._send(200, _dumps(body))
+
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -139,6 +152,7 @@ class FakeProviderServer(ThreadingHTTPServer):
         self.faults: dict[str, list[str]] = defaultdict(list)
         self.requests: list[str] = []
         self.timeout_delay = 2.0
+        self.replies: list[fake_inference.Reply] = []  # inference answers, in order
         self.max_buckets_per_page = 31
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -174,6 +188,10 @@ class FakeProviderServer(ThreadingHTTPServer):
     def inject(self, path_part: str, kinds: Iterable[str]) -> None:
         with self._lock:
             self.faults[path_part].extend(kinds)
+
+    def next_reply(self) -> fake_inference.Reply | None:
+        with self._lock:
+            return self.replies.pop(0) if self.replies else None
 
     def take_fault(self, path: str) -> str | None:
         with self._lock:

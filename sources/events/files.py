@@ -14,14 +14,21 @@ import datetime as dt
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 SENTINEL = "\x1e"  # marks a line the Python pre-pass already judged invalid (normalized files only)
 # `app.jsonl`, and what logrotate makes of it: numbered (`app.jsonl.1`) or dated
 # (`app.jsonl-20261121`, hourly `-2026112113`) names, each optionally gzip-compressed (`.gz`).
-EVENT_FILE_NAME = re.compile(r".*\.jsonl(?:\.\d+|-\d{8}(?:\d{2})?)?(?:\.gz)?")
+ROTATED = r"(?:\.\d+|-\d{8}(?:\d{2})?)?(?:\.gz)?"
+EVENT_FILE_NAME = re.compile(r".*\.jsonl" + ROTATED)
+# OpenTelemetry trace batches, one OTLP JSON request per line (docs/opentelemetry.md): what
+# `costwatch collect` writes and the Collector's file exporter, with its own rotation's
+# timestamp (`traces.otlp-2026-11-21T10-00-00.000.jsonl`) or logrotate's
+OTLP_FILE_NAME = re.compile(
+    r".*\.otlp(?:-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d{3})?)?\.jsonl" + ROTATED
+)
 CHUNK_BYTES = 2**20
 QUARANTINED_PREFIX_BYTES = 1024  # how much of a line over the cap the quarantine row keeps
 GLOB_CHARS = frozenset("*?[]{}")
@@ -41,7 +48,11 @@ class ReadLimits:
 
 
 def is_event_file(name: str) -> bool:
-    return EVENT_FILE_NAME.fullmatch(name) is not None
+    return EVENT_FILE_NAME.fullmatch(name) is not None or is_otlp_file(name)
+
+
+def is_otlp_file(name: str) -> bool:
+    return OTLP_FILE_NAME.fullmatch(name) is not None
 
 
 def is_gzip(name: str) -> bool:
@@ -58,6 +69,10 @@ class EventFile:
     size_bytes: int
     mtime_ns: int
     outside_root: bool = False  # a symbolic link that leads out of the events root
+
+    @property
+    def is_otlp(self) -> bool:
+        return is_otlp_file(self.path.name)
 
     @property
     def mtime_day(self) -> dt.date:
@@ -168,7 +183,7 @@ def _chunks(f: EventFile) -> Iterator[bytes]:
             raise FileProblem("unreadable_file", exc.strerror or str(exc)) from None
 
 
-def _sentinel(reason: str, text: str) -> str:
+def sentinel(reason: str, text: str) -> str:
     return f"{SENTINEL}{reason}\t{text}"
 
 
@@ -176,13 +191,13 @@ def _line_text(raw: bytes) -> str:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _sentinel("invalid_utf8", raw.decode("utf-8", "backslashreplace"))
-    return _sentinel("invalid_json", line) if line.startswith(SENTINEL) else line
+        return sentinel("invalid_utf8", raw.decode("utf-8", "backslashreplace"))
+    return sentinel("invalid_json", line) if line.startswith(SENTINEL) else line
 
 
 def _too_long(prefix: bytes, size: int, limits: ReadLimits) -> str:
     start = prefix[:QUARANTINED_PREFIX_BYTES].decode("utf-8", "backslashreplace")
-    return _sentinel(
+    return sentinel(
         "line_too_long",
         f"{start}... ({size} bytes; the limit is COSTWATCH_MAX_LINE_BYTES={limits.max_line_bytes})",
     )
@@ -236,7 +251,7 @@ def normalized_lines(f: EventFile, limits: ReadLimits) -> Iterator[str]:
     elif buf:
         yield _line_text(buf)
     if problem is not None:
-        yield _sentinel(problem.reason, problem.detail)
+        yield sentinel(problem.reason, problem.detail)
 
 
 def is_utf8(path: Path) -> bool:
@@ -256,6 +271,7 @@ def readable_in_place(f: EventFile, limits: ReadLimits) -> bool:
     """DuckDB can read the file as it is: plain, UTF-8, within the caps, an ordinary name."""
     return (
         not f.outside_root
+        and not f.is_otlp
         and not is_gzip(f.source_file)
         and f.duckdb_can_open
         and f.size_bytes <= limits.max_file_bytes
@@ -271,17 +287,24 @@ def write_normalized(f: EventFile, target: Path, limits: ReadLimits) -> None:
             out.write("\n")
 
 
+Translate = Callable[[EventFile, Path], None]
+
+
 def prepare_readable(
-    files: Iterable[EventFile], scratch: Path, limits: ReadLimits
+    files: Iterable[EventFile], scratch: Path, limits: ReadLimits, translate: Translate
 ) -> list[tuple[str, str, bool]]:
     """(path DuckDB reads, source_file, normalized?) for each file: the file itself when DuckDB
-    can read it as it is, else a normalized copy in `scratch`."""
+    can read it as it is, else a normalized copy in `scratch` (`translate` writes those of OTLP
+    files)."""
     out: list[tuple[str, str, bool]] = []
     for i, f in enumerate(files):
         if readable_in_place(f, limits):
             out.append((str(f.path), f.source_file, False))
             continue
         target = scratch / f"{i:07d}.jsonl"
-        write_normalized(f, target, limits)
+        if f.is_otlp:
+            translate(f, target)
+        else:
+            write_normalized(f, target, limits)
         out.append((str(target), f.source_file, True))
     return out

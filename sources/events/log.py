@@ -33,7 +33,8 @@ from sources.events.files import (
     discover_files,
 )
 from sources.events.reading import files_to_read, load_lines
-from sources.events.tables import ensure_tables
+from sources.events.tables import FROM_EVENT_LOG, FROM_OPENTELEMETRY, ensure_tables
+from sources.otel.translate import Translation, ancestry_files
 from sources.warehouse import transaction
 
 
@@ -51,6 +52,8 @@ class IngestResult:
     # day -> {"files": source files gone or changed, "events": events no longer found}; only when
     # the operator accepted it (else FilesRemoved is raised and nothing is written)
     removed: dict[dt.date, dict] = field(default_factory=dict)
+    # OTLP file -> what its spans became (batches, spans, events, quarantined, ignored by kind)
+    otel_spans: dict[str, dict] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
         keys = ("lines_read", "accepted", "duplicates", "quarantined", "blank")
@@ -84,8 +87,9 @@ def ingest_range(
     bounds = ts_bounds(limits, now)
     files = discover_files(events_root)
     to_read, changed = files_to_read(con, files, start_day, end_day)
+    translation = Translation(ancestry_files(files, to_read, start_day), limits)
     with tempfile.TemporaryDirectory(dir=scratch_dir, prefix="costwatch-ingest-") as tmp:
-        load_lines(con, to_read, Path(tmp), start_day, end_day, limits, bounds)
+        load_lines(con, to_read, Path(tmp), start_day, end_day, limits, bounds, translation.write)
     con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
     con.execute(
         """
@@ -155,14 +159,21 @@ def ingest_range(
                    case when x.extra is null then a.explicit_metadata
                         else json_merge_patch(x.extra, coalesce(a.explicit_metadata, '{{}}'))
                    end as metadata,
-                   a.source_file, a.line_no, $ingested_at
+                   a.source_file, a.line_no, $ingested_at,
+                   case when m.is_otlp then $otel else $event_log end
             from attributed a
             join ranked r using (event_id, source_file, line_no)
+            join file_map m using (source_file)
             left join extra_metadata x using (source_file, line_no)
             where a.reason is null and not a.is_blank and r.rn = 1
               and a.event_day between $start and $end
             """,  # noqa: S608 (column list from the contract)
-            {**params, "ingested_at": ingested_at},
+            {
+                **params,
+                "ingested_at": ingested_at,
+                "otel": FROM_OPENTELEMETRY,
+                "event_log": FROM_EVENT_LOG,
+            },
         )
         con.execute(
             """
@@ -193,6 +204,7 @@ def ingest_range(
         _update_manifest(con, files, changed)
     result = _result(con, start_day, end_day, len(files), len(to_read), [d for (d,) in late])
     result.removed = removed
+    result.otel_spans = {k: c.as_dict() for k, c in sorted(translation.counts.items())}
     return result
 
 

@@ -16,6 +16,7 @@ from sources.events.files import (
     QUARANTINED_PREFIX_BYTES,
     EventFile,
     ReadLimits,
+    Translate,
     prepare_readable,
     write_normalized,
 )
@@ -134,9 +135,10 @@ class _Reader:
         files: list[EventFile],
         scratch: Path,
         limits: ReadLimits,
+        translate: Translate,
     ) -> None:
         self.con, self.scratch, self.limits = con, scratch, limits
-        readable = prepare_readable(files, scratch, limits)
+        readable = prepare_readable(files, scratch, limits, translate)
         by_name = {f.source_file: f for f in files}
         self.in_place = {p: by_name[s] for p, s, normalized in readable if not normalized}
         self.sizes = {
@@ -145,13 +147,13 @@ class _Reader:
         }
         self.paths = [p for p, _, _ in readable]
         con.execute(
-            "create or replace temp table file_map "
-            "(read_path VARCHAR, source_file VARCHAR, normalized BOOLEAN, mtime_day DATE)"
+            "create or replace temp table file_map (read_path VARCHAR, source_file VARCHAR, "
+            "normalized BOOLEAN, mtime_day DATE, is_otlp BOOLEAN)"
         )
         if readable:
             con.executemany(
-                "insert into file_map values (?, ?, ?, ?)",
-                [(p, s, n, by_name[s].mtime_day) for p, s, n in readable],
+                "insert into file_map values (?, ?, ?, ?, ?)",
+                [(p, s, n, by_name[s].mtime_day, by_name[s].is_otlp) for p, s, n in readable],
             )
 
     def batches(self, paths: list[str]) -> Iterator[list[str]]:
@@ -205,6 +207,7 @@ def load_lines(
     end: dt.date,
     limits: ReadLimits,
     bounds: TsBounds,
+    translate: Translate,
 ) -> None:
     """Temp table `lines`: the lines of `files` that the days [start, end] need (their own lines,
     and lines of other days holding the same event ids, for dedup); temp table `line_days`: the
@@ -213,7 +216,7 @@ def load_lines(
     A backfill's first chunk reads every new file; only the chunk's lines are kept for parsing,
     so a year of new logs costs one light pass, not a full parse of the year.
     """
-    reader = _Reader(con, files, scratch, limits)
+    reader = _Reader(con, files, scratch, limits, translate)
     con.execute(
         "create or replace temp table lines "
         "(source_file VARCHAR, line_no BIGINT, sentinel_reason VARCHAR, line VARCHAR)"

@@ -6,6 +6,10 @@ import duckdb
 
 from sources.events.contract_sql import TYPED_COLUMNS
 
+# raw.app_events.event_source: which intake a row came through
+FROM_EVENT_LOG = "event_log"  # JSON Lines of the contract
+FROM_OPENTELEMETRY = "opentelemetry"  # OTLP trace files (sources/otel)
+
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw schema and tables if they do not exist (idempotent)."""
@@ -26,6 +30,11 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
           line_no BIGINT not null,
           ingested_at TIMESTAMP not null
         )"""
+    )
+    # added in v2: warehouses of v1 get the column, their rows came from event logs
+    con.execute(
+        "alter table raw.app_events add column if not exists event_source VARCHAR "
+        f"default '{FROM_EVENT_LOG}'"
     )
     con.execute(
         """

@@ -52,7 +52,8 @@ final as (
         events.category,
         events.is_derived_session,
         events.app,
-        events.metadata
+        events.metadata,
+        events.event_source
     from events
     left join model_aliases
         on events.provider = model_aliases.provider and events.model = model_aliases.model

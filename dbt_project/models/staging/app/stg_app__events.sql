@@ -47,6 +47,7 @@ renamed as (
         source_file,
         line_no,
         ingested_at,
+        event_source,
         event_type in ('llm_call', 'db_op', 'api_call', 'compute', 'cost_event') as is_interaction
     from source
 )

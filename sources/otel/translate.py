@@ -90,10 +90,13 @@ class Translation:
         for f in files:
             for _, request in batches(f, limits):
                 if isinstance(request, ExportTraceServiceRequest):
-                    for span in spans_of(request, 0):
-                        llm = is_llm_call(span.attrs) is True
-                        node = node_of(span, llm, llm and has_usage(span.attrs))
-                        self.ancestry.add(span, node)
+                    self.add(request)
+
+    def add(self, request: ExportTraceServiceRequest) -> None:
+        """Let the spans of `request` be ancestors of the spans written."""
+        for span in spans_of(request, 0):
+            llm = is_llm_call(span.attrs) is True
+            self.ancestry.add(span, node_of(span, llm, llm and has_usage(span.attrs)))
 
     def write(self, f: EventFile, target: Path) -> None:
         """The normalized copy of OTLP file `f`: contract lines, sentinels, blank lines."""

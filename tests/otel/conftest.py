@@ -3,6 +3,8 @@ the official proto classes (the tests' own builder, independent of sources/otel)
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from sources.otel.receiver import serve
 
+PB = {"content-type": "application/x-protobuf"}
+JS = {"content-type": "application/json"}
 T0 = 1_796_000_000_000_000_000  # 2026-11-30T00:53:20Z in ns
 
 
@@ -85,6 +90,19 @@ def collector(events_dir: Path, token: str | None = None) -> Iterator[httpx.Clie
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+def otlp_json(req: ExportTraceServiceRequest) -> str:
+    """A request as the Collector's file exporter writes it: OTLP JSON, ids in hex (protobuf's
+    own JSON mapping would write base64), enums as integers."""
+    data = json_format.MessageToDict(req, use_integers_for_enums=True)
+    for rs in data["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for s in ss["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in s:
+                        s[key] = base64.b64decode(s[key]).hex()
+    return json.dumps(data)
 
 
 def spool_lines(events_dir: Path) -> list[str]:

@@ -4,21 +4,19 @@ quarantined; then OTLP files through the real ingestion (accounting, dedup, even
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import gzip
 import json
 from pathlib import Path
 
 import duckdb
-from google.protobuf import json_format
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 from sources.events.log import ingest_range
 from sources.otel.mapping import Ignored, Quarantined, map_span
 from sources.otel.spans import spans_of
 from sources.otel.translate import Translation
-from tests.otel.conftest import request, span
+from tests.otel.conftest import otlp_json, request, span
 
 CLIENT = PbSpan.SPAN_KIND_CLIENT
 DAY = dt.date(2026, 11, 30)
@@ -225,18 +223,6 @@ def test_errors_embeddings_providers_and_missing_usage():
     assert isinstance(got[3], Quarantined) and got[3].reason == "otel_no_usage"
 
 
-def _otlp_json(req) -> str:
-    """A request as the Collector's file exporter writes it (hex ids, integer enums)."""
-    data = json_format.MessageToDict(req, use_integers_for_enums=True)
-    for rs in data["resourceSpans"]:
-        for ss in rs["scopeSpans"]:
-            for s in ss["spans"]:
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if key in s:
-                        s[key] = base64.b64decode(s[key]).hex()
-    return json.dumps(data)
-
-
 def _write(path: Path, lines: list[str], gz: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     body = "".join(x + "\n" for x in lines).encode()
@@ -252,10 +238,10 @@ def test_otlp_files_through_the_ingestion(tmp_path: Path):
     parent = request(span(1, session__id="s1", user__id="u1"))
     # the receiver's file, and the same batches re-sent in a Collector file (rotated, gzip),
     # whose copy wins (same ts: the first path)
-    _write(tmp_path / "otlp/a.otlp.jsonl", [_otlp_json(child), "", "not json", _otlp_json(parent)])
+    _write(tmp_path / "otlp/a.otlp.jsonl", [otlp_json(child), "", "not json", otlp_json(parent)])
     _write(
         tmp_path / COLLECTOR_FILE,
-        [_otlp_json(child), _otlp_json(parent)],
+        [otlp_json(child), otlp_json(parent)],
         gz=True,
     )
     compute = {"event_id": "e1", "type": "compute", "ts": "2026-11-30T01:00:00Z", "duration_ms": 5}

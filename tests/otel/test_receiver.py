@@ -16,10 +16,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from sources.otel.receiver import MAX_BODY_BYTES, Spool, serve
-from tests.otel.conftest import collector, request, span, spool_lines
-
-PB = {"content-type": "application/x-protobuf"}
-JS = {"content-type": "application/json"}
+from tests.otel.conftest import JS, PB, collector, request, span, spool_lines
 
 
 def _only_span(line: str) -> dict:

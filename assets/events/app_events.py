@@ -65,7 +65,8 @@ def _per_day_table(result: IngestResult) -> dg.TableMetadataValue:
             APP_EVENTS,
             kinds={"duckdb", "python"},
             description=(
-                "Accepted application events (JSON Lines, any depth, .jsonl and .jsonl.gz) of the "
+                "Accepted application events (JSON Lines, any depth, .jsonl and .jsonl.gz, and "
+                "OpenTelemetry spans in .otlp.jsonl files: docs/opentelemetry.md) of the "
                 "partition's UTC days, validated and deduplicated by event_id. Re-running a "
                 "partition replaces exactly that partition's rows."
             ),
@@ -117,6 +118,8 @@ def ingest_app_events(
     totals = result.totals()
     for day, c in sorted(result.per_day.items()):
         context.log.info(f"{day}: {c}")
+    for name, c in result.otel_spans.items():
+        context.log.info(f"{name}: {c}")
     for day, info in sorted(result.removed.items()):
         context.log.warning(
             f"{day}: {info['events']} events removed as accepted (accept_removed_files): their "
@@ -139,6 +142,8 @@ def ingest_app_events(
             "removed": dg.MetadataValue.json(
                 {str(d): info for d, info in sorted(result.removed.items())}
             ),
+            # per OTLP file: batches, spans, events, quarantined, ignored by kind
+            "otel_spans": dg.MetadataValue.json(result.otel_spans),
         },
     )
     yield dg.MaterializeResult(

@@ -142,11 +142,8 @@ def _cmd_guard(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.run()
     finally:
-        server.server_close()
         guard.close()
     return 0
 
@@ -165,12 +162,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         f"-> {s.events_dir / 'otlp'}; token {'required' if token else 'not required'}",
         flush=True,
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.run()
     return 0
 
 

@@ -109,6 +109,15 @@ class Server:
         """Answer until shutdown() (or SIGINT/SIGTERM when run in the main thread)."""
         self.uvicorn.run(sockets=[self.socket])
 
+    def run(self) -> None:
+        """Answer until SIGINT/SIGTERM (a command's main thread), then release the socket."""
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server_close()
+
     def shutdown(self) -> None:
         self.uvicorn.should_exit = True
 

@@ -3,12 +3,14 @@
 import datetime as dt
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from sources.demo.fake_provider import FakeProviderData
@@ -33,6 +35,22 @@ COSTWATCH_VARS = (
     "OPENAI_BASE_URL",
     "ANTHROPIC_BASE_URL",
 )
+
+
+@contextmanager
+def serving(server, **client_options) -> Iterator[httpx.Client]:
+    """A costwatch HTTP server (sources/http_server.Server) answering from a thread, and a client
+    for it. The socket listens already: connections wait in its backlog until uvicorn accepts."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with httpx.Client(base_url=base, **client_options) as client:
+            yield client
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
 
 
 def free_port() -> int:

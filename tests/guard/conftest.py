@@ -4,7 +4,6 @@ so every expected amount below is computed by hand."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import pytest
 from sources.demo.guard_copy import write_copy
 from sources.guard.server import serve
 from sources.guard.service import Guard
+from tests.conftest import serving
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, 0)
 # USD per million tokens: input 2, cache write 2.50, output 10; per thousand requests 0.1
@@ -99,13 +99,5 @@ def call(**overrides) -> dict:
 @contextmanager
 def served(guard: Guard, token: str | None = None) -> Iterator[httpx.Client]:
     """The guard on a real HTTP server on 127.0.0.1 (a thread), and a client for it."""
-    server = serve(guard, "127.0.0.1", 0, token)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{server.server_port}") as client:
-            yield client
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with serving(serve(guard, "127.0.0.1", 0, token)) as client:
+        yield client

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from sources.otel.receiver import serve
+from tests.conftest import serving
 
 PB = {"content-type": "application/x-protobuf"}
 JS = {"content-type": "application/json"}
@@ -79,17 +79,8 @@ def request(*spans: Span, resource: dict[str, Any] | None = None) -> ExportTrace
 @contextmanager
 def collector(events_dir: Path, token: str | None = None) -> Iterator[httpx.Client]:
     """`costwatch collect` on a real HTTP server on 127.0.0.1 (a thread), and a client."""
-    server = serve(events_dir, "127.0.0.1", 0, token)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        # the socket listens already: connections wait in its backlog until uvicorn accepts
-        with httpx.Client(base_url=f"http://127.0.0.1:{server.server_port}", timeout=10) as c:
-            yield c
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with serving(serve(events_dir, "127.0.0.1", 0, token), timeout=10) as client:
+        yield client
 
 
 def otlp_json(req: ExportTraceServiceRequest) -> str:

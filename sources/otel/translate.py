@@ -128,7 +128,7 @@ def ancestry_files(
 ) -> list[EventFile]:
     """The OTLP files a run reads, and those received since the day before its first day (they
     may hold the ancestors of its spans)."""
-    since = first_day - dt.timedelta(days=1)
+    since = first_day - dt.timedelta(days=1) if first_day > dt.date.min else first_day
     chosen = {f.source_file: f for f in to_read if f.is_otlp}
     for f in files:
         if f.is_otlp and f.mtime_day >= since:

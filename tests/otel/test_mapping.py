@@ -7,15 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 from pathlib import Path
 
 import duckdb
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
+from sources.events.files import discover_files
 from sources.events.log import ingest_range
 from sources.otel.mapping import Ignored, Quarantined, map_span
 from sources.otel.spans import spans_of
-from sources.otel.translate import Translation
+from sources.otel.translate import Translation, ancestry_files
 from tests.otel.conftest import otlp_json, request, span
 
 CLIENT = PbSpan.SPAN_KIND_CLIENT
@@ -281,3 +283,19 @@ def test_otlp_files_through_the_ingestion(tmp_path: Path):
         "quarantined": 2,
         "ignored": {"other": 1},
     }
+
+
+def test_ancestry_reads_the_files_read_and_the_otlp_files_changed_since_the_day_before(tmp_path):
+    for name, day in [("old.otlp.jsonl", 20), ("recent.otlp.jsonl", 29), ("new.otlp.jsonl", 30),
+                      ("app.jsonl", 30), ("read.otlp.jsonl", 1)]:  # fmt: skip
+        _write(tmp_path / name, [])
+        moment = dt.datetime(2026, 11, day, 12, tzinfo=dt.UTC).timestamp()
+        os.utime(tmp_path / name, (moment, moment))
+    files = discover_files(tmp_path)
+    read = [f for f in files if f.source_file in ("read.otlp.jsonl", "app.jsonl")]
+    chosen = ancestry_files(files, read, DAY)
+    assert [f.source_file for f in chosen] == [
+        "new.otlp.jsonl", "read.otlp.jsonl", "recent.otlp.jsonl"
+    ]  # fmt: skip
+    # the earliest first day there is (a backfill of all history): every OTLP file
+    assert len(ancestry_files(files, [], dt.date.min)) == 4

@@ -67,6 +67,10 @@
 
 {#- Pre-hook of a window-rebuilt incremental model: remove the days it is about to rebuild. -#}
 {% macro delete_window() -%}
+    {{ return(adapter.dispatch('delete_window', 'costwatch')()) }}
+{%- endmacro %}
+
+{% macro default__delete_window() -%}
     {% if is_incremental() -%}
         delete from {{ this }} where {{ in_window() }}
     {%- endif %}
@@ -77,10 +81,47 @@
   after deleting them (delete_window). A model calls `{{ window_rebuilt() }}` instead of config().
 -#}
 {% macro window_rebuilt(pre_hook="{{ delete_window() }}") -%}
+    {{ return(adapter.dispatch('window_rebuilt', 'costwatch')(pre_hook)) }}
+{%- endmacro %}
+
+{% macro default__window_rebuilt(pre_hook) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook=pre_hook
     ) }}
+{%- endmacro %}
+
+{#-
+  marts.sessions: the days on which the sessions with an event in the window start, now and (on an
+  incremental run) as stored; with the window's own days, the days a run rebuilds whole.
+-#}
+{% macro session_days_touched() -%}
+    {%- set sessionized = ref('int_events_sessionized') -%}
+    {%- set touched -%}
+        select session_id from {{ sessionized }} where {{ in_window('event_day') }}
+    {%- endset -%}
+    select cast(min(occurred_at) as date) as session_day
+    from {{ sessionized }}
+    where session_id in ({{ touched }})
+    group by session_id
+    {%- if is_incremental() %}
+    union
+    select session_day from {{ this }}
+    where session_id in ({{ touched }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- Pre-hook of marts.sessions: remove the days it rebuilds (session_days_touched). -#}
+{% macro delete_session_days() -%}
+    {{ return(adapter.dispatch('delete_session_days', 'costwatch')()) }}
+{%- endmacro %}
+
+{% macro default__delete_session_days() -%}
+    {% if is_incremental() -%}
+        delete from {{ this }}
+        where {{ in_window() }}
+           or session_day in ({{ session_days_touched() }})
+    {%- endif %}
 {%- endmacro %}

@@ -125,7 +125,7 @@ final as (
         {{ in_window() }}
         and (
             scope not in ('session', 'interaction')
-            or list_min(thresholds)
+            or {{ list_smallest('thresholds') }}
             <= {{ pct_of_limit('spent_usd', 'spent_tokens', 'limit_usd', 'limit_tokens') }}
         )
 )

@@ -52,10 +52,7 @@ derived as (
     select
         event_id,
         'derived-' || md5(
-            user_id || '|' || strftime(
-                min(occurred_at) over (partition by user_id, session_seq),
-                '%Y-%m-%dT%H:%M:%S.%f'
-            )
+            user_id || '|' || {{ timestamp_text('min(occurred_at) over (partition by user_id, session_seq)') }}
         ) as derived_session_id
     from numbered
 ),

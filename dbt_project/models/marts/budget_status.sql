@@ -61,10 +61,10 @@ measured as (
                 aggregated.period = 'month'
                 and aggregated.period_start = cast(date_trunc('month', as_of.as_of_day) as date)
                 then cast(
-                    datediff('day', aggregated.period_start, last_day(aggregated.period_start))
+                    {{ days_between('aggregated.period_start', 'last_day(aggregated.period_start)') }}
                     + 1
                     as double
-                ) / (datediff('day', aggregated.period_start, as_of.as_of_day) + 1)
+                ) / ({{ days_between('aggregated.period_start', 'as_of.as_of_day') }} + 1)
             else 1.0
         end as projection_factor
     from aggregated
@@ -85,14 +85,14 @@ final as (
         cast(pct_used as double) as pct_used,
         {{ money('spent_usd * projection_factor') }} as projected_usd,
         cast(pct_used * projection_factor as double) as projected_pct,
-        list_max(list_filter(thresholds, lambda t: t <= pct_used)) as highest_threshold_crossed,
+        {{ list_largest_up_to('thresholds', 'pct_used') }} as highest_threshold_crossed,
         thresholds,
         is_current_period,
         as_of_day
     from measured
     where
         scope not in ('session', 'interaction')
-        or list_min(thresholds) <= pct_used
+        or {{ list_smallest('thresholds') }} <= pct_used
 )
 
 select * from final

@@ -64,7 +64,7 @@ llm_calls as (
         end as context_value,
         {#- whole seconds since midnight, truncated: a cast would round 23:59:59.6 to 86400 -#}
         cast(
-            floor(extract(epoch from interactions.occurred_at - date_trunc('day', interactions.occurred_at)))
+            {{ second_of_day('interactions.occurred_at') }}
             as integer
         ) as second_of_day
     from interactions
@@ -76,7 +76,7 @@ llm_calls as (
 matched as (
     select
         llm_calls.*,
-        llm_prices.* exclude (context_key, context_value),
+        {{ star_except('llm_prices', ['context_key', 'context_value']) }},
         row_number() over (
             partition by llm_calls.event_id
             order by llm_prices.is_custom_price desc, llm_prices.context_key is not null desc

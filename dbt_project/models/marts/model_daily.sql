@@ -65,9 +65,9 @@ per_model as (
         sum(exact_ai_tokens_cost_usd) filter (where status <> 'ok') as exact_failed_cost_usd,
         sum(exact_ai_tokens_cost_usd) filter (where is_retry) as exact_retry_cost_usd,
         sum(exact_cache_savings_usd) as exact_cache_savings_usd,
-        quantile_cont(duration_ms, 0.50) as latency_p50_ms,
-        quantile_cont(duration_ms, 0.95) as latency_p95_ms,
-        quantile_cont(duration_ms, 0.99) as latency_p99_ms
+        {{ quantile('duration_ms', '0.50') }} as latency_p50_ms,
+        {{ quantile('duration_ms', '0.95') }} as latency_p95_ms,
+        {{ quantile('duration_ms', '0.99') }} as latency_p99_ms
     from calls
     group by all
 ),

@@ -89,7 +89,7 @@ recorded as (
     {% else %}
     select
         cast(null as date) as month_start,
-        cast(null as varchar) as provider,
+        cast(null as {{ text_type() }}) as provider,
         cast(null as decimal(18, 9)) as app_ai_cost_usd,
         cast(null as decimal(18, 9)) as provider_billed_cost_usd
     where false
@@ -120,7 +120,7 @@ final as (
         {{ money('changes.app_ai_cost_usd') }} as app_ai_cost_usd,
         {{ money('changes.provider_billed_cost_usd') }} as provider_billed_cost_usd,
         data_reach.as_of_day,
-        cast(now() at time zone 'UTC' as timestamp) as recorded_at
+        {{ utc_now() }} as recorded_at
     from changes
     cross join data_reach
     where

@@ -31,7 +31,9 @@ provider_usage as (
 
 scope as (
     {%- if scope_keys %}
-    select unnest([{% for k in scope_keys %}'{{ k }}'{{ ", " if not loop.last }}{% endfor %}])
+    {%- set literals = [] %}
+    {%- for k in scope_keys %}{% do literals.append("'" ~ k ~ "'") %}{% endfor %}
+    select {{ rows_of(literals) }}
         as api_key_id
     {%- else %}
     select distinct api_key_id from {{ ref('interactions') }}

@@ -1,29 +1,31 @@
 {#-
   One row per session. A session belongs to the UTC day of its first event, even when it runs past
-  midnight. A run rebuilds every session that has an event in its window (with all of that
-  session's events, whatever their day) and drops sessions of its window that no longer exist.
+  midnight. A run rebuilds whole days: the days of its window and the days on which the sessions
+  that have an event in its window start (now, or did before: a late event can move a start), with
+  every session of those days and all of each session's events, whatever their day. So a day is
+  replaced as a whole (a Parquet partition on Spark) and sessions that no longer exist go.
 -#}
-{{ window_rebuilt(pre_hook="{% if is_incremental() %}
-        delete from {{ this }}
-        where {{ in_window() }}
-           or session_id in (
-               select session_id from {{ ref('int_events_sessionized') }}
-               where {{ in_window('event_day') }}
-           )
-        {% endif %}") }}
+{{ window_rebuilt(pre_hook="{{ delete_session_days() }}") }}
 
 with
 
-touched as (
+rebuilt_days as (
+    {{ session_days_touched() }}
+),
+
+candidates as (
+    {#- a session starts on a day it has an event on -#}
     select distinct session_id
     from {{ ref('int_events_sessionized') }}
-    where {{ in_window('event_day') }}
+    where
+        {{ in_window('event_day') }}
+        or event_day in (select session_day from rebuilt_days)
 ),
 
 events as (
     select events.*
     from {{ ref('int_events_sessionized') }} as events
-    inner join touched on events.session_id = touched.session_id
+    inner join candidates on events.session_id = candidates.session_id
 ),
 
 costs as (
@@ -31,7 +33,7 @@ costs as (
         cost_breakdown.session_id,
         sum(cost_breakdown.exact_total_cost_usd) as exact_total_cost_usd
     from {{ ref('cost_breakdown') }} as cost_breakdown
-    inner join touched on cost_breakdown.session_id = touched.session_id
+    inner join candidates on cost_breakdown.session_id = candidates.session_id
     group by cost_breakdown.session_id
 ),
 
@@ -59,6 +61,9 @@ final as (
         {{ money('coalesce(costs.exact_total_cost_usd, 0)') }} as total_cost_usd
     from aggregated
     left join costs on aggregated.session_id = costs.session_id
+    where
+        {{ in_window('aggregated.session_day') }}
+        or aggregated.session_day in (select session_day from rebuilt_days)
 )
 
 select * from final

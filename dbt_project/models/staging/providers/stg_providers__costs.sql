@@ -23,7 +23,7 @@ renamed as (
         case
             when provider = 'anthropic' then coalesce(cost_type = 'tokens', false)
             else coalesce(
-                regexp_full_match(lower(line_item), '.+, (input|cached input|output)'), false
+                {{ full_match('lower(line_item)', "'.+, (input|cached input|output)'") }}, false
             )
         end as is_token_cost,
         -- a null amount or another currency is never summed as USD (listed as a gap)

@@ -1,7 +1,7 @@
 {#-
   Where DuckDB and Spark SQL differ, one macro with an implementation per engine
   (adapter.dispatch); the models stay one tree. The DuckDB implementations render exactly the SQL
-  the models held before (tests/unit/test_dbt_dialects.py compiles both and compares).
+  the models held before; tests/spark/test_dbt_on_spark.py builds the marts on both and compares.
 -#}
 
 {#- `expr` matches the regular expression `pattern` (a SQL string literal) as a whole. -#}

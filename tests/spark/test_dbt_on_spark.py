@@ -1,0 +1,82 @@
+"""The dbt layer on Spark (issue 16, in progress): the built warehouse's raw tables as Parquet lake
+tables, the whole dbt project built on Spark with the `spark` target (dbt-spark, in-process
+session, local[2]), then one day rebuilt through the incremental path; every mart equals DuckDB's
+row for row. Money and counts must be equal exactly; DOUBLE columns (latency quantiles, shares)
+to 9 decimals, as the two engines add floating-point numbers in different orders."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import Home
+
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
+
+SCRIPT = Path(__file__).with_name("build_on_spark.py")
+# written when the row is, not what it says
+VOLATILE = {"monthly_close": ("monthly_close_id", "recorded_at")}
+
+
+@pytest.fixture(scope="module")
+def lake(built_home: Home, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lake = tmp_path_factory.mktemp("lake")
+    day = str(built_home.days[1])
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(built_home.warehouse), str(lake), day],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=lake,  # Spark and Derby write their logs to the working folder
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return lake
+
+
+def _differences(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> tuple[int, int, int]:
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = 'wh' and table_schema = 'marts' and table_name = ? "
+        "order by ordinal_position",
+        [table],
+    ).fetchall()
+    kept = [(c, t) for c, t in columns if c not in VOLATILE.get(table, ())]
+
+    def select(source: str) -> str:
+        return ", ".join(
+            f'round(cast({source}."{c}" as DOUBLE), 9)' if t == "DOUBLE"
+            else f'cast({source}."{c}" as {t})'
+            for c, t in kept
+        )  # fmt: skip
+
+    files = f"{folder}/**/*.parquet"
+    view = f"create or replace temp view lake_table as select * from read_parquet('{files}', hive_partitioning = true)"  # noqa: E501, S608
+    con.execute(view)
+    duck = f"select {select('d')} from wh.marts.{table} d"  # noqa: S608 (catalog names)
+    spark = f"select {select('s')} from lake_table s"  # noqa: S608
+    only_duck = con.execute(f"select count(*) from ({duck} except all {spark})").fetchone()[0]  # noqa: S608
+    only_spark = con.execute(f"select count(*) from ({spark} except all {duck})").fetchone()[0]  # noqa: S608
+    rows = con.execute(f"select count(*) from wh.marts.{table}").fetchone()[0]  # noqa: S608
+    return rows, only_duck, only_spark
+
+
+def test_every_mart_built_on_spark_equals_duckdbs(built_home: Home, lake: Path):
+    con = duckdb.connect()
+    con.execute(f"attach '{built_home.warehouse}' as wh (read_only)")
+    marts = [
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'wh' and table_schema = 'marts' order by 1"
+        ).fetchall()
+    ]
+    assert len(marts) >= 15
+    found = {}
+    for table in marts:
+        folder = lake / "warehouse" / "marts.db" / table
+        assert folder.is_dir(), f"marts.{table} was not built on Spark"
+        found[table] = _differences(con, table, folder)
+    assert {t: d[1:] for t, d in found.items()} == {t: (0, 0) for t in marts}
+    assert found["interactions"][0] > 0 and found["sessions"][0] > 0

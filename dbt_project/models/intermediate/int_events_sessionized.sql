@@ -52,7 +52,9 @@ derived as (
     select
         event_id,
         'derived-' || md5(
-            user_id || '|' || {{ timestamp_text('min(occurred_at) over (partition by user_id, session_seq)') }}
+            user_id || '|' || {{ timestamp_text(
+                'min(occurred_at) over (partition by user_id, session_seq)'
+            ) }}
         ) as derived_session_id
     from numbered
 ),

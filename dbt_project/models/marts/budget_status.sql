@@ -61,7 +61,9 @@ measured as (
                 aggregated.period = 'month'
                 and aggregated.period_start = cast(date_trunc('month', as_of.as_of_day) as date)
                 then cast(
-                    {{ days_between('aggregated.period_start', 'last_day(aggregated.period_start)') }}
+                    {{ days_between(
+                        'aggregated.period_start', 'last_day(aggregated.period_start)'
+                    ) }}
                     + 1
                     as double
                 ) / ({{ days_between('aggregated.period_start', 'as_of.as_of_day') }} + 1)

@@ -22,9 +22,12 @@ interaction_stats as (
         cast(coalesce(sum(input_tokens), 0) as bigint) as input_tokens,
         cast(coalesce(sum(cached_input_tokens), 0) as bigint) as cached_input_tokens,
         cast(coalesce(sum(output_tokens), 0) as bigint) as output_tokens,
-        {{ quantile('duration_ms', '0.50') }} filter (where interaction_type = 'llm_call') as llm_latency_p50_ms,
-        {{ quantile('duration_ms', '0.95') }} filter (where interaction_type = 'llm_call') as llm_latency_p95_ms,
-        {{ quantile('duration_ms', '0.99') }} filter (where interaction_type = 'llm_call') as llm_latency_p99_ms,
+        {{ quantile('duration_ms', '0.50') }} filter (where interaction_type = 'llm_call')
+            as llm_latency_p50_ms,
+        {{ quantile('duration_ms', '0.95') }} filter (where interaction_type = 'llm_call')
+            as llm_latency_p95_ms,
+        {{ quantile('duration_ms', '0.99') }} filter (where interaction_type = 'llm_call')
+            as llm_latency_p99_ms,
         count(*) filter (where interaction_type = 'llm_call' and status = 'error')
         / nullif(count(*) filter (where interaction_type = 'llm_call'), 0) as llm_error_rate,
         sum(cached_input_tokens) filter (where interaction_type = 'llm_call')

@@ -71,7 +71,8 @@ final as (
         'USD' as {{ adapter.quote("BillingCurrency") }},
         cast(interaction_day as timestamp) as {{ adapter.quote("ChargePeriodStart") }},
         cast(interaction_day + 1 as timestamp) as {{ adapter.quote("ChargePeriodEnd") }},
-        cast(date_trunc('month', interaction_day) as timestamp) as {{ adapter.quote("BillingPeriodStart") }},
+        cast(date_trunc('month', interaction_day) as timestamp)
+            as {{ adapter.quote("BillingPeriodStart") }},
         cast(date_trunc('month', interaction_day) + interval 1 month as timestamp)
             as {{ adapter.quote("BillingPeriodEnd") }},
         'Usage' as {{ adapter.quote("ChargeCategory") }},
@@ -80,7 +81,8 @@ final as (
         service_name as {{ adapter.quote("ProviderName") }},
         sku_id as {{ adapter.quote("SkuId") }},
         -- summed as DECIMAL: a DOUBLE sum depends on the order DuckDB's threads add rows in
-        cast(sum(cast(consumed_quantity as decimal(38, 9))) as double) as {{ adapter.quote("ConsumedQuantity") }},
+        cast(sum(cast(consumed_quantity as decimal(38, 9))) as double)
+            as {{ adapter.quote("ConsumedQuantity") }},
         consumed_unit as {{ adapter.quote("ConsumedUnit") }},
         any_value(project_id) as {{ adapter.quote("SubAccountId") }},
         interaction_day as x_charge_day,

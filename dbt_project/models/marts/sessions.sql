@@ -19,7 +19,7 @@ candidates as (
     from {{ ref('int_events_sessionized') }}
     where
         {{ in_window('event_day') }}
-        or event_day in (select session_day from rebuilt_days)
+        or event_day in (select rebuilt_days.session_day from rebuilt_days)
 ),
 
 events as (
@@ -63,7 +63,7 @@ final as (
     left join costs on aggregated.session_id = costs.session_id
     where
         {{ in_window('aggregated.session_day') }}
-        or aggregated.session_day in (select session_day from rebuilt_days)
+        or aggregated.session_day in (select rebuilt_days.session_day from rebuilt_days)
 )
 
 select * from final

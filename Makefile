@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser postgres demo test lint format bench bench-guard ui clean mutation
+.PHONY: install browser postgres java demo test lint format bench bench-guard ui clean mutation
 
 # root installs Debian packages directly, anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,10 +33,17 @@ postgres:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
 
+# A Java runtime (Debian's OpenJDK 17) for Spark (tests/spark/).
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "Installing openjdk-17-jre-headless (Debian) for the Spark tests..."; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
+
 demo: install
 	$(BIN)/costwatch demo
 
-test: install browser postgres
+test: install browser postgres java
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

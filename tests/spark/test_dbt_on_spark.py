@@ -1,8 +1,9 @@
 """The dbt layer on Spark (issue 16, in progress): the built warehouse's raw tables as Parquet lake
 tables, the whole dbt project built on Spark with the `spark` target (dbt-spark, in-process
-session, local[2]), then one day rebuilt through the incremental path; every mart equals DuckDB's
-row for row. Money and counts must be equal exactly; DOUBLE columns (latency quantiles, shares)
-to 9 decimals, as the two engines add floating-point numbers in different orders."""
+session, local[2]; snapshots on Parquet), then one day rebuilt through the incremental path; every
+mart and snapshot equals DuckDB's row for row. Money and counts must be equal exactly; DOUBLE
+columns (latency quantiles, shares) to 9 decimals, as the two engines add floating-point numbers in
+different orders."""
 
 import subprocess
 import sys
@@ -35,14 +36,21 @@ def lake(built_home: Home, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return lake
 
 
-def _differences(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> tuple[int, int, int]:
+def _differences(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, folder: Path
+) -> tuple[int, int, int]:
     columns = con.execute(
         "select column_name, data_type from information_schema.columns "
-        "where table_catalog = 'wh' and table_schema = 'marts' and table_name = ? "
+        "where table_catalog = 'wh' and table_schema = ? and table_name = ? "
         "order by ordinal_position",
-        [table],
+        [schema, table],
     ).fetchall()
-    kept = [(c, t) for c, t in columns if c not in VOLATILE.get(table, ())]
+    # a snapshot's dbt_* columns record when it ran (its ids hash that time)
+    kept = [
+        (c, t)
+        for c, t in columns
+        if c not in VOLATILE.get(table, ()) and not (schema == "snapshots" and c.startswith("dbt_"))
+    ]
 
     def select(source: str) -> str:
         return ", ".join(
@@ -54,29 +62,26 @@ def _differences(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> tu
     files = f"{folder}/**/*.parquet"
     view = f"create or replace temp view lake_table as select * from read_parquet('{files}', hive_partitioning = true)"  # noqa: E501, S608
     con.execute(view)
-    duck = f"select {select('d')} from wh.marts.{table} d"  # noqa: S608 (catalog names)
+    duck = f"select {select('d')} from wh.{schema}.{table} d"  # noqa: S608 (catalog names)
     spark = f"select {select('s')} from lake_table s"  # noqa: S608
     only_duck = con.execute(f"select count(*) from ({duck} except all {spark})").fetchone()[0]  # noqa: S608
     only_spark = con.execute(f"select count(*) from ({spark} except all {duck})").fetchone()[0]  # noqa: S608
-    rows = con.execute(f"select count(*) from wh.marts.{table}").fetchone()[0]  # noqa: S608
+    rows = con.execute(f"select count(*) from wh.{schema}.{table}").fetchone()[0]  # noqa: S608
     return rows, only_duck, only_spark
 
 
-def test_every_mart_built_on_spark_equals_duckdbs(built_home: Home, lake: Path):
+def test_every_mart_and_snapshot_built_on_spark_equals_duckdbs(built_home: Home, lake: Path):
     con = duckdb.connect()
     con.execute(f"attach '{built_home.warehouse}' as wh (read_only)")
-    marts = [
-        t
-        for (t,) in con.execute(
-            "select table_name from information_schema.tables "
-            "where table_catalog = 'wh' and table_schema = 'marts' order by 1"
-        ).fetchall()
-    ]
-    assert len(marts) >= 15
+    relations = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = 'wh' and table_schema in ('marts', 'snapshots') order by 1, 2"
+    ).fetchall()
+    assert len(relations) >= 17
     found = {}
-    for table in marts:
-        folder = lake / "warehouse" / "marts.db" / table
-        assert folder.is_dir(), f"marts.{table} was not built on Spark"
-        found[table] = _differences(con, table, folder)
-    assert {t: d[1:] for t, d in found.items()} == {t: (0, 0) for t in marts}
-    assert found["interactions"][0] > 0 and found["sessions"][0] > 0
+    for schema, table in relations:
+        folder = lake / "warehouse" / f"{schema}.db" / table
+        assert folder.is_dir(), f"{schema}.{table} was not built on Spark"
+        found[f"{schema}.{table}"] = _differences(con, schema, table, folder)
+    assert {t: d[1:] for t, d in found.items()} == {t: (0, 0) for t in found}
+    assert found["marts.interactions"][0] > 0 and found["snapshots.user_stats_snapshot"][0] > 0

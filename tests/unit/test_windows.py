@@ -91,6 +91,10 @@ def test_every_window_rebuilt_model_deletes_its_window_before_appending_it():
             continue
         assert (config["materialized"], config["incremental_strategy"]) == ("incremental", "append")
         hooks = " ".join(h["sql"] for h in config["pre-hook"])
-        assert "delete_window()" in hooks or "delete from {{ this }}" in hooks, node["name"]
+        # delete_session_days() (marts.sessions) deletes the window and the days of its sessions
+        assert "delete_window()" in hooks or "delete_session_days()" in hooks, node["name"]
         rebuilt += 1
     assert rebuilt == len([w for w in WINDOWS.values() if not w.relation.startswith("staging.")])
+    macros = (dbt_project.project_dir / "macros" / "window.sql").read_text()
+    sessions_hook = macros.split("macro default__delete_session_days")[1].split("endmacro")[0]
+    assert "where {{ in_window() }}" in sessions_hook

@@ -90,10 +90,14 @@
     {%- for row in run_query('show partitions ' ~ relation) -%}
         {%- set value = row[0].split('=', 1)[1] -%}
         {%- if first <= value <= last -%}
-            {%- do run_query('alter table ' ~ relation ~ ' drop if exists partition ('
-                             ~ column ~ " = date'" ~ value ~ "')") -%}
+            {%- do drop_day_partition(relation, column, value) -%}
         {%- endif -%}
     {%- endfor -%}
+{%- endmacro %}
+
+{% macro drop_day_partition(relation, column, day) -%}
+    {%- do run_query('alter table ' ~ relation ~ ' drop if exists partition ('
+                     ~ column ~ " = date'" ~ day ~ "')") -%}
 {%- endmacro %}
 
 {#- Spark: the same, as Parquet, and the contract's not-null columns checked after each append. -#}
@@ -263,8 +267,7 @@
     {%- if is_incremental() -%}
         {%- do spark__delete_window() -%}
         {%- for row in run_query(session_days_touched()) -%}
-            {%- do run_query('alter table ' ~ this ~ " drop if exists partition (session_day = date'"
-                             ~ row[0] ~ "')") -%}
+            {%- do drop_day_partition(this, model_window()['column'], row[0]) -%}
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}

@@ -60,6 +60,7 @@ TOKEN_KEYS: dict[str, tuple[str, ...]] = {
         "llm.token_count.completion_details.reasoning",
     ),
 }
+OPERATION_KEYS = ("gen_ai.operation.name", "llm.request.type")  # OpenLLMetry's older name
 SERVICE_TIER_KEYS = ("openai.response.service_tier", "gen_ai.openai.response.service_tier")
 # GenAI operations that are one call to a model; agent and tool spans (invoke_agent,
 # execute_tool, ...) may carry their children's usage and are not calls themselves
@@ -103,7 +104,7 @@ def is_llm_call(attrs: Mapping[str, Any]) -> bool | None:
     oi_kind = attrs.get("openinference.span.kind")
     if oi_kind is not None:
         return True if str(oi_kind).upper() in OPENINFERENCE_CALLS else None
-    operation = first(attrs, ("gen_ai.operation.name", "llm.request.type"))
+    operation = first(attrs, OPERATION_KEYS)
     if operation is not None:
         return True if str(operation).lower() in MODEL_OPERATIONS else None
     genai = any(k.startswith(("gen_ai.", "llm.token_count.")) for k in attrs)
@@ -171,17 +172,16 @@ def llm_call(span: Span, ancestry: Ancestry) -> dict[str, Any] | Quarantined | I
     with token counts is the call and the others are ignored (`llm_nested`); sibling spans with
     the same provider response id share one event id, so the later are duplicates."""
     tokens = {field: first(span.attrs, keys) for field, keys in TOKEN_KEYS.items()}
-    if ancestry.inside_llm_call_with_usage(span):
+    usage = tokens["input_tokens"] is not None or tokens["output_tokens"] is not None
+    if ancestry.inside_llm_call_with_usage(span) or (not usage and ancestry.covered(span)):
         return Ignored("llm_nested")
-    if not has_usage(span.attrs) and ancestry.covered(span):
-        return Ignored("llm_nested")
-    if tokens["input_tokens"] is None and tokens["output_tokens"] is None:
+    if not usage:
         return Quarantined(
             "otel_no_usage",
             "an LLM span without token counts (a stream without usage: OpenAI needs "
             "stream_options={'include_usage': True}); it is not priced at $0",
         )
-    operation = str(first(span.attrs, ("gen_ai.operation.name", "llm.request.type")) or "")
+    operation = str(first(span.attrs, OPERATION_KEYS) or "")
     if tokens["output_tokens"] is None and operation.lower().startswith("embedding"):
         tokens["output_tokens"] = 0
     event = _envelope(span, "llm_call", ancestry)

@@ -6,6 +6,8 @@ keep dbt's partial parsing.
 """
 
 import datetime as dt
+import json
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +18,9 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_duckdb import DuckDBResource
 
 from assets.partitions import daily_partitions, day_range, day_results, single_run
-from sources.settings import DBT_PROJECT_DIR, temporary_env, tools_on_path
+from assets.resources import EngineResource
+from sources.settings import DBT_PROJECT_DIR, ENV, temporary_env, tools_on_path
+from sources.spark import lake
 from sources.warehouse import note_unpublished
 from sources.windows import read_windows, widest
 
@@ -40,7 +44,7 @@ def ensure_manifest() -> Path:
     outside it, so the staleness test is ours and the preparation is dagster-dbt's.
     """
     manifest = dbt_project.manifest_path
-    if manifest.exists() and not _sources_newer_than(manifest):
+    if manifest.exists() and not _sources_newer_than(manifest) and _same_engine(manifest):
         return manifest
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with tools_on_path():  # the preparer runs `dbt` from PATH: this environment's
@@ -52,6 +56,12 @@ def ensure_manifest() -> Path:
                 f"{exc}"
             ) from None
     return manifest
+
+
+def _same_engine(manifest: Path) -> bool:
+    """The manifest was parsed for the engine of this environment (a few tests are per engine)."""
+    adapter = json.loads(manifest.read_text())["metadata"].get("adapter_type")
+    return adapter == (os.environ.get(ENV["engine"]) or "duckdb")
 
 
 class CostwatchTranslator(DagsterDbtTranslator):
@@ -74,20 +84,35 @@ def window_env(start: str, end: str):
     return temporary_env({"COSTWATCH_WINDOW_START": start, "COSTWATCH_WINDOW_END": end})
 
 
+# dbt's unit tests check the models' SQL on fixed inputs, not the day's data: they run with the
+# test suite (tests/integration/test_dbt_unit_tests.py), as dbt recommends, not in every run
+DAILY_EXCLUDE = "resource_type:unit_test"
+
+
 @dbt_assets(
     manifest=ensure_manifest(),
+    exclude=DAILY_EXCLUDE,
     dagster_dbt_translator=CostwatchTranslator(),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool="warehouse",
     name="dbt_models",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+def dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    duckdb: DuckDBResource,
+    engine: EngineResource,
+):
     start, end = day_range(context)
     before, after = widest(WINDOWS)  # the days the marts may rewrite around the run's window
     with duckdb.get_connection() as con:  # closed before dbt opens the warehouse
         note_unpublished(con, start - dt.timedelta(days=before), end + dt.timedelta(days=after))
-    context.log.info(f"dbt build for {start}..{end}")
+        if engine.on_spark:
+            since = lake.mirror_since(Path(engine.lake))
+            rows = lake.export_sources(con, Path(engine.lake), lake.dbt_sources(MANIFEST))
+            context.log.info(f"raw tables copied to the lake {engine.lake}: {rows}")
+    context.log.info(f"dbt build on {engine.engine} for {start}..{end}")
     with window_env(start.isoformat(), end.isoformat()):
         invocation = dbt.cli(["build"], context=context)
     for event in invocation.stream():
@@ -97,6 +122,17 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: D
         else:
             yield event
     _remove_run_target(invocation.target_path)
+    if engine.on_spark:
+        with duckdb.get_connection() as con:
+            copied = lake.mirror(con, Path(engine.lake), lake.mirrored_relations(MANIFEST), since)
+        lake.commit_mirror(Path(engine.lake))
+        context.log.info(
+            "marts and snapshots copied back from the lake: "
+            + "; ".join(
+                f"{m.relation} ({m.how}{', ' + str(len(m.days)) + ' days' if m.days else ''})"
+                for m in copied
+            )
+        )
 
 
 def _remove_run_target(target: Path) -> None:
@@ -106,8 +142,9 @@ def _remove_run_target(target: Path) -> None:
 
 
 MART_KEYS = [k for k in dbt_models.keys if k.path[0] == "marts"]
+MANIFEST = json.loads(dbt_project.manifest_path.read_text())
 # each window-rebuilt model's declared window (its YAML), read from the manifest
-WINDOWS = read_windows(dbt_project.manifest_path)
+WINDOWS = read_windows(MANIFEST)
 PROVIDER_MARTS_DAYS_BEFORE = max(
     WINDOWS[f"marts.{m}"].days_before for m in ("provider_usage_daily", "provider_costs_daily")
 )

@@ -82,6 +82,18 @@ class PublishedWarehouseResource(dg.ConfigurableResource):
     report_path: str
 
 
+class EngineResource(dg.ConfigurableResource):
+    """The engine the dbt models run on (`duckdb` or `spark`) and, for Spark, the lake folder
+    its tables live in (docs/spark.md)."""
+
+    engine: str
+    lake: str
+
+    @property
+    def on_spark(self) -> bool:
+        return self.engine == "spark"
+
+
 def build_resources() -> dict[str, object]:
     return {
         "duckdb": WarehouseResource(
@@ -104,6 +116,7 @@ def build_resources() -> dict[str, object]:
             budgets=dg.EnvVar(ENV["budgets"]),
             prices_url=dg.EnvVar(ENV["prices_url"]),
         ),
+        "engine": EngineResource(engine=dg.EnvVar(ENV["engine"]), lake=dg.EnvVar(ENV["lake"])),
         "retention": RetentionResource(retention_days=dg.EnvVar.int(ENV["retention_days"])),
         "dbt": DbtResource(
             project_dir=str(DBT_PROJECT_DIR),

@@ -92,6 +92,15 @@ def captured(log_path: Path) -> Iterator[_Capture]:
             terminal.flush()
 
 
+SKIPPED = "SKIPPED (an output it needs was not produced; see the run's log)"
+
+
+def skipped_steps(result: Any) -> list[str]:
+    """Steps Dagster skipped because an upstream output is missing: in a run that otherwise
+    succeeds, something downstream (the analysts' copy) was not updated."""
+    return [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+
+
 def stage_lines(result: Any) -> list[str]:
     """One line per stage of a finished run, with what it did and how long it took."""
     seconds: dict[str, float] = {}
@@ -107,6 +116,8 @@ def stage_lines(result: Any) -> list[str]:
             seconds[step] = event.event_specific_data.duration_ms / 1000
         elif kind == "STEP_FAILURE":
             status[step] = "FAILED"
+        elif kind == "STEP_SKIPPED":
+            status[step] = SKIPPED
         elif kind == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
             key = materialization.asset_key.to_user_string()

@@ -93,7 +93,9 @@ def run_range(
                     run_config=_run_config(accept_removed_files, asset_selection),
                     asset_selection=asset_selection,
                 )
-            outcome = RunOutcome(a, b, result.run_id, result.success, time.monotonic() - t0)
+            # a skipped step (an output not produced) fails the command: nothing is published
+            success = result.success and not progress.skipped_steps(result)
+            outcome = RunOutcome(a, b, result.run_id, success, time.monotonic() - t0)
             for line in progress.stage_lines(result):
                 print(line, flush=True)
             evaluations = [

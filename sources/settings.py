@@ -106,6 +106,26 @@ def _time_of_day(name: str):
     return check
 
 
+def _spark_master(value: object) -> str:
+    text = str(value).strip()
+    if not text.startswith(("local", "spark://", "sc://", "yarn", "k8s://")):
+        raise SettingError(
+            f"COSTWATCH_SPARK_MASTER={text!r}: expected local[*], local[N], spark://host:port, "
+            "sc://host:port, yarn or k8s://..."
+        )
+    return text
+
+
+def _metastore_uri(value: object) -> str:
+    text = str(value).strip()
+    if text and not all(u.strip().startswith("thrift://") for u in text.split(",")):
+        raise SettingError(
+            f"COSTWATCH_SPARK_METASTORE_URI={text!r}: expected thrift://host:port (a Hive "
+            "metastore), or empty for the embedded one under COSTWATCH_LAKE"
+        )
+    return text
+
+
 def _keys(value: object) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
     return tuple(sorted({k.strip() for k in items if k.strip()}))
@@ -189,6 +209,13 @@ class Settings(BaseModel):
     guard_hold_hours: Annotated[int, BeforeValidator(_whole("COSTWATCH_GUARD_HOLD_HOURS"))] = 48
     # the OpenTelemetry trace receiver (docs/opentelemetry.md)
     collect_token: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    # the engine the dbt models run on (docs/spark.md)
+    engine: Annotated[str, BeforeValidator(_choice("COSTWATCH_ENGINE", "duckdb", "spark"))] = (
+        "duckdb"
+    )
+    lake: Path
+    spark_master: Annotated[str, BeforeValidator(_spark_master)] = "local[*]"
+    spark_metastore_uri: Annotated[str, BeforeValidator(_metastore_uri)] = ""
 
     @property
     def alerts_dir(self) -> Path:
@@ -214,9 +241,16 @@ class Settings(BaseModel):
             "rate_card": REPO_ROOT / "rate_card.yaml",
             "budgets": REPO_ROOT / "budgets.yaml",
             "guard_ledger": home / "guard" / "ledger.sqlite3",
+            "lake": home / "lake",
         }
         for field, default in paths.items():
             values[field] = _path(values.get(field), default)
+        if "://" in str(values.get("lake", "")):
+            raise SettingError(
+                f"COSTWATCH_LAKE={values['lake']!r}: the lake must be a folder every Spark process "
+                "sees (a local or shared mount); object-storage URIs are not supported yet "
+                "(docs/spark.md)"
+            )
         if "openai_csv_dir" in values:
             values["openai_csv_dir"] = _path(values["openai_csv_dir"], Path())
         try:
@@ -278,17 +312,21 @@ ENV = {
     "guard_reservation_minutes": "COSTWATCH_GUARD_RESERVATION_MINUTES",
     "guard_hold_hours": "COSTWATCH_GUARD_HOLD_HOURS",
     "collect_token": "COSTWATCH_COLLECT_TOKEN",
+    "engine": "COSTWATCH_ENGINE",
+    "lake": "COSTWATCH_LAKE",
+    "spark_master": "COSTWATCH_SPARK_MASTER",
+    "spark_metastore_uri": "COSTWATCH_SPARK_METASTORE_URI",
 }
 # What the dbt project reads with env_var() itself (profiles.yml, macros/window.sql)
 DBT_VARIABLES = ("COSTWATCH_WAREHOUSE", "COSTWATCH_MEMORY_LIMIT", "COSTWATCH_WINDOW_START",
-                 "COSTWATCH_WINDOW_END",
-                 # the `spark` target only (docs/spark.md: not an engine setting yet)
-                 "COSTWATCH_SPARK_MASTER", "COSTWATCH_LAKE")  # fmt: skip
+                 "COSTWATCH_WINDOW_END", "COSTWATCH_ENGINE", "COSTWATCH_SPARK_MASTER",
+                 "COSTWATCH_LAKE", "COSTWATCH_SPARK_METASTORE_URI")  # fmt: skip
 # exported by apply() for the processes it starts (Dagster's, dbt's); secrets never are
 EXPORTED = (
     "home", "events_dir", "warehouse", "published", "dagster_home", "report", "custom_prices",
     "rate_card", "budgets", "memory_limit", "retention_days", "provider_max_attempts",
-    "prices_url", "openai_base_url", "anthropic_base_url",
+    "prices_url", "openai_base_url", "anthropic_base_url", "engine", "lake", "spark_master",
+    "spark_metastore_uri",
 )  # fmt: skip
 
 

@@ -1,0 +1,140 @@
+"""A Spark standalone cluster on 127.0.0.1 (a master and N one-core workers), started from the
+pip-installed pyspark for tests and benchmarks; not a way to run Costwatch in production, where
+the team's own cluster is the master (docs/spark.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyspark
+
+SPARK_HOME = Path(pyspark.__file__).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Cluster:
+    master: str  # spark://127.0.0.1:PORT
+    web: str  # the master's web UI, whose /json/ lists workers and applications
+    event_log: Path  # every application's event log (spark.eventLog.dir)
+    conf_dir: Path  # SPARK_CONF_DIR: spark-defaults.conf for the drivers started against it
+
+    def state(self) -> dict:
+        with urllib.request.urlopen(f"{self.web}/json/", timeout=10) as answer:
+            return json.load(answer)
+
+    def env(self) -> dict[str, str]:
+        """What a driver process needs to use the cluster."""
+        return {
+            "COSTWATCH_SPARK_MASTER": self.master,
+            "SPARK_CONF_DIR": str(self.conf_dir),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        }
+
+
+def executors_with_tasks(event_log: Path) -> dict[str, int]:
+    """Executor id -> tasks it finished, from the event logs of every application (Spark 4 writes
+    one folder per application, `eventlog_v2_<app>/events_<n>_<app>`, uncompressed here)."""
+    counts: dict[str, int] = {}
+    for log in sorted(event_log.rglob("events_*")):
+        for line in log.read_text().splitlines():
+            event = json.loads(line)
+            if event.get("Event") == "SparkListenerTaskEnd":
+                executor = event["Task Info"]["Executor ID"]
+                counts[executor] = counts.get(executor, 0) + 1
+    return counts
+
+
+@contextlib.contextmanager
+def local_cluster(root: Path, workers: int = 2, worker_memory: str = "1g") -> Iterator[Cluster]:
+    """A master and `workers` one-core workers on 127.0.0.1, stopped (by process group) on exit;
+    their logs are under `root/logs`."""
+    root.mkdir(parents=True, exist_ok=True)
+    logs, events, conf = root / "logs", root / "events", root / "conf"
+    for folder in (logs, events, conf):
+        folder.mkdir(exist_ok=True)
+    (conf / "spark-defaults.conf").write_text(
+        "spark.eventLog.enabled true\n"
+        "spark.eventLog.compress false\n"
+        f"spark.eventLog.dir file://{events}\n"
+        f"spark.executor.memory {worker_memory}\n"
+    )
+    env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
+           "SPARK_CONF_DIR": str(conf)}  # fmt: skip
+    port, web_port = _free_port(), _free_port()
+    master = f"spark://127.0.0.1:{port}"
+    spark_class = str(SPARK_HOME / "bin" / "spark-class")
+    commands = [
+        [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+         "--port", str(port), "--webui-port", str(web_port)],
+    ] + [
+        [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+         "--cores", "1", "--memory", worker_memory, "--webui-port", str(_free_port()),
+         "--work-dir", str(root / f"work-{i}"), master]
+        for i in range(workers)
+    ]  # fmt: skip
+    processes: list[subprocess.Popen] = []
+    cluster = Cluster(master, f"http://127.0.0.1:{web_port}", events, conf)
+    try:
+        for i, command in enumerate(commands):
+            with (logs / f"{'master' if i == 0 else f'worker-{i}'}.log").open("w") as out:
+                processes.append(
+                    subprocess.Popen(
+                        command,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            if i == 0:
+                _wait(lambda: cluster.state(), "the master's web UI", processes, logs)
+        _wait(
+            lambda: (
+                len([w for w in cluster.state()["workers"] if w["state"] == "ALIVE"]) == workers
+                or None
+            ),
+            f"{workers} workers registered",
+            processes,
+            logs,
+        )
+        yield cluster
+    finally:
+        for proc in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in processes:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+
+
+def _wait(ready, what: str, processes: list[subprocess.Popen], logs: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        dead = [p.args[1] for p in processes if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"{dead} exited; see {logs}")
+        with contextlib.suppress(OSError, ValueError):
+            if ready():
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Spark cluster: no {what} after 120 s; see {logs}")
+        time.sleep(1)

@@ -1,0 +1,206 @@
+"""COSTWATCH_ENGINE=spark (issue 16): `costwatch run` against a real Spark standalone cluster (a
+master and two one-core workers on 127.0.0.1, started here from the pip-installed pyspark) builds
+marts equal to the DuckDB engine's, row for row, from the same event logs and provider reports.
+
+The DuckDB reference is a run of the same days on the embedded default. Money and counts must be
+equal exactly; DOUBLE columns (latency quantiles, shares) to 9 decimals, as the engines add
+floating-point numbers in different orders; a snapshot's `dbt_*` columns record when it ran.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sources.demo.fake_provider import fake_providers
+from sources.demo.provider_sample import provider_reports
+from sources.spark.catalog import write_lake_catalog
+from sources.spark.cluster import executors_with_tasks, local_cluster
+from tests.conftest import Home, make_home
+
+pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.slow]
+
+COSTWATCH = str(Path(sys.executable).parent / "costwatch")
+# written when the row is, not what it says
+VOLATILE = {"monthly_close": ("monthly_close_id", "recorded_at")}
+COMPARED_SCHEMAS = ("marts", "snapshots", "archive")
+
+
+class Built:
+    def __init__(self, duck: Home, spark: Home, output: str, executors: dict[str, int]):
+        self.duck, self.spark, self.output, self.executors = duck, spark, output, executors
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("engines")
+    duck = make_home(root / "duckdb", days=2, users=8)
+    spark = Home(root / "spark", duck.ledger)
+    shutil.copytree(duck.root / "events", spark.root / "events")
+    reports = provider_reports(duck.ledger)
+    assert [o.success for o in duck.run(duck.days[0], duck.days[-1], reports)] == [True]
+    with local_cluster(root / "cluster") as cluster, fake_providers(reports):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
+        env |= cluster.env() | {
+            "COSTWATCH_HOME": str(spark.root),
+            "COSTWATCH_ENGINE": "spark",
+            "COSTWATCH_RETENTION_DAYS": str(spark.retention_days),
+        }
+        done = subprocess.run(
+            [COSTWATCH, "run", "--start", str(duck.days[0]), "--end", str(duck.days[-1])],
+            env=env,
+            cwd=spark.root,  # Spark and Derby write their logs to the working folder
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+        assert len(cluster.state()["workers"]) == 2
+        executors = executors_with_tasks(cluster.event_log)
+    return Built(duck, spark, done.stdout, executors)
+
+
+def test_the_run_used_both_workers_of_the_cluster(built: Built):
+    for step in ("dbt models and tests", "archive", "publish", "report"):
+        assert f"{step}: ok" in built.output, step
+    # the driver runs no task on a cluster; each one-core worker ran one executor
+    assert len([e for e, tasks in built.executors.items() if e != "driver" and tasks > 0]) == 2
+
+
+def _relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = 'duck' and table_schema in (select unnest($s)) order by 1, 2",
+        {"s": list(COMPARED_SCHEMAS)},
+    ).fetchall()
+
+
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list:
+    return con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = ? and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [catalog, schema, table],
+    ).fetchall()
+
+
+def _differences(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tuple[int, int, int]:
+    kept = [
+        (c, t)
+        for c, t in _columns(con, "duck", schema, table)
+        if c not in VOLATILE.get(table, ()) and not (schema == "snapshots" and c.startswith("dbt_"))
+    ]
+    select = ", ".join(
+        f'round(cast("{c}" as DOUBLE), 9)' if t == "DOUBLE" else f'"{c}"' for c, t in kept
+    )
+    where = " where dbt_valid_to is null" if schema == "snapshots" else ""
+    duck = f"select {select} from duck.{schema}.{table}{where}"  # noqa: S608 (catalog names)
+    spark = f"select {select} from spark.{schema}.{table}{where}"  # noqa: S608
+    only_duck = con.execute(f"select count(*) from ({duck} except all {spark})").fetchone()[0]  # noqa: S608
+    only_spark = con.execute(f"select count(*) from ({spark} except all {duck})").fetchone()[0]  # noqa: S608
+    rows = con.execute(f"select count(*) from ({duck})").fetchone()[0]  # noqa: S608
+    return rows, only_duck, only_spark
+
+
+@pytest.fixture(scope="module")
+def both(built: Built):
+    con = duckdb.connect()
+    con.execute(f"attach '{built.duck.warehouse}' as duck (read_only)")
+    con.execute(f"attach '{built.spark.warehouse}' as spark (read_only)")
+    yield con
+    con.close()
+
+
+def test_every_mart_snapshot_and_archive_equals_duckdbs(built: Built, both):
+    relations = _relations(both)
+    assert len(relations) >= 20
+    found = {f"{s}.{t}": _differences(both, s, t) for s, t in relations}
+    assert {t: d[1:] for t, d in found.items()} == {t: (0, 0) for t in found}
+    for name in ("marts.interactions", "marts.sessions", "marts.provider_costs_daily",
+                 "marts.parity_daily", "snapshots.user_stats_snapshot"):  # fmt: skip
+        assert found[name][0] > 0, name
+    # the same columns with the same types (a contracted mart: in the same order too)
+    for schema, table in relations:
+        duck, spark = (_columns(both, c, schema, table) for c in ("duck", "spark"))
+        assert sorted(spark) == sorted(duck), f"{schema}.{table}"
+    for table in ("interactions", "sessions", "cost_breakdown", "daily_totals"):
+        assert _columns(both, "spark", "marts", table) == _columns(both, "duck", "marts", table)
+
+
+def test_the_same_quarantine_line_accounting_and_checks(built: Built, both):
+    for sql in (
+        "select source_file, line_no, reason, raw_line from {c}.raw.event_quarantine",
+        "select source_file, event_day, lines_read, accepted, quarantined, duplicates, blank "
+        "from {c}.raw.event_file_stats",
+    ):
+        duck = sorted(both.execute(sql.format(c="duck")).fetchall())
+        assert duck, sql
+        assert sorted(both.execute(sql.format(c="spark")).fetchall()) == duck, sql
+    # the same checks failed on both engines (the CLI prints each)
+    failed = sorted(line.strip() for line in built.output.splitlines() if "failed check" in line)
+    assert failed == _failed_checks(built.duck)
+
+
+def _failed_checks(home: Home) -> list[str]:
+    with home.active(), __import__("dagster").DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        records = instance.get_records_for_run(run.run_id).records
+    failed = []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is None or event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        data = event.event_specific_data
+        if not data.passed and data.partition is None:
+            key = data.asset_check_key
+            failed.append(
+                f"failed check: {key.asset_key.to_user_string()}:{key.name} "
+                f"({data.severity.value.lower()})"
+            )
+    return sorted(failed)
+
+
+# analysts' questions (docs/analysts.md, the demo's "next" query), exact types only
+ANALYST_QUERIES = (
+    "select day, total_cost_usd, session_count from marts.daily_totals order by day",
+    "select user_id, lifetime_cost_usd from marts.user_stats "
+    "order by lifetime_cost_usd desc, user_id limit 5",
+    "select interaction_type, sum(total_cost_usd), count(*) from marts.cost_breakdown "
+    "group by 1 order by 1",
+    "select canonical_model, sum(input_tokens), sum(cached_input_tokens) from marts.interactions "
+    "where interaction_type = 'llm_call' group by 1 order by 1",
+    "select session_day, count(*), sum(total_cost_usd) from marts.sessions group by 1 order by 1",
+    'select "ServiceName", sum("BilledCost") from marts.focus_costs group by 1 order by 1',
+)
+
+
+def test_analysts_get_the_same_answers_from_the_published_copy_and_the_lake(built: Built):
+    catalog = built.spark.root / "lake-views.duckdb"
+    written = write_lake_catalog(built.spark.root / "lake", catalog, ("marts", "snapshots"))
+    assert {"marts.daily_totals", "marts.sessions", "snapshots.llm_prices_snapshot"} <= set(written)
+    with (
+        duckdb.connect(str(built.duck.published), read_only=True) as duck,
+        duckdb.connect(str(built.spark.published), read_only=True) as spark,
+        duckdb.connect(str(catalog), read_only=True) as lake,
+    ):
+        for sql in ANALYST_QUERIES:
+            expected = duck.execute(sql).fetchall()
+            assert expected, sql
+            assert spark.execute(sql).fetchall() == expected, sql
+            assert lake.execute(sql).fetchall() == expected, sql
+        # the day partition column is a DATE again, not folder text
+        (kind,) = lake.execute(
+            "select data_type from information_schema.columns "
+            "where table_name = 'sessions' and column_name = 'session_day'"
+        ).fetchone()
+        assert kind == "DATE"
+
+
+def test_the_days_are_partitions_of_the_lake(built: Built):
+    folder = built.spark.root / "lake" / "warehouse" / "marts.db" / "interactions"
+    days = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert days == [f"interaction_day={d}" for d in built.duck.days]

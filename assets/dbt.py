@@ -7,7 +7,6 @@ keep dbt's partial parsing.
 
 import datetime as dt
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +18,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.partitions import daily_partitions, day_range, day_results, single_run
 from assets.resources import EngineResource
-from sources.settings import DBT_PROJECT_DIR, ENV, temporary_env, tools_on_path
+from sources.settings import DBT_PROJECT_DIR, current, temporary_env, tools_on_path
 from sources.spark import lake
 from sources.warehouse import note_unpublished
 from sources.windows import read_windows, widest
@@ -61,7 +60,7 @@ def ensure_manifest() -> Path:
 def _same_engine(manifest: Path) -> bool:
     """The manifest was parsed for the engine of this environment (a few tests are per engine)."""
     adapter = json.loads(manifest.read_text())["metadata"].get("adapter_type")
-    return adapter == (os.environ.get(ENV["engine"]) or "duckdb")
+    return adapter == current().engine
 
 
 class CostwatchTranslator(DagsterDbtTranslator):

@@ -24,116 +24,25 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, Validati
 
 from sources.events.files import ReadLimits
 from sources.http_client import RetryPolicy
+from sources.setting_values import (
+    DEFAULT_START_DATE,
+    SettingError,
+    a_date,
+    as_secret,
+    host_port,
+    key_list,
+    metastore_uri,
+    one_of,
+    pg_url,
+    spark_master_url,
+    time_of_day,
+    whole,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 INSTANCE_TEMPLATE = REPO_ROOT / "orchestration" / "dagster.yaml"
-DEFAULT_START_DATE = "2025-01-01"
 
-
-class SettingError(ValueError):
-    """A variable holds a value that cannot be used; the message names it and what fits."""
-
-
-def _whole(name: str, minimum: int = 1):
-    def check(value: object) -> int:
-        text = str(value).strip()
-        try:
-            number = int(text)
-        except ValueError:
-            number = minimum - 1
-        if number < minimum:
-            raise SettingError(f"{name}={text!r}: expected a whole number >= {minimum}")
-        return number
-
-    return check
-
-
-def _date(name: str):
-    def check(value: object) -> dt.date:
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.date.fromisoformat(str(value).strip())
-        except ValueError:
-            raise SettingError(
-                f"{name}={value!r}: expected a date like {DEFAULT_START_DATE}"
-            ) from None
-
-    return check
-
-
-def _choice(name: str, *allowed: str):
-    def check(value: object) -> str:
-        text = str(value).strip().lower()
-        if text not in allowed:
-            raise SettingError(f"{name} must be {' or '.join(allowed)}, not {text!r}")
-        return text
-
-    return check
-
-
-def _pg_url(value: object) -> SecretStr | None:
-    secret = _secret(value)
-    if secret is not None and urlsplit(secret.get_secret_value()).scheme not in (
-        "postgresql",
-        "postgres",
-    ):
-        # the value may hold a password: never in the message
-        raise SettingError("COSTWATCH_DAGSTER_PG_URL: expected a postgresql:// URL")
-    return secret
-
-
-def _host_port(name: str):
-    def check(value: object) -> str:
-        text = str(value).strip()
-        host, _, port = text.rpartition(":")
-        if text and not (host and port.isdigit() and 0 < int(port) < 65536):
-            raise SettingError(f"{name}={text!r}: expected host:port, e.g. 127.0.0.1:4266")
-        return text
-
-    return check
-
-
-def _time_of_day(name: str):
-    def check(value: object) -> str:
-        text = str(value).strip()
-        hour, _, minute = text.partition(":")
-        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
-            raise SettingError(f"{name}={text!r}: expected a UTC time of day HH:MM, e.g. 00:30")
-        return f"{int(hour):02d}:{int(minute):02d}"
-
-    return check
-
-
-def _spark_master(value: object) -> str:
-    text = str(value).strip()
-    if not text.startswith(("local", "spark://", "sc://", "yarn", "k8s://")):
-        raise SettingError(
-            f"COSTWATCH_SPARK_MASTER={text!r}: expected local[*], local[N], spark://host:port, "
-            "sc://host:port, yarn or k8s://..."
-        )
-    return text
-
-
-def _metastore_uri(value: object) -> str:
-    text = str(value).strip()
-    if text and not all(u.strip().startswith("thrift://") for u in text.split(",")):
-        raise SettingError(
-            f"COSTWATCH_SPARK_METASTORE_URI={text!r}: expected thrift://host:port (a Hive "
-            "metastore), or empty for the embedded one under COSTWATCH_LAKE"
-        )
-    return text
-
-
-def _keys(value: object) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
-    return tuple(sorted({k.strip() for k in items if k.strip()}))
-
-
-def _secret(value: object) -> SecretStr | None:
-    text = str(value or "").strip()
-    return SecretStr(text) if text else None
 
 
 class Settings(BaseModel):
@@ -157,65 +66,63 @@ class Settings(BaseModel):
     rate_card: Path
     budgets: Path
     # the event-log reader (README, Configuration)
-    start_date: Annotated[dt.date, BeforeValidator(_date("COSTWATCH_START_DATE"))] = (
+    start_date: Annotated[dt.date, BeforeValidator(a_date("COSTWATCH_START_DATE"))] = (
         dt.date.fromisoformat(DEFAULT_START_DATE)
     )
     clock_skew_minutes: Annotated[
-        int, BeforeValidator(_whole("COSTWATCH_CLOCK_SKEW_MINUTES", minimum=0))
+        int, BeforeValidator(whole("COSTWATCH_CLOCK_SKEW_MINUTES", minimum=0))
     ] = 60
-    max_file_mb: Annotated[int, BeforeValidator(_whole("COSTWATCH_MAX_FILE_MB"))] = 256
-    max_line_bytes: Annotated[int, BeforeValidator(_whole("COSTWATCH_MAX_LINE_BYTES"))] = 2**20
+    max_file_mb: Annotated[int, BeforeValidator(whole("COSTWATCH_MAX_FILE_MB"))] = 256
+    max_line_bytes: Annotated[int, BeforeValidator(whole("COSTWATCH_MAX_LINE_BYTES"))] = 2**20
     # runs
     memory_limit: str = "3GB"  # DuckDB's cap for runs (connections and dbt); past it, it spills
-    min_free_mb: Annotated[int, BeforeValidator(_whole("COSTWATCH_MIN_FREE_MB", 0))] = 512
-    retention_days: Annotated[int, BeforeValidator(_whole("COSTWATCH_RETENTION_DAYS"))] = 365
+    min_free_mb: Annotated[int, BeforeValidator(whole("COSTWATCH_MIN_FREE_MB", 0))] = 512
+    retention_days: Annotated[int, BeforeValidator(whole("COSTWATCH_RETENTION_DAYS"))] = 365
     unpriced_models: Annotated[
-        str, BeforeValidator(_choice("COSTWATCH_UNPRICED_MODELS", "warn", "fail"))
+        str, BeforeValidator(one_of("COSTWATCH_UNPRICED_MODELS", "warn", "fail"))
     ] = "warn"
     prices_url: str = ""  # empty: genai-prices' bundled data
     # providers
     openai_base_url: str = "https://api.openai.com/v1"
     anthropic_base_url: str = "https://api.anthropic.com/v1"
-    openai_admin_key: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
-    anthropic_admin_key: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    openai_admin_key: Annotated[SecretStr | None, BeforeValidator(as_secret)] = None
+    anthropic_admin_key: Annotated[SecretStr | None, BeforeValidator(as_secret)] = None
     provider_max_attempts: Annotated[
-        int, BeforeValidator(_whole("COSTWATCH_PROVIDER_MAX_ATTEMPTS"))
+        int, BeforeValidator(whole("COSTWATCH_PROVIDER_MAX_ATTEMPTS"))
     ] = RetryPolicy.max_attempts
     openai_csv_dir: Path | None = None
     # publishing
-    pii_key: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
-    published_metadata_keys: Annotated[tuple[str, ...], BeforeValidator(_keys)] = ()
+    pii_key: Annotated[SecretStr | None, BeforeValidator(as_secret)] = None
+    published_metadata_keys: Annotated[tuple[str, ...], BeforeValidator(key_list)] = ()
     # budget alerts
-    alert_webhook_url: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    alert_webhook_url: Annotated[SecretStr | None, BeforeValidator(as_secret)] = None
     ui_url: str = "http://127.0.0.1:3000"
     alert_send_past_periods: Annotated[bool, BeforeValidator(lambda v: str(v).strip() == "1")] = (
         False
     )
     # running it for a team (docs/operating.md): instance storage, the code server, the schedule
-    dagster_pg_url: Annotated[SecretStr | None, BeforeValidator(_pg_url)] = None
-    code_server: Annotated[str, BeforeValidator(_host_port("COSTWATCH_CODE_SERVER"))] = ""
-    schedule_time: Annotated[str, BeforeValidator(_time_of_day("COSTWATCH_SCHEDULE_TIME"))] = (
-        "00:30"
-    )
+    dagster_pg_url: Annotated[SecretStr | None, BeforeValidator(pg_url)] = None
+    code_server: Annotated[str, BeforeValidator(host_port("COSTWATCH_CODE_SERVER"))] = ""
+    schedule_time: Annotated[str, BeforeValidator(time_of_day("COSTWATCH_SCHEDULE_TIME"))] = "00:30"
     # the pre-call budget guard (docs/guard.md)
     guard_ledger: Path
-    guard_token: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    guard_token: Annotated[SecretStr | None, BeforeValidator(as_secret)] = None
     guard_unverified: Annotated[
-        str, BeforeValidator(_choice("COSTWATCH_GUARD_UNVERIFIED", "block", "allow"))
+        str, BeforeValidator(one_of("COSTWATCH_GUARD_UNVERIFIED", "block", "allow"))
     ] = "block"
     guard_reservation_minutes: Annotated[
-        int, BeforeValidator(_whole("COSTWATCH_GUARD_RESERVATION_MINUTES"))
+        int, BeforeValidator(whole("COSTWATCH_GUARD_RESERVATION_MINUTES"))
     ] = 15
-    guard_hold_hours: Annotated[int, BeforeValidator(_whole("COSTWATCH_GUARD_HOLD_HOURS"))] = 48
+    guard_hold_hours: Annotated[int, BeforeValidator(whole("COSTWATCH_GUARD_HOLD_HOURS"))] = 48
     # the OpenTelemetry trace receiver (docs/opentelemetry.md)
-    collect_token: Annotated[SecretStr | None, BeforeValidator(_secret)] = None
+    collect_token: Annotated[SecretStr | None, BeforeValidator(as_secret)] = None
     # the engine the dbt models run on (docs/spark.md)
-    engine: Annotated[str, BeforeValidator(_choice("COSTWATCH_ENGINE", "duckdb", "spark"))] = (
+    engine: Annotated[str, BeforeValidator(one_of("COSTWATCH_ENGINE", "duckdb", "spark"))] = (
         "duckdb"
     )
     lake: Path
-    spark_master: Annotated[str, BeforeValidator(_spark_master)] = "local[*]"
-    spark_metastore_uri: Annotated[str, BeforeValidator(_metastore_uri)] = ""
+    spark_master: Annotated[str, BeforeValidator(spark_master_url)] = "local[*]"
+    spark_metastore_uri: Annotated[str, BeforeValidator(metastore_uri)] = ""
 
     @property
     def alerts_dir(self) -> Path:

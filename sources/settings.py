@@ -44,7 +44,6 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 INSTANCE_TEMPLATE = REPO_ROOT / "orchestration" / "dagster.yaml"
 
 
-
 class Settings(BaseModel):
     """Every setting of Costwatch, typed, with its default stated here once.
 

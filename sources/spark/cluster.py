@@ -73,6 +73,8 @@ def local_cluster(root: Path, workers: int = 2, worker_memory: str = "1g") -> It
         "spark.eventLog.compress false\n"
         f"spark.eventLog.dir file://{events}\n"
         f"spark.executor.memory {worker_memory}\n"
+        # a small test cluster: two shuffle partitions (Spark's 200 suit a real one)
+        "spark.sql.shuffle.partitions 2\n"
     )
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_CONF_DIR": str(conf)}  # fmt: skip

@@ -106,7 +106,7 @@ def _schedule_time() -> dt.datetime:
     return soon.replace(second=0, microsecond=0)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, even if other tests run between
 def team(tmp_path_factory) -> Iterator[Team]:
     root = tmp_path_factory.mktemp("team")
     ledger = generate(root / "events", DAYS[0], len(DAYS), 6)

@@ -79,7 +79,7 @@ def expected_tokens(instrumentation: str, reply: Reply) -> dict[str, int | None]
     return tokens
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, even if other tests run between
 def otel_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     root = tmp_path_factory.mktemp("otel-home")
     events = root / "events"

@@ -35,7 +35,7 @@ class Built:
         self.duck, self.spark, self.output, self.executors = duck, spark, output, executors
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, even if other tests run between
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("engines")
     duck = make_home(root / "duckdb", days=2, users=8)
@@ -106,7 +106,7 @@ def _differences(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tup
     return rows, only_duck, only_spark
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, even if other tests run between
 def both(built: Built):
     con = duckdb.connect()
     con.execute(f"attach '{built.duck.warehouse}' as duck (read_only)")

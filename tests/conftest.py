@@ -151,24 +151,3 @@ def relations_holding(path: Path, needle: str, views: bool = False) -> list[str]
             if found:
                 hits.append(f"{schema}.{table}")
     return hits
-
-
-# The test groups (`xdist_group`), longest first: each runs whole on one worker, and xdist hands
-# work out in collection order, so the long groups start first on both workers and the short
-# tests fill in after them, instead of a long group starting last and running alone.
-LONGEST_FIRST = ("spark", "built", "standalone", "deployment", "isolated", "otel")
-
-
-def _group(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("xdist_group")
-    if marker is None:
-        return None
-    return marker.args[0] if marker.args else marker.kwargs.get("name")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        group = _group(item)
-        return LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the order inside a group is kept

@@ -35,8 +35,7 @@ class Built:
         self.duck, self.spark, self.output, self.executors = duck, spark, output, executors
 
 
-@pytest.fixture(scope="session")  # once per worker, even if other tests run between
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("engines")
     duck = make_home(root / "duckdb", days=2, users=8)
     spark = Home(root / "spark", duck.ledger)
@@ -64,7 +63,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return Built(duck, spark, done.stdout, executors)
 
 
-def test_the_run_used_both_workers_of_the_cluster(built: Built):
+def _the_run_used_both_workers_of_the_cluster(built: Built):
     for step in ("dbt models and tests", "archive", "publish", "report"):
         assert f"{step}: ok" in built.output, step
     # the driver runs no task on a cluster; each one-core worker ran one executor
@@ -106,16 +105,21 @@ def _differences(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tup
     return rows, only_duck, only_spark
 
 
-@pytest.fixture(scope="session")  # once per worker, even if other tests run between
-def both(built: Built):
-    con = duckdb.connect()
-    con.execute(f"attach '{built.duck.warehouse}' as duck (read_only)")
-    con.execute(f"attach '{built.spark.warehouse}' as spark (read_only)")
-    yield con
-    con.close()
+def test_a_run_on_a_spark_cluster_equals_a_run_on_duckdb(tmp_path_factory):
+    """One test whose parts share one Spark run: as separate tests, xdist ran them on both
+    workers and each built the run (about 300 s more)."""
+    built = _build(tmp_path_factory)
+    _the_run_used_both_workers_of_the_cluster(built)
+    with duckdb.connect() as both:
+        both.execute(f"attach '{built.duck.warehouse}' as duck (read_only)")
+        both.execute(f"attach '{built.spark.warehouse}' as spark (read_only)")
+        _every_mart_snapshot_and_archive_equals_duckdbs(both)
+        _the_same_quarantine_line_accounting_and_checks(built, both)
+    _analysts_get_the_same_answers_from_the_published_copy_and_the_lake(built)
+    _the_days_are_partitions_of_the_lake(built)
 
 
-def test_every_mart_snapshot_and_archive_equals_duckdbs(built: Built, both):
+def _every_mart_snapshot_and_archive_equals_duckdbs(both: duckdb.DuckDBPyConnection):
     relations = _relations(both)
     assert len(relations) >= 20
     found = {f"{s}.{t}": _differences(both, s, t) for s, t in relations}
@@ -131,7 +135,7 @@ def test_every_mart_snapshot_and_archive_equals_duckdbs(built: Built, both):
         assert _columns(both, "spark", "marts", table) == _columns(both, "duck", "marts", table)
 
 
-def test_the_same_quarantine_line_accounting_and_checks(built: Built, both):
+def _the_same_quarantine_line_accounting_and_checks(built: Built, both):
     for sql in (
         "select source_file, line_no, reason, raw_line from {c}.raw.event_quarantine",
         "select source_file, event_day, lines_read, accepted, quarantined, duplicates, blank "
@@ -178,7 +182,7 @@ ANALYST_QUERIES = (
 )
 
 
-def test_analysts_get_the_same_answers_from_the_published_copy_and_the_lake(built: Built):
+def _analysts_get_the_same_answers_from_the_published_copy_and_the_lake(built: Built):
     catalog = built.spark.root / "lake-views.duckdb"
     written = write_lake_catalog(built.spark.root / "lake", catalog, ("marts", "snapshots"))
     assert {"marts.daily_totals", "marts.sessions", "snapshots.llm_prices_snapshot"} <= set(written)
@@ -200,7 +204,7 @@ def test_analysts_get_the_same_answers_from_the_published_copy_and_the_lake(buil
         assert kind == "DATE"
 
 
-def test_the_days_are_partitions_of_the_lake(built: Built):
+def _the_days_are_partitions_of_the_lake(built: Built):
     folder = built.spark.root / "lake" / "warehouse" / "marts.db" / "interactions"
     days = sorted(p.name for p in folder.iterdir() if p.is_dir())
     assert days == [f"interaction_day={d}" for d in built.duck.days]

@@ -16,6 +16,14 @@ from typing import Any
 
 import uvicorn
 
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 IDLE_TIMEOUT_S = 30  # a kept-alive connection idle this long is closed
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from sources.demo.fake_provider import FakeProviderData
 from sources.demo.ledger import Ledger
 from sources.demo.provider_sample import provider_reports
 from sources.demo.sample_data import generate
+from sources.http_server import free_port  # noqa: F401 (the tests import it from here)
 
 START = dt.date(2026, 11, 1)
 DAYS = 3
@@ -51,13 +51,6 @@ def serving(server, **client_options) -> Iterator[httpx.Client]:
         server.shutdown()
         thread.join()
         server.server_close()
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

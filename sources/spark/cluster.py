@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -18,13 +17,9 @@ from pathlib import Path
 
 import pyspark
 
+from sources.http_server import free_port
+
 SPARK_HOME = Path(pyspark.__file__).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -78,7 +73,7 @@ def local_cluster(root: Path, workers: int = 2, worker_memory: str = "1g") -> It
     )
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_CONF_DIR": str(conf)}  # fmt: skip
-    port, web_port = _free_port(), _free_port()
+    port, web_port = free_port(), free_port()
     master = f"spark://127.0.0.1:{port}"
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
     commands = [
@@ -86,7 +81,7 @@ def local_cluster(root: Path, workers: int = 2, worker_memory: str = "1g") -> It
          "--port", str(port), "--webui-port", str(web_port)],
     ] + [
         [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-         "--cores", "1", "--memory", worker_memory, "--webui-port", str(_free_port()),
+         "--cores", "1", "--memory", worker_memory, "--webui-port", str(free_port()),
          "--work-dir", str(root / f"work-{i}"), master]
         for i in range(workers)
     ]  # fmt: skip

@@ -36,11 +36,12 @@
 {#-
   Spark: dbt's contract check casts NULL to each declared type; the marts declare DuckDB's names
   (marts.md), so they are translated to Spark's (varchar and json are strings; a DuckDB TIMESTAMP
-  has no time zone, as Spark's TIMESTAMP_NTZ).
+  has no time zone, as Spark's TIMESTAMP_NTZ; a list `integer[]` is an `array<integer>`).
 -#}
 {% macro spark_type(data_type) -%}
-    {%- set t = data_type | lower -%}
-    {%- if t in ('varchar', 'json', 'text') -%} string
+    {%- set t = data_type | lower | trim -%}
+    {%- if t.endswith('[]') -%} array<{{ spark_type(t[:-2]) | trim }}>
+    {%- elif t in ('varchar', 'json', 'text') -%} string
     {%- elif t == 'timestamp' -%} timestamp_ntz
     {%- else -%} {{ data_type }}
     {%- endif -%}

@@ -163,3 +163,15 @@ def test_the_relations_and_sources_come_from_the_manifest():
     assert not [n for n in relations if n.startswith(("staging.", "intermediate."))]
     assert relations["marts.interactions"].columns[0] == "event_id"
     assert relations["marts.interactions"].types  # contracted: declared types
+
+
+def test_every_mart_declares_its_columns_in_order_with_types():
+    """On Spark a day-partitioned table keeps its partition column last; the mirror restores the
+    declared order, so `select *` gives the same columns in the same order on both engines only
+    if every mart declares them all (an enforced contract: on DuckDB it fails a build whose
+    columns differ from the declaration)."""
+    from assets.dbt import MANIFEST
+
+    marts = [r for r in lake.mirrored_relations(MANIFEST) if r.schema == "marts"]
+    assert len(marts) >= 15
+    assert [r.name for r in marts if not (r.columns and all(r.types))] == []

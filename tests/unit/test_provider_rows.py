@@ -94,8 +94,7 @@ def test_anthropic_usage_a_bad_count_names_report_day_and_field(path, name):
     with pytest.raises(ProviderDataError) as err:
         parse_anthropic_usage(_anthropic([result]))
     assert str(err.value) == (
-        f"Anthropic usage_report/messages 2026-11-01: {name} must be a whole number >= 0, "
-        "got 1.5"
+        f"Anthropic usage_report/messages 2026-11-01: {name} must be a whole number >= 0, got 1.5"
     )
 
 

@@ -6,7 +6,8 @@ Integers may be rendered as floats ("1200.0"); rows of empty buckets (no amount,
 skipped. Days come from `start_time` (Unix seconds) or `start_time_iso`. A usage row's endpoint is
 its `endpoint` column when there is one, else the file name's (`embeddings_usage_....csv`,
 `completions_usage_....csv`: the dashboard names its exports so), else completions. Rows are read
-with the same mapping as the API's (both audio shapes, counts checked).
+with the same mapping as the API's (both audio shapes, counts checked). A row with more or fewer
+cells than its header (an unquoted decimal comma, a cut line) is an error naming file and line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from sources.providers.rows import ProviderPull, cost_row, money, openai_usage_row
+from sources.providers.rows import (
+    ProviderDataError,
+    ProviderPull,
+    cost_row,
+    money,
+    openai_usage_row,
+)
 
 
 def _day(row: dict[str, str]) -> dt.date:
@@ -51,6 +58,19 @@ def _bool(value: str | None) -> bool | None:
     return None if value in (None, "") else value.strip().lower() in ("true", "1", "1.0")
 
 
+def _check_cells(row: dict, reader: csv.DictReader, path: Path) -> None:
+    """A row with more or fewer cells than the header (an unquoted comma in a value, a cut
+    line) is an error: its cells cannot be matched to columns."""
+    header = len(reader.fieldnames or [])
+    extra = row.get(None) or []  # DictReader's restkey: cells beyond the header
+    cells = header + len(extra) - sum(1 for k, v in row.items() if k is not None and v is None)
+    if cells != header:
+        raise ProviderDataError(
+            f"{path} line {reader.line_num}: {cells} cells where the header has {header}; "
+            "re-export the file from the dashboard (a value with a comma must be quoted)"
+        )
+
+
 def load_openai_csv_folder(folder: Path, start: dt.date, end: dt.date) -> ProviderPull:
     """Usage and costs of the days [start, end] from every CSV export under `folder`."""
     pull = ProviderPull("openai", start, end)
@@ -59,6 +79,7 @@ def load_openai_csv_folder(folder: Path, start: dt.date, end: dt.date) -> Provid
             reader = csv.DictReader(fh)
             fields = set(reader.fieldnames or [])
             for row in reader:
+                _check_cells(row, reader, path)
                 if "amount_value" in fields:
                     if not row.get("amount_value"):
                         continue  # empty bucket

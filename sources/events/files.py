@@ -132,7 +132,7 @@ def _plain_chunks(fh) -> Iterator[bytes]:
 def _gzip_chunks(fh) -> Iterator[bytes]:
     """Decompressed chunks of concatenated gzip members, at most CHUNK_BYTES each, so a small
     file that expands enormously never sits in memory whole."""
-    data = fh.read(CHUNK_BYTES)
+    data = fh.read(max(CHUNK_BYTES, 2))  # the magic number whole, whatever the chunk size
     if data[:2] != b"\x1f\x8b":
         raise FileProblem("unreadable_file", "not a gzip stream")
     d = zlib.decompressobj(wbits=47)
@@ -225,6 +225,8 @@ def normalized_lines(f: EventFile, limits: ReadLimits) -> Iterator[str]:
                 last = i == len(pieces) - 1
                 if skipping:
                     skipping += len(piece)
+                    # the quarantine row keeps the line's first KiB, however the chunks cut it
+                    prefix += piece[: QUARANTINED_PREFIX_BYTES - len(prefix)]
                     if not last:
                         yield _too_long(prefix, skipping, limits)
                         skipping, prefix = 0, b""

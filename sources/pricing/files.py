@@ -125,6 +125,8 @@ def load_rate_card(path: Path) -> tuple[str, list[Rate]]:
             if item.get("effective_to")
             else None
         )
+        if end is not None and end <= start:
+            raise ConfigFileError(f"{where}: effective_to must be after effective_from")
         for name, (kind, per) in RATE_FIELDS.items():
             if name in item:
                 value = decimal_field(item[name], where, name)
@@ -142,4 +144,21 @@ def load_rate_card(path: Path) -> tuple[str, list[Rate]]:
                     decimal_field(value, where, f"api_calls_per_unit.{service}"),
                 )
             )
+    _no_rate_overlaps(rates, path)
     return str(doc["version"]), rates
+
+
+def _no_rate_overlaps(rates: list[Rate], path: Path) -> None:
+    """Two rates of one kind and service in force on one day would be ambiguous (the cost model
+    would take the higher): close the older entry with `effective_to`."""
+    by_kind: dict[tuple[str, str], list[Rate]] = {}
+    for r in rates:
+        by_kind.setdefault((r.kind, r.service), []).append(r)
+    for (kind, service), rs in by_kind.items():
+        rs = sorted(rs, key=lambda r: r.effective_from)
+        for a, b in itertools.pairwise(rs):
+            if (a.effective_to or dt.date.max) > b.effective_from:
+                raise ConfigFileError(
+                    f"{path}: rates for {kind} ({service}) overlap ({a.effective_from} and "
+                    f"{b.effective_from}); give the earlier entry an effective_to"
+                )

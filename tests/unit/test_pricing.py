@@ -9,7 +9,7 @@ import pytest
 from genai_prices import data_snapshot
 
 from sources.pricing.files import load_custom_prices, load_rate_card
-from sources.pricing.genai import DAY_SECONDS, flatten_model
+from sources.pricing.genai import DAY_SECONDS, _seconds, flatten_model
 from sources.yaml_lines import ConfigFileError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,6 +71,26 @@ def test_time_of_day_prices_split_the_day():
         assert _row(rows, day, second=lo).prices["input_base"] == (
             model.get_prices(at).input_mtok / 1_000_000
         )
+
+
+@pytest.mark.parametrize(
+    ("t", "seconds"),
+    [
+        (dt.time(16, 30, 15), 16 * 3600 + 30 * 60 + 15),
+        (dt.time(0, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))), 16 * 3600 + 30 * 60),
+        (dt.time(23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-2))), 3600),
+        (dt.time(12, 0, tzinfo=dt.UTC), 12 * 3600),
+    ],
+)
+def test_a_time_of_day_is_seconds_after_utc_midnight(t: dt.time, seconds: int):
+    assert _seconds(t) == seconds
+
+
+def test_every_flattened_row_names_its_provider_model_and_source():
+    rows = flatten_model("deepseek", _model("deepseek", "deepseek-chat"))
+    assert {(r.provider_id, r.model_id, r.source) for r in rows} == {
+        ("deepseek", "deepseek-chat", "genai-prices")
+    }
 
 
 def test_shipped_files_load():

@@ -1,0 +1,156 @@
+"""Which alerts a budget status calls for and the block list it gives
+(sources/budgets/alerts.py), called directly: every field of every alert, the projection's
+edges, ids already raised, and the block list file as written."""
+
+import datetime as dt
+import hashlib
+import json
+from decimal import Decimal
+
+import pytest
+
+from sources.budgets.alerts import (
+    Alert,
+    AlertLog,
+    alert_id,
+    due_alerts,
+    record,
+    write_blocklist,
+)
+
+
+def _status(**over) -> dict:
+    row = {
+        "budget_id": "team-monthly", "scope": "user", "scope_id": "alice", "period": "month",
+        "period_start": dt.date(2026, 11, 1), "limit_usd": Decimal("10.000000000"),
+        "limit_tokens": None, "spent_usd": Decimal("8.123456789"), "spent_tokens": 1234,
+        "pct_used": 81.23456789, "projected_pct": 99.0, "thresholds": [50, 80, 100],
+        "is_current_period": True,
+    }  # fmt: skip
+    row.update(over)
+    return row
+
+
+def _id(kind: str, scope_id: str = "alice", budget: str = "team-monthly") -> str:
+    raw = json.dumps([budget, scope_id, "2026-11-01", kind])
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def test_alert_id_is_a_hash_of_budget_scope_period_and_kind():
+    assert alert_id("team-monthly", "alice", "2026-11-01", "threshold:50") == _id("threshold:50")
+
+
+def test_every_field_of_each_threshold_alert_lowest_first():
+    assert due_alerts([_status()], set(), "fp1") == [
+        Alert(
+            alert_id=_id(f"threshold:{t}"), kind="threshold", budget_id="team-monthly",
+            scope="user", scope_id="alice", period="month", period_start="2026-11-01",
+            threshold_pct=t, pct_used=81.2346, spent_usd="8.123456789",
+            limit_usd="10.000000000", spent_tokens=1234, limit_tokens=None,
+            pseudonym_fingerprint="fp1",
+        )
+        for t in (50, 80)
+    ]  # fmt: skip
+
+
+def test_a_token_budget_alert():
+    (a,) = due_alerts(
+        [
+            _status(
+                limit_usd=None, limit_tokens=1000, spent_tokens=None, pct_used=50.0, thresholds=[50]
+            )
+        ],
+        set(),
+    )
+    assert (a.limit_usd, a.limit_tokens, a.spent_tokens, a.pseudonym_fingerprint) == (
+        None, 1000, 0, "",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("pct_used", "projected_pct", "current", "projected"),
+    [
+        (81.0, 100.01, True, True),
+        (81.0, 100.0, True, False),  # a projection of exactly the limit does not exceed it
+        (99.99, 150.0, True, True),
+        (100.0, 150.0, True, False),  # at the limit: the 100% threshold alert says it
+        (81.0, None, True, False),
+        (81.0, 150.0, False, False),  # a past period is not projected
+    ],
+)
+def test_the_projection_alert_edges(pct_used, projected_pct, current, projected):
+    row = _status(pct_used=pct_used, projected_pct=projected_pct, is_current_period=current)
+    kinds = [(a.kind, a.threshold_pct) for a in due_alerts([row], set())]
+    expected = [("threshold", t) for t in (50, 80, 100) if pct_used >= t]
+    assert kinds == expected + ([("projected", None)] if projected else [])
+
+
+def test_ids_already_raised_are_skipped_and_the_rest_still_raised():
+    row = _status(pct_used=120.0, projected_pct=130.0)
+    raised = {_id("threshold:50"), _id("threshold:80")}
+    assert [a.alert_id for a in due_alerts([row], raised)] == [_id("threshold:100")]
+    two = [row, _status(scope_id="bob", pct_used=55.0)]
+    assert [a.alert_id for a in due_alerts(two, {_id("threshold:50")})] == [
+        _id("threshold:80"), _id("threshold:100"), _id("threshold:50", "bob"),
+    ]  # fmt: skip
+
+
+def test_the_block_list_names_current_scopes_at_or_over_the_limit(tmp_path):
+    rows = [
+        _status(scope_id="zed", pct_used=100.0),
+        _status(scope_id="amy", pct_used=250.123456),
+        _status(budget_id="a-daily", period="day", scope_id="amy", pct_used=101.0),
+        _status(scope_id="bob", pct_used=99.99),
+        _status(scope_id="old", pct_used=300.0, is_current_period=False),
+    ]
+    now = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+    path = tmp_path / "state" / "blocklist.json"
+    blocked = write_blocklist(path, rows, now)
+    entry = {"scope": "user", "period": "month", "period_start": "2026-11-01"}
+    expected = [
+        {"budget_id": "a-daily", **entry, "period": "day", "scope_id": "amy", "pct_used": 101.0},
+        {"budget_id": "team-monthly", **entry, "scope_id": "amy", "pct_used": 250.1235},
+        {"budget_id": "team-monthly", **entry, "scope_id": "zed", "pct_used": 100.0},
+    ]
+    assert blocked == expected
+    assert json.loads(path.read_text()) == {
+        "updated_at": "2026-11-30T12:00:00+00:00",
+        "blocked": expected,
+    }
+    assert [p.name for p in path.parent.iterdir()] == ["blocklist.json"]  # no temporary left
+
+
+def test_a_record_is_the_alert_with_its_delivery():
+    (a,) = due_alerts([_status(thresholds=[50])], set())
+    now = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+    assert record(a, False, "HTTP 500", now) == {
+        "alert_id": _id("threshold:50"), "kind": "threshold", "budget_id": "team-monthly",
+        "scope": "user", "scope_id": "alice", "period": "month", "period_start": "2026-11-01",
+        "threshold_pct": 50, "pct_used": 81.2346, "spent_usd": "8.123456789",
+        "limit_usd": "10.000000000", "spent_tokens": 1234, "limit_tokens": None,
+        "pseudonym_fingerprint": "", "delivered": False, "outcome": "HTTP 500",
+        "at": "2026-11-30T12:00:00+00:00",
+    }  # fmt: skip
+
+
+def test_the_alert_log_appends_sorted_json_lines_and_repairs_a_torn_last_line(tmp_path):
+    log = AlertLog(tmp_path / "deep" / "alerts")
+    log.append([])
+    assert not log.path.exists()  # nothing to write: no file
+    log.append([{"b": 1, "alert_id": "x"}, {"alert_id": "y", "a": "é"}])
+    assert log.path.read_bytes() == (
+        b'{"alert_id": "x", "b": 1}\n{"a": "\\u00e9", "alert_id": "y"}\n'
+    )
+    with log.path.open("ab") as fh:
+        fh.write(b"{")  # a crash tore the last line after one byte
+    log.append([{"alert_id": "x", "b": 2}])
+    assert log.path.read_bytes().endswith(b'\n{\n{"alert_id": "x", "b": 2}\n')
+    assert [r["alert_id"] for r in log.records()] == ["x", "y", "x"]
+    assert log.latest() == {"x": {"alert_id": "x", "b": 2}, "y": {"a": "é", "alert_id": "y"}}
+
+
+def test_a_one_byte_log_is_repaired_too(tmp_path):
+    log = AlertLog(tmp_path)
+    log.path.write_bytes(b"{")
+    log.append([{"alert_id": "x"}])
+    assert log.path.read_bytes() == b'{\n{"alert_id": "x"}\n'

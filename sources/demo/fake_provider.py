@@ -33,6 +33,7 @@ from sources.providers.rows import CostRow, UsageRow
 from sources.settings import temporary_env
 
 OPENAI_PREFIX = "/openai/v1"
+ANTHROPIC_VERSIONS = frozenset({"2023-06-01"})  # what the Admin API accepts
 ANTHROPIC_PREFIX = "/anthropic/v1"
 USAGE_SUMS = (
     "input_tokens",
@@ -108,6 +109,20 @@ class _Handler(BaseHTTPRequestHandler):
             authorized = bool(self.headers.get("x-api-key"))
         if not authorized:
             self._send(401, b'{"error": "missing admin key"}')
+            return
+        if not url.path.startswith(OPENAI_PREFIX) and (
+            self.headers.get("anthropic-version") not in ANTHROPIC_VERSIONS
+        ):
+            # as the real API: every request names a version it knows
+            self._send(
+                400,
+                b'{"type": "error", "error": {"type": "invalid_request_error", '
+                b'"message": "anthropic-version: header is required and must be a known version"}}',
+            )
+            return
+        if query.get("bucket_width", ["1d"]) != ["1d"]:
+            # the reports are read as one bucket per day: any other width would be misread
+            self._send(400, b'{"error": "this fake serves bucket_width=1d only"}')
             return
         try:
             body = self.server.render(url.path, query, fault)

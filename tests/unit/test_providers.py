@@ -127,3 +127,15 @@ def test_rejected_key_is_an_error_that_says_what_to_do(server):
         pytest.raises(ProviderAPIError, match=r"HTTP 401.*check the admin key"),
     ):
         pull_openai(client, D1, D1, FAST)
+
+
+def test_the_clients_carry_the_key_the_version_and_a_timeout():
+    with openai_client("http://127.0.0.1:9/openai/", "sk-admin", timeout=7.5) as client:
+        assert str(client.base_url) == "http://127.0.0.1:9/openai/"  # httpx adds one slash
+        assert client.headers["Authorization"] == "Bearer sk-admin"
+        assert client.timeout == httpx.Timeout(7.5)
+    with anthropic_client("http://127.0.0.1:9/a//", "sk-ant-admin") as client:
+        assert str(client.base_url) == "http://127.0.0.1:9/a/"
+        assert client.headers["x-api-key"] == "sk-ant-admin"
+        assert client.headers["anthropic-version"] == "2023-06-01"
+        assert client.timeout == httpx.Timeout(30.0)

@@ -3,6 +3,7 @@
 
 import datetime as dt
 import hashlib
+import json
 from pathlib import Path
 
 import duckdb
@@ -174,3 +175,36 @@ def test_the_python_pseudonym_is_the_one_the_publish_writes():
                 {"pii_key": "k3y|x", "user": user},
             ).fetchone()
             assert sql == user_pseudonym("k3y|x", user)
+
+
+def test_the_publish_records_how_and_with_what_key(tmp_path: Path):
+    con = _history_warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "nested" / "folder" / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "r1"}, pii_key=KEY, metadata_keys=("b", "a", "b"))
+    with duckdb.connect(str(target), read_only=True) as pub:
+        (info, pseudonymised, age) = pub.execute(
+            "select info::VARCHAR, user_ids_pseudonymised, "
+            "epoch(now()::TIMESTAMP - published_at) from meta.publish_info"
+        ).fetchall()[0]
+    fingerprint = hashlib.sha256(f"costwatch-publish-fingerprint|{KEY}".encode()).hexdigest()[:16]
+    assert json.loads(info) == {
+        "run_id": "r1", "pii": fingerprint, "metadata_keys": "a,b", "method": "full copy",
+    }  # fmt: skip
+    assert pseudonymised is True and 0 <= age < 3600
+    assert KEY not in target.read_bytes().decode("latin-1")
+    publish_copy(con, target, {"run_id": "r2"})
+    with duckdb.connect(str(target), read_only=True) as pub:
+        assert pub.execute(
+            "select info->>'pii', info->>'metadata_keys', user_ids_pseudonymised "
+            "from meta.publish_info"
+        ).fetchall() == [("", "", False)]
+
+
+def test_an_unreadable_previous_copy_is_replaced_by_a_full_copy(tmp_path: Path):
+    con = _history_warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    target.write_bytes(b"not a database")
+    note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 10))
+    publish_copy(con, target, {"run_id": "1"})
+    assert publish_method(target) == "full copy"
+    assert len(_tables(target)["marts.interactions"]) == 20

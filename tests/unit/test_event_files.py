@@ -3,6 +3,7 @@ byte sequence becomes (lines, sentinel lines with their reasons and texts), with
 enough that every line, member and cap crosses a chunk boundary. The expected lines are written
 out by hand; `S` is the sentinel byte that marks a line the pre-pass judged invalid."""
 
+import datetime as dt
 import gzip
 import zlib
 from pathlib import Path
@@ -112,3 +113,36 @@ def test_write_normalized_ends_every_line_with_one_newline(tmp_path):
     target = tmp_path / "out"
     files.write_normalized(f, target, LIMITS)
     assert target.read_bytes() == f"a\r\n{S}invalid_utf8\t\\xff\nb\n".encode()
+
+
+def test_a_result_adds_its_days_up():
+    from sources.events.log import IngestResult
+
+    d1, d2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
+    result = IngestResult(d1, d2, 3, 2)
+    keys = ("lines_read", "accepted", "duplicates", "quarantined", "blank")
+    result.per_day = {
+        d1: dict(zip(keys, (10, 6, 1, 2, 1), strict=True)),
+        d2: dict(zip(keys, (5, 5, 0, 0, 0), strict=True)),
+    }
+    assert result.totals() == {
+        "lines_read": 15, "accepted": 11, "duplicates": 1, "quarantined": 2, "blank": 1,
+    }  # fmt: skip
+
+
+def test_the_removed_files_message_says_what_went_and_what_to_do():
+    from sources.events.log import _removed_message
+
+    removed = {
+        dt.date(2026, 11, 2): {"files": ["b.jsonl"], "events": 1},
+        dt.date(2026, 11, 1): {"files": ["a.jsonl", "a.jsonl.1"], "events": 3},
+    }
+    assert _removed_message(removed) == (
+        "Re-running these days would remove events that are no longer in any event file (the "
+        "files are gone, shorter or moved out of the events folder): 2026-11-01: 3 events from "
+        "a.jsonl, a.jsonl.1; 2026-11-02: 1 events from b.jsonl. Nothing was changed. Put the "
+        "files back (a rotated copy such as app.jsonl.1 or app.jsonl.2.gz counts), or, if they "
+        "were removed on purpose, run again with --accept-removed-files (in the UI: config "
+        "accept_removed_files: true on ingest_app_events); the run's metadata then records what "
+        "was removed."
+    )

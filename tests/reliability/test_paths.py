@@ -86,3 +86,25 @@ def test_preflight_says_what_to_fix(tmp_path: Path, monkeypatch, capsys):
     with settings.temporary_env(env):  # the CLI exports what it resolves: restored after
         assert main(["run", "--start", "2026-11-01", "--end", "2026-11-01"]) == 2
     assert "cannot write the warehouse folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("free_bytes", "passes"), [(512 * 2**20, True), (512 * 2**20 - 1, False)])
+def test_preflight_free_space_edge(tmp_path: Path, monkeypatch, free_bytes: int, passes: bool):
+    """At least COSTWATCH_MIN_FREE_MB whole MiB free passes; a byte less does not."""
+    import shutil
+
+    from sources import warehouse
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(warehouse.shutil, "disk_usage", lambda _p: usage._replace(free=free_bytes))
+    target = tmp_path / "new" / "deeper" / "w.duckdb"
+    if passes:
+        warehouse.preflight(target, min_free_mb=512)
+        assert target.parent.is_dir() and list(target.parent.iterdir()) == []  # probe removed
+        return
+    with pytest.raises(warehouse.WarehouseUnavailable) as err:
+        warehouse.preflight(target, min_free_mb=512)
+    assert str(err.value) == (
+        f"only 511 MB free on the disk of {target.parent} (at least 512 MB needed); free some "
+        "space, or move COSTWATCH_HOME, or lower COSTWATCH_MIN_FREE_MB"
+    )

@@ -315,6 +315,13 @@ def write_alert_log(
             )
         if pii_key and rows:
             _real_scope_ids(con, pii_key)
+        # only user ids and derived session ids are ever pseudonyms: any other scope id (a
+        # project, a key, a logged session id) is the real one, whatever key published it
+        con.execute(
+            "update raw.budget_alerts set pseudonym_fingerprint = '' "
+            "where pseudonym_fingerprint <> '' and scope <> 'user' "
+            "and not (scope = 'session' and scope_id like 'derived-%')"
+        )
 
 
 def _real_scope_ids(con: duckdb.DuckDBPyConnection, pii_key: str) -> None:

@@ -154,3 +154,67 @@ def test_a_one_byte_log_is_repaired_too(tmp_path):
     log.path.write_bytes(b"{")
     log.append([{"alert_id": "x"}])
     assert log.path.read_bytes() == b'{\n{"alert_id": "x"}\n'
+
+
+def _pseudo(key: str, user: str) -> str:
+    return "u_" + hashlib.sha256(f"{key}|{user}".encode()).hexdigest()[:20]
+
+
+def _session_pseudo(key: str, session: str) -> str:
+    return "derived-" + hashlib.sha256(f"{key}|session|{session}".encode()).hexdigest()[:32]
+
+
+def test_the_alert_log_loads_with_real_ids_mapped_back_from_the_current_keys_pseudonyms():
+    """The sensor raises alerts from the published (pseudonymised) copy; the warehouse keeps real
+    ids so that the next publish pseudonymises them once (issue 23's double hashing)."""
+    import duckdb
+
+    from sources.budgets.alerts import write_alert_log
+    from sources.publishing.pseudonyms import key_fingerprint
+
+    key, old = "current-key", "earlier-key"
+    con = duckdb.connect()
+    con.execute("create schema raw; create schema marts")
+    con.execute(
+        "create table raw.app_events as select * from (values ('alice'), ('bob')) t(user_id)"
+    )
+    con.execute(
+        "create table marts.sessions as select * from "
+        "(values ('derived-aaa'), ('logged-1')) t(session_id)"
+    )
+    now = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+    fp, fp_old = key_fingerprint(key), key_fingerprint(old)
+    raised = [
+        ("user", _pseudo(key, "alice"), fp),  # -> alice
+        ("session", _session_pseudo(key, "derived-aaa"), fp),  # -> derived-aaa
+        ("session", "logged-1", fp),  # logged session ids are published as they are
+        ("user", _pseudo(old, "bob"), fp_old),  # another key's: cannot be mapped, kept
+        ("user", _pseudo(key, "nobody"), fp),  # no such user: kept as it is
+        ("project", "proj_1", ""),
+    ]
+    records = []
+    for i, (scope, scope_id, fingerprint) in enumerate(raised):
+        (a,) = due_alerts(
+            [_status(scope=scope, scope_id=scope_id, thresholds=[50], budget_id=f"b{i}")],
+            set(),
+            fingerprint,
+        )
+        records.append(record(a, i % 2 == 0, "HTTP 200" if i % 2 == 0 else "HTTP 500", now))
+    write_alert_log(con, records, key)
+    rows = con.execute(
+        "select budget_id, scope, scope_id, pseudonym_fingerprint, period_start, threshold_pct, "
+        "spent_usd, limit_usd, delivered, outcome, recorded_at from raw.budget_alerts "
+        "order by budget_id"
+    ).fetchall()
+    expected_ids = [
+        ("user", "alice", ""), ("session", "derived-aaa", ""), ("session", "logged-1", ""),
+        ("user", _pseudo(old, "bob"), fp_old), ("user", _pseudo(key, "nobody"), fp),
+        ("project", "proj_1", ""),
+    ]  # fmt: skip
+    assert rows == [
+        (f"b{i}", *ids, dt.date(2026, 11, 1), 50, Decimal("8.123456789"), Decimal("10"),
+         i % 2 == 0, "HTTP 200" if i % 2 == 0 else "HTTP 500", dt.datetime(2026, 11, 30, 12, 0))
+        for i, ids in enumerate(expected_ids)
+    ]  # fmt: skip
+    write_alert_log(con, [], key)  # an empty log empties the table
+    assert con.execute("select count(*) from raw.budget_alerts").fetchall() == [(0,)]

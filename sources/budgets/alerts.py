@@ -181,7 +181,7 @@ def slack_payload(alert: Alert, ui_url: str) -> dict[str, Any]:
         f"${Decimal(alert.limit_usd):,.2f}" if alert.limit_usd else f"{alert.limit_tokens:,} tokens"
     )
     spend = (
-        f"${Decimal(alert.spent_usd):.4f}" if alert.limit_usd else f"{alert.spent_tokens:,} tokens"
+        f"${Decimal(alert.spent_usd):,.4f}" if alert.limit_usd else f"{alert.spent_tokens:,} tokens"
     )
     link = f"{ui_url.rstrip('/')}/assets/marts/budget_status"
     fields = [

@@ -218,3 +218,54 @@ def test_the_alert_log_loads_with_real_ids_mapped_back_from_the_current_keys_pse
     ]  # fmt: skip
     write_alert_log(con, [], key)  # an empty log empties the table
     assert con.execute("select count(*) from raw.budget_alerts").fetchall() == [(0,)]
+
+
+def test_the_slack_message_of_a_usd_threshold_alert():
+    from sources.budgets.alerts import slack_payload
+
+    (a,) = due_alerts([_status(thresholds=[80], spent_usd=Decimal("1234.56789"))], set())
+    headline = "Budget team-monthly crossed 80%"
+    fields = [
+        "*Scope*\nuser alice", "*Spend*\n$1,234.5679", "*Limit*\n$10.00", "*Share used*\n81.2%",
+        "*Period*\nmonth from 2026-11-01",
+    ]  # fmt: skip
+    assert slack_payload(a, "http://127.0.0.1:3000/") == {
+        "text": f"{headline}: user alice, $1,234.5679 of $10.00 (81.2%) for the month from "
+        "2026-11-01.",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": headline}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "<http://127.0.0.1:3000/assets/marts/budget_status|Open budget status "
+                    "in Dagster>",
+                },
+            },
+        ],
+    }
+
+
+def test_the_slack_message_of_a_token_projection_alert():
+    from sources.budgets.alerts import slack_payload
+
+    row = _status(limit_usd=None, limit_tokens=1_000_000, spent_tokens=812_345, pct_used=81.2345,
+                  projected_pct=130.0, thresholds=[90], period="day")  # fmt: skip
+    (a,) = due_alerts([row], set())
+    payload = slack_payload(a, "https://dagster.example")
+    assert payload["text"] == (
+        "Budget team-monthly is projected to exceed its limit: user alice, 812,345 tokens of "
+        "1,000,000 tokens (81.2%) for the day from 2026-11-01."
+    )
+    assert payload["blocks"][0]["text"]["text"] == (
+        "Budget team-monthly is projected to exceed its limit"
+    )
+    assert [f["text"] for f in payload["blocks"][1]["fields"]][1:3] == [
+        "*Spend*\n812,345 tokens",
+        "*Limit*\n1,000,000 tokens",
+    ]
+    assert (
+        "<https://dagster.example/assets/marts/budget_status|"
+        in (payload["blocks"][2]["text"]["text"])
+    )

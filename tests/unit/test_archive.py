@@ -126,3 +126,24 @@ def test_a_move_whose_totals_differ_is_rolled_back(con, monkeypatch):
     # nothing left marts: every day is still there, and history shows each row once
     assert _ids(con, "marts") == ["e1", "e2", "e3", "e4"]
     assert _ids(con, "history") == ["e1", "e2", "e3", "e4"]
+
+
+def test_only_the_marts_present_get_an_archive_and_a_history_view():
+    from sources.publishing.archive import ensure_archive, history_view_sql
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.sessions as select 's1' as session_id, date '2026-11-01' as "
+        "session_day, 1.5::DECIMAL(18,9) as total_cost_usd"
+    )
+    assert ensure_archive(con) == ["sessions"]  # interactions and cost_breakdown are missing
+    assert con.execute("select * from history.sessions").fetchall() == [
+        ("s1", dt.date(2026, 11, 1), Decimal("1.5"))
+    ]
+    con.execute("alter table marts.sessions add column user_id VARCHAR")
+    ensure_archive(con)  # a new mart column reaches the archive
+    assert [c for (c,) in con.execute("select column_name from (describe archive.sessions)")
+            .fetchall()] == ["session_id", "session_day", "total_cost_usd", "user_id"]  # fmt: skip
+    sql = history_view_sql("sessions", catalog="pub")
+    assert "from pub.marts.sessions" in sql and "from pub.archive.sessions" in sql

@@ -4,6 +4,7 @@ which column, the unit conversions, the defaults of missing fields, and error me
 the report, the day and the field."""
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pytest
@@ -222,8 +223,14 @@ def test_openai_costs_are_dollars():
         ({"starting_at": "2026-11-02T00:00:00"}, D2),  # no offset: UTC
     ],
 )
-def test_a_bucket_is_the_utc_day_of_its_start(bucket, day):
-    (row,) = parse_anthropic_costs({"data": [{**bucket, "results": [{"amount": "1"}]}]})
+def test_a_bucket_is_the_utc_day_of_its_start(bucket, day, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # a machine whose local day differs from UTC's
+    time.tzset()
+    try:
+        (row,) = parse_anthropic_costs({"data": [{**bucket, "results": [{"amount": "1"}]}]})
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     assert row.day == day
 
 

@@ -269,3 +269,69 @@ def test_the_slack_message_of_a_token_projection_alert():
         "<https://dagster.example/assets/marts/budget_status|"
         in (payload["blocks"][2]["text"]["text"])
     )
+
+
+class _Webhook:
+    """A local webhook answering with the given statuses in turn (then 200)."""
+
+    def __init__(self, statuses: list[int]):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        answers, self.bodies = list(statuses), []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(answers.pop(0) if answers else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def __enter__(self):
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("statuses", "result", "posts"),
+    [
+        ([], (True, "HTTP 200"), 1),
+        ([204], (True, "HTTP 204"), 1),
+        ([500, 503], (True, "HTTP 200"), 3),  # server errors are retried
+        ([429, 200], (True, "HTTP 200"), 2),  # so is "too many requests"
+        ([500, 500, 500], (False, "HTTP 500"), 3),  # three attempts, then recorded undelivered
+        ([404], (False, "HTTP 404"), 1),  # a client error is not retried
+        ([301], (False, "HTTP 301"), 1),  # nor is a redirect (not followed)
+    ],
+)
+def test_delivery_retries_server_errors_only(statuses, result, posts):
+    import httpx
+
+    from sources.budgets.alerts import deliver
+
+    with _Webhook(statuses) as hook, httpx.Client() as client:
+        assert deliver(client, hook.url, {"text": "hi"}) == result
+    assert hook.bodies == [{"text": "hi"}] * posts
+
+
+def test_a_webhook_that_is_not_there_is_an_undelivered_alert_naming_the_error():
+    import httpx
+
+    from sources.budgets.alerts import deliver
+    from sources.http_server import free_port
+
+    with httpx.Client() as client:
+        delivered, outcome = deliver(client, f"http://127.0.0.1:{free_port()}/", {}, 2.0)
+    assert (delivered, outcome) == (False, "ConnectError")

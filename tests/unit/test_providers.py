@@ -139,3 +139,19 @@ def test_the_clients_carry_the_key_the_version_and_a_timeout():
         assert client.headers["x-api-key"] == "sk-ant-admin"
         assert client.headers["anthropic-version"] == "2023-06-01"
         assert client.timeout == httpx.Timeout(30.0)
+
+
+def test_rows_of_the_first_and_last_day_are_kept_and_neighbours_dropped():
+    """A provider may send a bucket beside the days asked for; the days asked for are inclusive."""
+    rows = [
+        CostRow("openai", day, "proj_main", f"item {day}", Decimal("1"), "usd")
+        for day in (D1 - dt.timedelta(days=1), D1, D2, D3, D3 + dt.timedelta(days=1))
+    ]
+    usage = [_usage("openai", day, "gpt-4o", "key_1", 10) for day in (D1, D3)]
+    with (
+        FakeProviderServer(FakeProviderData(usage, rows)) as srv,
+        openai_client(srv.openai_url, KEY) as client,
+    ):
+        pull = pull_openai(client, D1, D3, FAST)
+    assert sorted(c.day for c in pull.costs) == [D1, D2, D3]
+    assert sorted(u.day for u in pull.usage) == [D1, D3]

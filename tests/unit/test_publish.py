@@ -208,3 +208,13 @@ def test_an_unreadable_previous_copy_is_replaced_by_a_full_copy(tmp_path: Path):
     publish_copy(con, target, {"run_id": "1"})
     assert publish_method(target) == "full copy"
     assert len(_tables(target)["marts.interactions"]) == 20
+
+
+def test_an_identifier_with_quotes_or_odd_characters_is_quoted_whole():
+    from sources.warehouse import ident
+
+    con = duckdb.connect()
+    name = 'we"ird; drop table x --'
+    assert ident(name) == '"we""ird; drop table x --"'
+    con.execute(f"create table {ident(name)} as select 1 as {ident('a b')}")
+    assert con.execute(f"select {ident('a b')} from {ident(name)}").fetchall() == [(1,)]  # noqa: S608

@@ -110,18 +110,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not authorized:
             self._send(401, b'{"error": "missing admin key"}')
             return
-        if not url.path.startswith(OPENAI_PREFIX) and (
-            self.headers.get("anthropic-version") not in ANTHROPIC_VERSIONS
-        ):
-            # as the real API: every request names a version it knows
-            self._send(
-                400,
-                b'{"type": "error", "error": {"type": "invalid_request_error", '
-                b'"message": "anthropic-version: header is required and must be a known version"}}',
-            )
+        # as the real APIs: a known anthropic-version; and the reports are read as daily buckets
+        anthropic = not url.path.startswith(OPENAI_PREFIX)
+        if anthropic and self.headers.get("anthropic-version") not in ANTHROPIC_VERSIONS:
+            self._send(400, b'{"error": "anthropic-version: missing or not a known version"}')
             return
         if query.get("bucket_width", ["1d"]) != ["1d"]:
-            # the reports are read as one bucket per day: any other width would be misread
             self._send(400, b'{"error": "this fake serves bucket_width=1d only"}')
             return
         try:

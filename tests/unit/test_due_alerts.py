@@ -296,7 +296,8 @@ class _Webhook:
     def __enter__(self):
         import threading
 
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve = lambda: self.server.serve_forever(poll_interval=0.02)  # noqa: E731
+        threading.Thread(target=serve, daemon=True).start()
         return self
 
     def __exit__(self, *exc):

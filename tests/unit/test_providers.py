@@ -155,3 +155,15 @@ def test_rows_of_the_first_and_last_day_are_kept_and_neighbours_dropped():
         pull = pull_openai(client, D1, D3, FAST)
     assert sorted(c.day for c in pull.costs) == [D1, D2, D3]
     assert sorted(u.day for u in pull.usage) == [D1, D3]
+
+
+def test_amounts_keep_every_digit_through_the_json_body():
+    """A JSON number with more digits than a float holds is read as a Decimal, not via float."""
+    amount = Decimal("0.123456789012345678901")  # 21 significant digits; a float keeps 17
+    costs = [CostRow("openai", D1, "proj_main", "item", amount, "usd")]
+    with (
+        FakeProviderServer(FakeProviderData([], costs)) as srv,
+        openai_client(srv.openai_url, KEY) as client,
+    ):
+        pull = pull_openai(client, D1, D1, FAST)
+    assert [c.amount_usd for c in pull.costs] == [amount]

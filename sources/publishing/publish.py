@@ -4,20 +4,36 @@ DuckDB locks a database file per process: while a run writes the warehouse nobod
 it, and an analyst's read-only connection would block the next run. So analysts never open the
 warehouse; they open a separate file that each successful build replaces atomically (a new file
 renamed over the old one: an open connection keeps reading the old file until it reconnects).
+That file is a small catalog: the large day-keyed relations are views over immutable per-day
+Parquet files next to it (`sources/publishing/day_files.py`), so a daily publish writes the
+changed days only and does not grow with the history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from pathlib import Path
 
 import duckdb
 
 from sources.publishing.archive import ARCHIVED
+from sources.publishing.day_files import (
+    DayFile,
+    collect_garbage,
+    create_view,
+    days_to_write,
+    new_publish_id,
+    parts_root,
+    published_columns,
+    read_manifest,
+    referenced_publishes,
+    remove_publish,
+    write_days,
+    write_manifest,
+)
 from sources.publishing.pseudonyms import Pseudonymisation, key_fingerprint, select_list
-from sources.warehouse import UNPUBLISHED, ident, table_columns, transaction
+from sources.warehouse import UNPUBLISHED, ident, table_columns
 
 PUBLISHED_SCHEMAS = ("marts", "archive", "snapshots")
 
@@ -58,13 +74,13 @@ def _unpublished_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date
     return (lo, hi)
 
 
-def _day_columns() -> dict[tuple[str, str], str]:
-    """The large published relations and their day column: refreshed by day when possible."""
-    cols = {(schema, r): day for r, (day, _) in ARCHIVED.items() for schema in ("marts", "archive")}
-    return cols | {
-        ("marts", "focus_costs"): "x_charge_day",
-        ("raw", "event_quarantine"): "event_day",
-    }
+# The large published relations and their day column: published as per-day Parquet files.
+DAY_COLUMNS: dict[tuple[str, str], str] = {
+    (schema, r): day for r, (day, _) in ARCHIVED.items() for schema in ("marts", "archive")
+} | {
+    ("marts", "focus_costs"): "x_charge_day",
+    ("raw", "event_quarantine"): "event_day",
+}
 
 
 # A run also rebuilds older sessions that got events in its window (late events, long sessions).
@@ -76,18 +92,28 @@ TOUCHED = {
 }
 
 
-def _reusable(target: Path, fingerprint: str, metadata_keys: tuple[str, ...]) -> bool:
-    """The previous published copy can be refreshed in place of a full copy."""
+# written to `meta.publish_info` (info->>'layout'): a copy of another layout is never refreshed
+LAYOUT = "catalog + parquet days v1"
+
+
+def _previous_files(
+    target: Path, root: Path, fingerprint: str, metadata_keys: tuple[str, ...]
+) -> dict[str, dict] | None:
+    """The day files of the previous published copy when it can be refreshed (same layout, same
+    pseudonymisation, every file it names still there), else None."""
     if not target.exists():
-        return False
+        return None
     try:
         with duckdb.connect(str(target), read_only=True) as pub:
             rows = pub.execute(
-                "select info->>'pii', coalesce(info->>'metadata_keys', '') from meta.publish_info"
+                "select info->>'pii', coalesce(info->>'metadata_keys', ''), info->>'layout' "
+                "from meta.publish_info"
             ).fetchall()
+            if rows != [(fingerprint, ",".join(metadata_keys), LAYOUT)]:
+                return None
+            return read_manifest(pub, root)
     except duckdb.Error:
-        return False
-    return rows == [(fingerprint, ",".join(metadata_keys))]
+        return None
 
 
 def publish_copy(
@@ -97,128 +123,137 @@ def publish_copy(
     pii_key: str | None = None,
     metadata_keys: tuple[str, ...] = (),
 ) -> dict[str, int]:
-    """Write the published relations into a new file and rename it over `target`.
+    """Write a new catalog file and rename it over `target`.
 
     Returns row counts per relation. `info` is stored in `meta.publish_info` (one row). With a
     `pii_key`, user ids become keyed hashes (the same user, the same pseudonym in every table)
     and raw quarantined lines are hidden; the key is a bound parameter, never SQL text.
 
-    When the previous copy can be reused (same pseudonymisation, and the runs since it recorded
-    their days with `note_unpublished`), the new file starts as a byte copy of it and the large
-    day-keyed relations only get the changed days replaced; every other relation is copied
-    whole. Row counts of every relation are then compared with the warehouse; any difference
-    falls back to a full copy.
+    The large day-keyed relations are views over immutable per-day Parquet files
+    (`sources/publishing/day_files.py`); every other relation is a table of the catalog, copied
+    whole. When the previous copy can be refreshed (same layout and pseudonymisation, and the
+    runs since it recorded their days with `note_unpublished`), only the changed days get new
+    files; the others keep theirs. Row counts of every relation are then compared with the
+    warehouse; any difference falls back to writing every day again.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    root = parts_root(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     fingerprint = key_fingerprint(pii_key)
     metadata_keys = tuple(sorted(set(metadata_keys))) if pii_key else ()
     changed = _unpublished_range(con)
-    reuse = changed is not None and _reusable(target, fingerprint, metadata_keys)
+    previous = _previous_files(target, root, fingerprint, metadata_keys)
+    reuse = changed is not None and previous is not None
     keys = Pseudonymisation(pii_key, metadata_keys)
-    counts = _write_copy(con, tmp, target, changed if reuse else None, keys)
-    method = "changed days" if reuse else "full copy"
-    if counts is None:  # the refreshed copy does not match the warehouse: copy everything
-        counts = _write_copy(con, tmp, target, None, keys)
-        method = "full copy (refreshing the changed days did not match the warehouse)"
-        assert counts is not None
-    _write_info(
-        tmp,
-        {**info, "pii": fingerprint, "metadata_keys": ",".join(metadata_keys), "method": method},
-    )
-    _create_history_views(tmp)
-    os.replace(tmp, target)
+    publish_id = new_publish_id()
+    try:
+        since = changed if reuse else None
+        written = _write_copy(con, tmp, root, publish_id, since, previous, keys)
+        method = "changed days" if reuse else "full copy"
+        if written is None:  # the refreshed copy does not match the warehouse: write every day
+            remove_publish(root, publish_id)
+            written = _write_copy(con, tmp, root, publish_id, None, None, keys)
+            method = "full copy (refreshing the changed days did not match the warehouse)"
+            assert written is not None
+        counts, files = written
+        _write_info(
+            tmp,
+            {
+                **info,
+                "pii": fingerprint,
+                "metadata_keys": ",".join(metadata_keys),
+                "method": method,
+                "layout": LAYOUT,
+            },
+        )
+        _create_history_views(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        remove_publish(root, publish_id)
+        raise
     if changed is not None:
         con.execute(f"delete from {UNPUBLISHED}")  # noqa: S608
+    collect_garbage(root, referenced_publishes(files))
     return counts
 
 
 def _write_copy(
     con: duckdb.DuckDBPyConnection,
     tmp: Path,
-    previous: Path,
+    root: Path,
+    publish_id: str,
     changed: tuple[dt.date, dt.date] | None,
+    previous: dict[str, dict] | None,
     keys: Pseudonymisation,
-) -> dict[str, int] | None:
-    """Fill `tmp`: from scratch (`changed` None) or from `previous` with the changed days
-    replaced. None when a refreshed copy's row counts differ from the warehouse."""
+) -> tuple[dict[str, int], dict[str, list[DayFile]]] | None:
+    """Fill the catalog `tmp` and write the day files of this publish: every day (`changed`
+    None) or the changed days, keeping the previous files of the others. None when the row
+    counts of a refresh differ from the warehouse."""
     tmp.unlink(missing_ok=True)
-    if changed is not None:
-        shutil.copyfile(previous, tmp)
     relations = relations_to_publish(con)
-    day_columns = _day_columns() if changed is not None else {}
     counts: dict[str, int] = {}
+    files: dict[str, list[DayFile]] = {}
     # ATTACH takes no bound parameters; the path is ours (configuration), quoted as a literal.
     con.execute(f"attach '{str(tmp).replace(chr(39), chr(39) * 2)}' as publish_target")
     try:
-        stale = set(
-            con.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_catalog = 'publish_target' and table_type = 'BASE TABLE' "
-                "and table_schema <> 'meta'"
-            ).fetchall()
-        ) - set(relations)
-        for schema, table in sorted(stale):
-            con.execute(f"drop table publish_target.{ident(schema)}.{ident(table)}")
         for schema, table in relations:
             con.execute(f"create schema if not exists publish_target.{ident(schema)}")
             select = select_list(con, schema, table, bool(keys.pii_key), keys.metadata_keys)
             params = keys.params(select)
-            day = day_columns.get((schema, table))
             src = f"{ident(schema)}.{ident(table)}"
             dst = f"publish_target.{ident(schema)}.{ident(table)}"
-            if day and changed and _same_columns(con, schema, table):
-                touched = TOUCHED.get((schema, table))
-                _refresh_days(con, src, dst, select, params, day, changed, touched)
-            else:
+            name = f"{schema}.{table}"
+            day = DAY_COLUMNS.get((schema, table))
+            if day not in table_columns(con, schema, table):  # not day-keyed (yet): whole
                 # Identifiers come from information_schema (quoted); the key is a bound parameter.
-                con.execute(f"create or replace table {dst} as select {select} from {src}", params)  # noqa: S608
-            n = con.execute(f"select count(*) from {dst}").fetchall()[0][0]  # noqa: S608
-            counts[f"{schema}.{table}"] = n
+                con.execute(f"create table {dst} as select {select} from {src}", params)  # noqa: S608
+                counts[name] = con.execute(f"select count(*) from {dst}").fetchall()[0][0]  # noqa: S608
+                continue
+            files[name] = _write_relation_days(
+                con, src, dst, select, params, day, root, f"{publish_id}/{name}",
+                changed, (previous or {}).get(name, {}), TOUCHED.get((schema, table)),
+            )  # fmt: skip
+            counts[name] = sum(f.rows for f in files[name])
             if changed is not None:
                 source_rows = con.execute(f"select count(*) from {src}").fetchall()[0][0]  # noqa: S608
-                if source_rows != n:
+                if source_rows != counts[name]:
                     return None
+        write_manifest(con, "publish_target", files)
     finally:
         con.execute("detach publish_target")
-    return counts
+    return counts, files
 
 
-def _same_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Same columns in the same order (inserts are positional)."""
-    ours = table_columns(con, schema, table)
-    return list(ours.items()) == list(table_columns(con, schema, table, "publish_target").items())
-
-
-def _refresh_days(
+def _write_relation_days(
     con: duckdb.DuckDBPyConnection,
     src: str,
     dst: str,
     select: str,
     params: dict,
     day: str,
-    changed: tuple[dt.date, dt.date],
+    root: Path,
+    folder: str,
+    changed: tuple[dt.date, dt.date] | None,
+    previous: dict,
     touched: str | None,
-) -> None:
-    """Replace the changed days of `dst` (and `touched` rows), days that left `src` (archived)
-    and days `src` has beyond what `dst` has (newly archived), in one transaction."""
-    d = ident(day)
-    hi_dst = con.execute(f"select max({d}) from {dst}").fetchall()[0][0]  # noqa: S608
-    lo_src = con.execute(f"select min({d}) from {src}").fetchall()[0][0]  # noqa: S608
-    bounds = {
-        "lo": changed[0],
-        "hi": changed[1],
-        "after": hi_dst or dt.date.min,
-        "before": lo_src or dt.date.max,
-    }
-    where = f"({d} between $lo and $hi or {d} > $after{f' or {touched}' if touched else ''})"
-    with transaction(con):
-        con.execute(f"delete from {dst} where {where} or {d} < $before", bounds)  # noqa: S608
-        con.execute(
-            f"insert into {dst} select {select} from {src} where {where}",  # noqa: S608
-            {**params, **{k: v for k, v in bounds.items() if k != "before"}},
-        )
+) -> list[DayFile]:
+    """The relation's day files (new ones for the days to write, the previous ones for the
+    others) and its view in the catalog; an empty relation is an empty table instead."""
+    query = f"select {select} from {src}"  # noqa: S608 (identifiers quoted, key bound)
+    columns = published_columns(con, query, params)
+    kept: dict = {}
+    where, where_params = "true", {}
+    if changed is not None:
+        where, where_params, kept = days_to_write(con, src, day, changed, previous, touched)
+    new = write_days(con, f"{query} where {where}", {**params, **where_params}, day, root, folder)
+    day_files = sorted([*kept.values(), *new], key=lambda f: (f.day is None, f.day or dt.date.min))
+    if day_files:
+        create_view(con, dst, columns, day, root, day_files)
+    else:
+        con.execute(f"create table {dst} as {query} limit 0", params)
+    return day_files
 
 
 def publish_method(path: Path) -> str:

@@ -40,7 +40,7 @@ def _snapshot(home: Home, published: bool = False) -> dict[str, list[tuple]]:
         t
         for (t,) in home.query(
             "select table_name from information_schema.tables "
-            "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1",
+            "where table_schema = 'marts' order by 1",
             published=published,
         )
     ]

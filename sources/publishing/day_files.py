@@ -1,0 +1,199 @@
+"""The large day-keyed published relations as immutable per-day Parquet files (no Dagster).
+
+A publish writes the days it changes as new files under `<published>.parts/<publish id>/` and
+the new catalog (`analytics.duckdb`) has a view per relation over the exact list of files, with
+`<day>=YYYY-MM-DD` folders read as the day column (filters on it open only those days' files).
+Files are never modified: a reader still connected to an older catalog keeps reading the files
+that catalog names; folders no catalog names any more are removed after `KEEP_UNREFERENCED`.
+So a daily publish writes one day, whatever the length of the history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from sources.warehouse import ident
+
+# how long files that no catalog names any more are kept: the longest a reader can keep a
+# connection to an older catalog open and still query it (reconnecting reads the newest)
+KEEP_UNREFERENCED = dt.timedelta(hours=24)
+
+MANIFEST = "meta.published_files"
+
+
+@dataclass(frozen=True)
+class DayFile:
+    day: dt.date | None
+    path: str  # relative to the parts folder
+    rows: int
+
+
+def parts_root(target: Path) -> Path:
+    """Where the published copy at `target` keeps its Parquet files."""
+    return target.with_name(target.name + ".parts")
+
+
+def new_publish_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_manifest(pub: duckdb.DuckDBPyConnection, root: Path) -> dict[str, dict] | None:
+    """relation -> {day: DayFile} of a published catalog; None when a file it names is gone."""
+    out: dict[str, dict] = {}
+    for relation, day, path, rows in pub.execute(
+        f"select relation, day, path, row_count from {MANIFEST}"  # noqa: S608 (constant)
+    ).fetchall():
+        if not (root / path).is_file():
+            return None
+        out.setdefault(relation, {})[day] = DayFile(day, path, rows)
+    return out
+
+
+def days_to_write(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    day: str,
+    changed: tuple[dt.date, dt.date],
+    previous: dict,
+    touched: str | None,
+) -> tuple[str, dict, dict]:
+    """(where clause, its parameters, previous files kept) of a refresh: the changed days, days
+    after the last published one (new, or newly archived), days of `touched` rows and rows
+    without a day are rewritten; published days `src` no longer has at its start (archived)
+    are dropped; every other day keeps its file."""
+    d = ident(day)
+    lo_src = con.execute(f"select min({d}) from {src}").fetchall()[0][0]  # noqa: S608
+    after = max((k for k in previous if k is not None), default=dt.date.min)
+    params = {"lo": changed[0], "hi": changed[1], "after": after}
+    rewritten: set[dt.date] = set()
+    if touched:
+        rewritten = {
+            r[0]
+            for r in con.execute(
+                f"select distinct {d} from {src} where {touched} and {d} is not null",  # noqa: S608
+                {"lo": changed[0], "hi": changed[1]},
+            ).fetchall()
+        }
+    params["touched_days"] = sorted(rewritten)
+    where = (
+        f"({d} between $lo and $hi or {d} > $after or {d} is null "
+        f"or {d} in (select unnest($touched_days::DATE[])))"
+    )
+    kept = {
+        k: f
+        for k, f in previous.items()
+        if k is not None
+        and lo_src is not None
+        and lo_src <= k <= after
+        and not changed[0] <= k <= changed[1]
+        and k not in rewritten
+    }
+    return where, params, kept
+
+
+def write_days(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    params: dict,
+    day: str,
+    root: Path,
+    folder: str,
+) -> list[DayFile]:
+    """Write the rows of `query` as one Parquet file per day under `root/folder`."""
+    out = root / folder
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = con.execute(
+        f"copy ({query}) to {_literal(str(out))} "
+        f"(format parquet, partition_by ({ident(day)}), return_stats, "
+        "filename_pattern 'part_{i}')",
+        params,
+    ).fetchall()
+    files = []
+    for filename, count, *_rest in rows:
+        value = _rest[3].get(day)  # partition_keys
+        files.append(
+            DayFile(
+                dt.date.fromisoformat(value) if value is not None else None,
+                str(Path(filename).relative_to(root)),
+                int(count),
+            )
+        )
+    return files
+
+
+def create_view(
+    con: duckdb.DuckDBPyConnection,
+    dst: str,
+    columns: dict[str, str],
+    day: str,
+    root: Path,
+    files: list[DayFile],
+) -> None:
+    """A view over exactly `files` with the columns of `columns` (name -> type) in order."""
+    paths = ", ".join(_literal(str(root / f.path)) for f in sorted(files, key=lambda f: f.path))
+    source = (
+        f"read_parquet([{paths}], hive_partitioning = true, "
+        f"hive_types = {{{_literal(day)}: {_literal(columns[day])}}})"
+    )
+    read = {r[0]: r[1] for r in con.execute(f"describe select * from {source}").fetchall()}  # noqa: S608
+    select = ", ".join(
+        ident(c) if read.get(c) == t else f"cast({ident(c)} as {t}) as {ident(c)}"
+        for c, t in columns.items()
+    )
+    con.execute(f"create or replace view {dst} as select {select} from {source}")  # noqa: S608
+
+
+def published_columns(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> dict[str, str]:
+    """Column name -> type of what `query` publishes, in order."""
+    return {r[0]: r[1] for r in con.execute(f"describe {query}", params).fetchall()}
+
+
+def write_manifest(con: duckdb.DuckDBPyConnection, catalog: str, files: dict[str, list]) -> None:
+    rows = [(rel, f.day, f.path, f.rows) for rel, fs in files.items() for f in fs]
+    con.execute(f"create schema if not exists {catalog}.meta")
+    con.execute(
+        f"create or replace table {catalog}.{MANIFEST} "
+        "(relation VARCHAR, day DATE, path VARCHAR, row_count BIGINT)"
+    )
+    if rows:
+        con.executemany(f"insert into {catalog}.{MANIFEST} values (?, ?, ?, ?)", rows)  # noqa: S608
+
+
+def collect_garbage(root: Path, referenced: set[str], now: dt.datetime | None = None) -> list[str]:
+    """Remove publish folders no catalog names, once older than KEEP_UNREFERENCED."""
+    if not root.is_dir():
+        return []
+    now = now or dt.datetime.now(dt.UTC)
+    removed = []
+    for child in sorted(root.iterdir()):
+        if child.name in referenced or not child.is_dir():
+            continue
+        age = now - dt.datetime.fromtimestamp(child.stat().st_mtime, dt.UTC)
+        if age > KEEP_UNREFERENCED:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child.name)
+    return removed
+
+
+def remove_publish(root: Path, publish_id: str) -> None:
+    """Drop what a publish that did not complete wrote."""
+    shutil.rmtree(root / publish_id, ignore_errors=True)
+
+
+def referenced_publishes(files: dict[str, list[DayFile]] | dict[str, dict]) -> set[str]:
+    """The publish folders the files of a catalog (lists or a manifest) are in."""
+    return {
+        Path(f.path).parts[0]
+        for fs in files.values()
+        for f in (fs.values() if isinstance(fs, dict) else fs)
+    }

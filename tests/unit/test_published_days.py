@@ -1,0 +1,233 @@
+"""The published copy's large relations as immutable per-day Parquet files: a daily publish
+writes only the days it changes, readers of an older catalog keep working, nothing is left
+behind by a failed publish, and the views read back exactly the warehouse's rows and types."""
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sources.publishing import day_files
+from sources.publishing.publish import publish_copy, publish_method
+from sources.warehouse import note_unpublished
+
+KEY = "pii-key-RECOGNISABLE-42"
+
+
+def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """Ten days of interactions (two sessions a day), sessions, and a quarantine with a row
+    whose day is unknown; every type the marts use."""
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts; create schema archive; create schema raw")
+    con.execute(
+        "create table marts.interactions as select 'e' || i as event_id, "
+        "'s' || (i // 2) as session_id, 'user' || (i % 3) as user_id, "
+        "date '2025-01-01' + (i // 2)::INT as interaction_day, i as input_tokens, "
+        "(i * 0.000000001)::DECIMAL(38, 9) as cost_usd, "
+        "timestamptz '2025-01-01 00:00:00+00' + to_hours(i) as started_at, "
+        "json_object('k', i) as metadata, [i, i + 1]::INTEGER[] as flags "
+        "from range(20) t(i)"
+    )
+    con.execute(
+        "create table marts.sessions as select session_id, min(interaction_day) as session_day, "
+        "sum(input_tokens) as tokens from marts.interactions group by 1"
+    )
+    con.execute("create table archive.interactions as select * from marts.interactions limit 0")
+    con.execute(
+        "create table raw.event_quarantine as select * from (values "
+        "('f.jsonl', 1, date '2025-01-02', 'bad', '{\"user_id\":\"user1\"}'), "
+        "('f.jsonl', 2, NULL::DATE, 'no timestamp', '{')) t(file, line, event_day, reason, raw_line)"
+    )
+    con.execute("create table marts.daily_totals as select 1 as n")  # not day-keyed: a table
+    return con
+
+
+def _manifest(target: Path) -> dict[str, dict]:
+    with duckdb.connect(str(target), read_only=True) as pub:
+        found = day_files.read_manifest(pub, day_files.parts_root(target))
+    assert found is not None
+    return found
+
+
+def _rows(path: Path, relation: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as pub:
+        return pub.execute(f"select * from {relation} order by all").fetchall()  # noqa: S608
+
+
+def test_the_views_read_back_the_warehouse_rows_and_types(tmp_path: Path):
+    con = _warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"})
+    with duckdb.connect(str(target), read_only=True) as pub:
+        kinds = dict(
+            pub.execute(
+                "select table_schema || '.' || table_name, table_type "
+                "from information_schema.tables where table_schema in ('marts', 'archive', 'raw')"
+            ).fetchall()
+        )
+        for relation in ("marts.interactions", "marts.sessions", "raw.event_quarantine"):
+            published = pub.execute(f"describe {relation}").fetchall()  # noqa: S608
+            assert [r[:2] for r in published] == [
+                r[:2] for r in con.execute(f"describe {relation}").fetchall()  # noqa: S608
+            ]
+    assert kinds == {
+        "marts.interactions": "VIEW",
+        "marts.sessions": "VIEW",
+        "raw.event_quarantine": "VIEW",
+        "archive.interactions": "BASE TABLE",  # empty: no files, an empty table
+        "marts.daily_totals": "BASE TABLE",
+    }
+    for relation in ("marts.interactions", "marts.sessions", "raw.event_quarantine"):
+        warehouse = con.execute(f"select * from {relation} order by all").fetchall()  # noqa: S608
+        assert _rows(target, relation) == warehouse
+    manifest = _manifest(target)
+    assert sorted(manifest["marts.interactions"]) == [
+        dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(10)
+    ]
+    assert sorted(manifest["raw.event_quarantine"], key=str) == [dt.date(2025, 1, 2), None]
+    assert all(f.rows == 2 for f in manifest["marts.interactions"].values())
+
+
+def test_a_daily_publish_writes_only_the_days_it_changes(tmp_path: Path):
+    con = _warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"})
+    before = _manifest(target)
+    # the next run changes Jan 10 and adds Jan 11
+    note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 11))
+    con.execute("update marts.interactions set input_tokens = 0 where interaction_day = '2025-01-10'")
+    con.execute(
+        "insert into marts.interactions select 'e99', 's99', 'user0', date '2025-01-11', 5, "
+        "0.5, timestamptz '2025-01-11 10:00:00+00', '{}', []"
+    )
+    con.execute(
+        "create or replace table marts.sessions as select session_id, min(interaction_day) as "
+        "session_day, sum(input_tokens) as tokens from marts.interactions group by 1"
+    )
+    publish_copy(con, target, {"run_id": "2"})
+    assert publish_method(target) == "changed days"
+    after = _manifest(target)
+    for relation in ("marts.interactions", "marts.sessions"):
+        unchanged = {d for d in before[relation] if d < dt.date(2025, 1, 10)}
+        assert {d: after[relation][d] for d in unchanged} == {
+            d: before[relation][d] for d in unchanged
+        }  # the same files: not written again
+        new = {d for d, f in after[relation].items() if f != before[relation].get(d)}
+        assert new == {dt.date(2025, 1, 10), dt.date(2025, 1, 11)}
+    # the quarantine's rows without a day are always rewritten (there is no day to refresh by)
+    assert after["raw.event_quarantine"][None] != before["raw.event_quarantine"][None]
+    assert after["raw.event_quarantine"][dt.date(2025, 1, 2)] == before["raw.event_quarantine"][
+        dt.date(2025, 1, 2)
+    ]
+    for relation in ("marts.interactions", "marts.sessions", "raw.event_quarantine"):
+        assert _rows(target, relation) == con.execute(
+            f"select * from {relation} order by all"  # noqa: S608
+        ).fetchall()
+
+
+READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+for _ in sys.stdin:
+    print(con.execute("select sum(input_tokens), count(*) from marts.interactions").fetchall(), flush=True)
+"""
+
+
+def test_a_reader_of_the_older_catalog_keeps_reading_until_its_files_expire(tmp_path: Path):
+    con = _warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"})
+    # an analyst's connection in another process (one process shares one instance per file)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(target)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def ask() -> str:
+        assert reader.stdin and reader.stdout
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        return reader.stdout.readline().strip()
+
+    try:
+        assert ask() == "[(190, 20)]"
+        note_unpublished(con, dt.date(2025, 1, 1), dt.date(2025, 1, 10))
+        con.execute("update marts.interactions set input_tokens = input_tokens + 1")
+        publish_copy(con, target, {"run_id": "2"})  # every day rewritten, a new catalog
+        assert publish_method(target) == "changed days"
+        # the open connection still reads the copy it opened, whole; a new one the new copy
+        assert ask() == "[(190, 20)]"
+        assert _rows(target, "marts.interactions") == con.execute(
+            "select * from marts.interactions order by all"
+        ).fetchall()
+        root = day_files.parts_root(target)
+        folders = sorted(p.name for p in root.iterdir())
+        assert len(folders) == 2  # the first publish's files are kept for its readers
+        current = day_files.referenced_publishes(_manifest(target))
+        # a day later they go
+        later = dt.datetime.now(dt.UTC) + day_files.KEEP_UNREFERENCED + dt.timedelta(minutes=1)
+        assert day_files.collect_garbage(root, current, now=later) == [
+            f for f in folders if f not in current
+        ]
+        assert sorted(p.name for p in root.iterdir()) == sorted(current)
+        assert sum(r[4] for r in _rows(target, "marts.interactions")) == 190 + 20
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def test_a_publish_that_fails_leaves_the_previous_copy_and_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    con = _warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"})
+    root = day_files.parts_root(target)
+    folders = sorted(os.listdir(root))
+    old = _rows(target, "marts.interactions")
+    note_unpublished(con, dt.date(2025, 1, 1), dt.date(2025, 1, 10))
+    con.execute("update marts.interactions set input_tokens = 0")
+
+    def fail(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("sources.publishing.publish.write_manifest", fail)
+    with pytest.raises(OSError, match="disk full"):
+        publish_copy(con, target, {"run_id": "2"})
+    assert sorted(os.listdir(root)) == folders
+    assert _rows(target, "marts.interactions") == old
+    assert not list(tmp_path.glob(".analytics.duckdb.*"))
+
+
+def test_a_missing_day_file_makes_the_next_publish_a_full_copy(tmp_path: Path):
+    con = _warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"})
+    gone = _manifest(target)["marts.sessions"][dt.date(2025, 1, 3)]
+    (day_files.parts_root(target) / gone.path).unlink()  # a careless clean-up
+    note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 10))
+    publish_copy(con, target, {"run_id": "2"})
+    assert publish_method(target) == "full copy"
+    assert _rows(target, "marts.sessions") == con.execute(
+        "select * from marts.sessions order by all"
+    ).fetchall()
+
+
+def test_a_keyed_publish_writes_no_user_id_or_key_into_the_files(tmp_path: Path):
+    con = _warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"}, pii_key=KEY)
+    files = [p for p in day_files.parts_root(target).rglob("*") if p.is_file()]
+    assert len(files) == 10 + 10 + 2  # interactions, sessions, quarantine days
+    assert KEY not in target.read_bytes().decode("latin-1")
+    with duckdb.connect() as reader:  # values decoded (the files are compressed)
+        for p in files:
+            text = reader.execute(
+                "select string_agg(t::VARCHAR, ' ') from read_parquet(?) t", [str(p)]
+            ).fetchall()[0][0]
+            assert KEY not in text and not re.search(r"\buser\d\b", text), p

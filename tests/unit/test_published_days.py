@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables written inline)
 """The published copy's large relations as immutable per-day Parquet files: a daily publish
 writes only the days it changes, readers of an older catalog keep working, nothing is left
 behind by a failed publish, and the views read back exactly the warehouse's rows and types."""
@@ -71,9 +72,9 @@ def test_the_views_read_back_the_warehouse_rows_and_types(tmp_path: Path):
             ).fetchall()
         )
         for relation in ("marts.interactions", "marts.sessions", "raw.event_quarantine"):
-            published = pub.execute(f"describe {relation}").fetchall()  # noqa: S608
+            published = pub.execute(f"describe {relation}").fetchall()
             assert [r[:2] for r in published] == [
-                r[:2] for r in con.execute(f"describe {relation}").fetchall()  # noqa: S608
+                r[:2] for r in con.execute(f"describe {relation}").fetchall()
             ]
     assert kinds == {
         "marts.interactions": "VIEW",
@@ -100,7 +101,9 @@ def test_a_daily_publish_writes_only_the_days_it_changes(tmp_path: Path):
     before = _manifest(target)
     # the next run changes Jan 10 and adds Jan 11
     note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 11))
-    con.execute("update marts.interactions set input_tokens = 0 where interaction_day = '2025-01-10'")
+    con.execute(
+        "update marts.interactions set input_tokens = 0 where interaction_day = '2025-01-10'"
+    )
     con.execute(
         "insert into marts.interactions select 'e99', 's99', 'user0', date '2025-01-11', 5, "
         "0.5, timestamptz '2025-01-11 10:00:00+00', '{}', []"
@@ -121,13 +124,17 @@ def test_a_daily_publish_writes_only_the_days_it_changes(tmp_path: Path):
         assert new == {dt.date(2025, 1, 10), dt.date(2025, 1, 11)}
     # the quarantine's rows without a day are always rewritten (there is no day to refresh by)
     assert after["raw.event_quarantine"][None] != before["raw.event_quarantine"][None]
-    assert after["raw.event_quarantine"][dt.date(2025, 1, 2)] == before["raw.event_quarantine"][
-        dt.date(2025, 1, 2)
-    ]
+    assert (
+        after["raw.event_quarantine"][dt.date(2025, 1, 2)]
+        == before["raw.event_quarantine"][dt.date(2025, 1, 2)]
+    )
     for relation in ("marts.interactions", "marts.sessions", "raw.event_quarantine"):
-        assert _rows(target, relation) == con.execute(
-            f"select * from {relation} order by all"  # noqa: S608
-        ).fetchall()
+        assert (
+            _rows(target, relation)
+            == con.execute(
+                f"select * from {relation} order by all"  # noqa: S608
+            ).fetchall()
+        )
 
 
 READER = """
@@ -162,9 +169,10 @@ def test_a_reader_of_the_older_catalog_keeps_reading_until_its_files_expire(tmp_
         assert publish_method(target) == "changed days"
         # the open connection still reads the copy it opened, whole; a new one the new copy
         assert ask() == "[(190, 20)]"
-        assert _rows(target, "marts.interactions") == con.execute(
-            "select * from marts.interactions order by all"
-        ).fetchall()
+        assert (
+            _rows(target, "marts.interactions")
+            == con.execute("select * from marts.interactions order by all").fetchall()
+        )
         root = day_files.parts_root(target)
         folders = sorted(p.name for p in root.iterdir())
         assert len(folders) == 2  # the first publish's files are kept for its readers
@@ -213,9 +221,10 @@ def test_a_missing_day_file_makes_the_next_publish_a_full_copy(tmp_path: Path):
     note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 10))
     publish_copy(con, target, {"run_id": "2"})
     assert publish_method(target) == "full copy"
-    assert _rows(target, "marts.sessions") == con.execute(
-        "select * from marts.sessions order by all"
-    ).fetchall()
+    assert (
+        _rows(target, "marts.sessions")
+        == con.execute("select * from marts.sessions order by all").fetchall()
+    )
 
 
 def test_a_keyed_publish_writes_no_user_id_or_key_into_the_files(tmp_path: Path):

@@ -362,6 +362,73 @@ def bench_history(
     }
 
 
+def _size_mb(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 1e6
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def bench_daily_on_history(sessions_per_day: int, days: int, work: Path, query_repeat: int) -> dict:
+    """The daily run of one real new day on `days` days of history built directly in the
+    warehouse (`benchmarks/history.py`): a seed day through `costwatch run`, copied to every
+    other day, a full publish, then the new day through `costwatch run`; analyst queries."""
+    from benchmarks.history import replicate
+    from benchmarks.scale import write_day
+    from sources.publishing.day_files import parts_root
+    from sources.publishing.publish import publish_copy
+
+    home = work / f"direct-{sessions_per_day}x{days}"
+    today = dt.datetime.now(dt.UTC).date()
+    new_day = today - dt.timedelta(days=1)
+    first = new_day - dt.timedelta(days=days)
+    cutoff = first + dt.timedelta(days=days // 2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
+    env |= {
+        "COSTWATCH_HOME": str(home),
+        "COSTWATCH_START_DATE": first.isoformat(),
+        "COSTWATCH_RETENTION_DAYS": str((today - cutoff).days),
+    }
+    with duckdb.connect() as con:
+        write_day(con, home / "events", first, sessions_per_day)
+    seed_s, _ = _timed_run(env, first, first)
+    print(f"  seed day {first} run in {seed_s:.0f} s; copying it to {days - 1} days", flush=True)
+    warehouse, published = home / "warehouse.duckdb", home / "analytics.duckdb"
+    t0 = time.perf_counter()
+    with duckdb.connect(str(warehouse)) as con:
+        rows = replicate(con, first, days, cutoff, progress=lambda m: print(m, flush=True))
+        build_s = time.perf_counter() - t0
+        published.unlink()
+        shutil.rmtree(parts_root(published))
+        con.execute("delete from meta.unpublished_windows")
+        t0 = time.perf_counter()
+        publish_copy(con, published, {"run_id": "history"})
+        full_publish_s = time.perf_counter() - t0
+    print(f"  built in {build_s:.0f} s, published in {full_publish_s:.0f} s", flush=True)
+    with duckdb.connect() as con:
+        write_day(con, home / "events", new_day, sessions_per_day)
+    daily_s, daily_mib = _timed_run(env, new_day, new_day)
+    profile = run_profile(home / "dagster")
+    queries = bench_queries(published, first, new_day, query_repeat)
+    with duckdb.connect(str(published), read_only=True) as con:
+        interactions = con.execute("select count(*) from history.interactions").fetchall()[0][0]
+    out = {
+        "sessions_per_day": sessions_per_day,
+        "days": days,
+        "interactions": interactions,
+        "rows": rows,
+        "build_s": build_s,
+        "full_publish_s": full_publish_s,
+        "warehouse_mb": _size_mb(warehouse),
+        "published_mb": _size_mb(published) + _size_mb(parts_root(published)),
+        "daily_s": daily_s,
+        "daily_mib": daily_mib,
+        "daily_profile": profile,
+        "queries": queries,
+    }
+    shutil.rmtree(home)  # three years at 100x are tens of gigabytes
+    return out
+
+
 def history_lines(results: list[dict]) -> list[str]:
     out = [
         "## A year of history: full rebuild, daily run, analyst queries",

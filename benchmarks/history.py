@@ -1,0 +1,166 @@
+"""A long history built directly in the warehouse, to measure the daily run on top of it.
+
+Replaying a year of JSON through the pipeline takes 35 minutes at 100x the seed, three years
+would take hours and 48 GB of JSON, and the daily run's cost depends on what the warehouse
+holds, not on how it got there. So:
+
+1. one real day (`benchmarks/scale.py`, the same generator as the other benchmarks) goes
+   through `costwatch run`: every table the pipeline writes exists with real rows;
+2. every warehouse table whose rows all belong to that day (a DATE, or a TIMESTAMP column cast
+   to a date, equal to it in every row) gets a copy of those rows for every other day of the
+   history: day and time columns shifted by whole days, the ids of events, sessions and
+   interactions given a per-day suffix (unique, and still joining), users unchanged (the same
+   50,000 users come back, as in the generator). Rows are written day after day, as the daily
+   runs write them (so row groups keep days together, as in a warehouse built by runs);
+3. the archived relations get the days beyond the retention window in `archive`, the others in
+   `marts`, as the archive step leaves them;
+4. the published copy is written from scratch (a full publish, timed).
+
+Tables that do not hold the seed day only (prices, budgets, snapshots of per-user totals,
+monthly tables, file accounting) keep what the seed run wrote: their size does not grow with
+days of history in the same way, and the report says so.
+
+    python benchmarks/history.py HOME --first 2025-01-01 --days 365 --sessions-per-day 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from pathlib import Path
+
+import duckdb
+
+from sources.publishing.archive import ARCHIVED
+from sources.warehouse import ident
+
+# id columns made unique per copied day; every other column keeps its value
+REKEYED = ("event_id", "session_id", "interaction_id", "trace_id", "span_id", "request_id")
+SKIPPED_SCHEMAS = ("meta", "information_schema", "pg_catalog")
+DAYS_PER_STATEMENT = 16
+
+
+def seed_tables(con: duckdb.DuckDBPyConnection, seed: dt.date) -> dict[str, dict[str, str]]:
+    """Tables holding rows of the seed day only: qualified name -> {column: type}."""
+    tables = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database() and table_type = 'BASE TABLE' "
+        "and table_schema not in (select unnest($skip::VARCHAR[])) order by 1, 2",
+        {"skip": list(SKIPPED_SCHEMAS)},
+    ).fetchall()
+    out = {}
+    for schema, table in tables:
+        name = f"{ident(schema)}.{ident(table)}"
+        columns = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_catalog = current_database() and table_schema = $s "
+                "and table_name = $t order by ordinal_position",
+                {"s": schema, "t": table},
+            ).fetchall()
+        )
+        timed = [c for c, t in columns.items() if t == "DATE" or t.startswith("TIMESTAMP")]
+        if not timed or not con.execute(f"select count(*) from {name}").fetchall()[0][0]:  # noqa: S608
+            continue
+        days = ", ".join(f"count(distinct {ident(c)}::DATE), min({ident(c)}::DATE)" for c in timed)
+        row = con.execute(f"select {days} from {name}").fetchall()[0]  # noqa: S608
+        pairs = list(zip(row[::2], row[1::2], strict=True))
+        if any(n == 1 and d == seed for n, d in pairs):
+            out[f"{schema}.{table}"] = columns
+    return out
+
+
+def shifted_select(columns: dict[str, str]) -> str:
+    """The select list of a copy `k` days later."""
+    out = []
+    for c, t in columns.items():
+        q = ident(c)
+        if t == "DATE":
+            out.append(f"{q} + k::INTEGER as {q}")
+        elif t.startswith("TIMESTAMP"):
+            out.append(f"{q} + to_days(k::INTEGER) as {q}")
+        elif c in REKEYED and t == "VARCHAR":
+            out.append(f"{q} || '~' || k as {q}")
+        else:
+            out.append(q)
+    return ", ".join(out)
+
+
+def _day_column(relation: str) -> str | None:
+    _, table = relation.split(".")
+    return ARCHIVED[table][0] if table in ARCHIVED else None
+
+
+def replicate(
+    con: duckdb.DuckDBPyConnection, seed: dt.date, days: int, cutoff: dt.date, progress=print
+) -> dict[str, int]:
+    """Copy the seed day's rows of every seed table to the `days - 1` days after it; archived
+    relations get days before `cutoff` in `archive`, the rest in `marts`. Returns rows per
+    table."""
+    tables = seed_tables(con, seed)
+    rows: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for relation, columns in tables.items():
+        schema, table = relation.split(".")
+        src = f"{ident(schema)}.{ident(table)}"
+        select = shifted_select(columns)
+        day = _day_column(relation) if schema in ("marts", "archive") else None
+        con.execute(f"create temp table seed as select * from {src}")  # noqa: S608
+        for lo in range(1, days, DAYS_PER_STATEMENT):
+            ks = range(lo, min(days, lo + DAYS_PER_STATEMENT))
+            for target, chosen in _targets(schema, table, day, seed, ks, cutoff):
+                con.execute(
+                    f"insert into {target} select {select} from seed, "  # noqa: S608
+                    f"(select unnest($ks::INTEGER[]) as k) order by k",
+                    {"ks": chosen},
+                )
+        con.execute("drop table seed")
+        if day:  # the seed day itself belongs where the archive step would have left it
+            _place_seed(con, table, day, seed, cutoff)
+        rows[relation] = con.execute(f"select count(*) from {src}").fetchall()[0][0]  # noqa: S608
+        progress(f"  {relation}: {rows[relation]:,} rows ({time.perf_counter() - t0:.0f} s)")
+    con.execute("checkpoint")
+    return rows
+
+
+def _targets(
+    schema: str, table: str, day: str | None, seed: dt.date, ks: range, cutoff: dt.date
+) -> list[tuple[str, list[int]]]:
+    if not day:
+        return [(f"{ident(schema)}.{ident(table)}", list(ks))]
+    old = [k for k in ks if seed + dt.timedelta(days=k) < cutoff]
+    new = [k for k in ks if seed + dt.timedelta(days=k) >= cutoff]
+    out = []
+    if old:
+        out.append((f"archive.{ident(table)}", old))
+    if new:
+        out.append((f"marts.{ident(table)}", new))
+    return out
+
+
+def _place_seed(
+    con: duckdb.DuckDBPyConnection, table: str, day: str, seed: dt.date, cutoff: dt.date
+) -> None:
+    src, dst = ("marts", "archive") if seed < cutoff else ("archive", "marts")
+    q = f"{ident(day)} = $seed"
+    con.execute(
+        f"insert into {dst}.{ident(table)} select * from {src}.{ident(table)} where {q}",  # noqa: S608
+        {"seed": seed},
+    )
+    con.execute(f"delete from {src}.{ident(table)} where {q}", {"seed": seed})  # noqa: S608
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("warehouse", type=Path)
+    p.add_argument("--seed", type=dt.date.fromisoformat, required=True)
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--cutoff", type=dt.date.fromisoformat, required=True)
+    args = p.parse_args()
+    with duckdb.connect(str(args.warehouse)) as con:
+        replicate(con, args.seed, args.days, args.cutoff)
+
+
+if __name__ == "__main__":
+    main()

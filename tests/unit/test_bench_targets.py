@@ -1,0 +1,85 @@
+# ruff: noqa: E501  (tables written inline)
+"""The performance targets written to BENCHMARKS.json, from a run's numbers (worked by hand)."""
+
+from benchmarks.targets import target_table, targets
+
+NAMES = ["daily", "user week", "top users", "models", "archived range"]
+
+
+def _direct(days: int, daily_s: float, publish_s: float, p95: list[float], mib: float) -> dict:
+    return {
+        "sessions_per_day": 10_000,
+        "days": days,
+        "daily_s": daily_s,
+        "daily_mib": mib,
+        "daily_profile": {"steps": {"published__analytics_warehouse": publish_s}},
+        "queries": {n: (q / 2, q) for n, q in zip(NAMES, p95, strict=True)},
+    }
+
+
+def _results() -> dict:
+    return {
+        "query_names": NAMES,
+        "ingest": {"project_s": 1.5, "floor_s": 0.5, "lines_s": 0.3},
+        "direct": [
+            _direct(365, 28.0, 2.0, [10, 20, 30, 40, 50], 2_000),
+            _direct(1095, 33.6, 2.4, [15, 99, 120, 1, 600], 3_000),
+            {**_direct(365, 99.0, 9.0, [1] * 5, 9_999), "sessions_per_day": 100},  # not 100x
+        ],
+        "history": [
+            {
+                "sessions_per_day": 10_000,
+                "days": 365,
+                "full_s": 1_400.0,
+                "full_mib": 3_500,
+                "daily_mib": 100,
+            },
+            {
+                "sessions_per_day": 100,
+                "days": 365,
+                "full_s": 9_000.0,
+                "full_mib": 4_000,
+                "daily_mib": 100,
+            },
+        ],
+    }
+
+
+def test_every_target_gets_its_worst_measured_value_and_status():
+    rows = {t["id"]: t for t in targets(_results())}
+    assert list(rows) == [
+        "daily_100x_1y_s", "daily_100x_3y_over_1y", "publish_growth", "ingest_vs_floor",
+        "queries_p95_ms_3y", "archive_query_ms_3y", "peak_mib", "full_rebuild_100x_1y_s",
+    ]  # fmt: skip
+    got = {k: (t["measured"], t["limit"], t["status"]) for k, t in rows.items()}
+    assert got == {
+        "daily_100x_1y_s": (28.0, 30.0, "met"),
+        "daily_100x_3y_over_1y": (1.2, 1.15, "missed"),  # 33.6 / 28
+        "publish_growth": (0.2, 0.15, "missed"),  # 2.4 / 2.0 - 1
+        "ingest_vs_floor": (3.0, 3.0, "met"),  # at the limit is within it
+        "queries_p95_ms_3y": (120.0, 100.0, "missed"),  # the archived range is its own target
+        "archive_query_ms_3y": (600.0, 500.0, "missed"),
+        "peak_mib": (9_999.0, 4096.0, "missed"),  # any run, whatever its size
+        "full_rebuild_100x_1y_s": (1_400.0, 1500.0, "met"),  # the 100x year only
+    }
+    assert {t["unit"] for t in rows.values()} == {"s", "x", "ratio", "ms", "MiB"}
+
+
+def test_a_size_left_out_is_not_measured_rather_than_met():
+    results = _results()
+    results["direct"] = [d for d in results["direct"] if d["days"] != 1095]
+    results["history"] = []
+    rows = {t["id"]: t for t in targets(results)}
+    for k in ("daily_100x_3y_over_1y", "publish_growth", "queries_p95_ms_3y",
+              "archive_query_ms_3y", "full_rebuild_100x_1y_s"):  # fmt: skip
+        assert (rows[k]["measured"], rows[k]["status"]) == (None, "not measured")
+    table = target_table(list(rows.values()), {"ingest_vs_floor": "why"})
+    assert (
+        table[2]
+        == "| `daily_100x_1y_s` | one new 100x day on a year of history | 28.0 s | 30.0 s | met |  |"
+    )
+    assert (
+        "| `publish_growth` | publish time for one day, three years over one, minus 1 | - | +15.0% | not measured |  |"
+        in table
+    )
+    assert table[5].endswith("| 3.00x | 3.00x | met | why |")

@@ -36,8 +36,12 @@ from sources.publishing.archive import ARCHIVED
 from sources.warehouse import ident
 
 # id columns made unique per copied day; every other column keeps its value
-REKEYED = ("event_id", "session_id", "interaction_id", "trace_id", "span_id", "request_id")
+REKEYED = (
+    "event_id", "session_id", "interaction_id", "trace_id", "span_id", "request_id", "dbt_scd_id",
+)  # fmt: skip
 SKIPPED_SCHEMAS = ("meta", "information_schema", "pg_catalog")
+# one row per user or budget scope, rebuilt whole by every run: the seed run's rows stand
+NOT_DAILY = ("marts.user_stats", "marts.budget_status", "marts.budget_alerts")
 DAYS_PER_STATEMENT = 16
 
 
@@ -51,6 +55,8 @@ def seed_tables(con: duckdb.DuckDBPyConnection, seed: dt.date) -> dict[str, dict
     ).fetchall()
     out = {}
     for schema, table in tables:
+        if f"{schema}.{table}" in NOT_DAILY:
+            continue
         name = f"{ident(schema)}.{ident(table)}"
         columns = dict(
             con.execute(
@@ -72,11 +78,14 @@ def seed_tables(con: duckdb.DuckDBPyConnection, seed: dt.date) -> dict[str, dict
 
 
 def shifted_select(columns: dict[str, str]) -> str:
-    """The select list of a copy `k` days later."""
+    """The select list of a copy `k` days later. A snapshot's copies are earlier versions
+    instead, each valid for one day (`k` is then negative), so the seed's rows stay current."""
     out = []
     for c, t in columns.items():
         q = ident(c)
-        if t == "DATE":
+        if c == "dbt_valid_to":
+            out.append(f"dbt_valid_from + to_days(k::INTEGER + 1) as {q}")
+        elif t == "DATE":
             out.append(f"{q} + k::INTEGER as {q}")
         elif t.startswith("TIMESTAMP"):
             out.append(f"{q} + to_days(k::INTEGER) as {q}")
@@ -107,8 +116,11 @@ def replicate(
         select = shifted_select(columns)
         day = _day_column(relation) if schema in ("marts", "archive") else None
         con.execute(f"create temp table seed as select * from {src}")  # noqa: S608
+        snapshot = "dbt_valid_to" in columns
         for lo in range(1, days, DAYS_PER_STATEMENT):
             ks = range(lo, min(days, lo + DAYS_PER_STATEMENT))
+            if snapshot:  # versions before the seed's, oldest first
+                ks = range(lo - days, min(days, lo + DAYS_PER_STATEMENT) - days)
             for target, chosen in _targets(schema, table, day, seed, ks, cutoff):
                 con.execute(
                     f"insert into {target} select {select} from seed, "  # noqa: S608

@@ -369,7 +369,9 @@ def _size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
-def bench_daily_on_history(sessions_per_day: int, days: int, work: Path, query_repeat: int) -> dict:
+def bench_daily_on_history(
+    sessions_per_day: int, days: int, work: Path, query_repeat: int, keep: bool = False
+) -> dict:
     """The daily run of one real new day on `days` days of history built directly in the
     warehouse (`benchmarks/history.py`): a seed day through `costwatch run`, copied to every
     other day, a full publish, then the new day through `costwatch run`; analyst queries."""
@@ -426,7 +428,8 @@ def bench_daily_on_history(sessions_per_day: int, days: int, work: Path, query_r
         "daily_profile": profile,
         "queries": queries,
     }
-    shutil.rmtree(home)  # three years at 100x are tens of gigabytes
+    if not keep:
+        shutil.rmtree(home)  # three years at 100x are tens of gigabytes
     return out
 
 

@@ -1,9 +1,10 @@
 """`costwatch sql`: a read-only query of the analysts' published copy, printed as a table or CSV.
 
 No DuckDB command-line program ships with the Python package (and the one on PyPI does not read
-this DuckDB's file format), so the project offers its own. The connection is read-only and has no
-access to other files (`enable_external_access=false`): a query can read the published marts and
-nothing else, and write nothing.
+this DuckDB's file format), so the project offers its own. The connection is read-only, runs one
+query (a SELECT, DESCRIBE, SHOW or SUMMARIZE: no COPY, ATTACH or SET) and has no access to other
+files (`enable_external_access=false`, except the published copy's own day files,
+`allowed_directories`): a query can read the published marts and nothing else, and write nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 import duckdb
+
+from sources.publishing.day_files import parts_root
 
 
 class QueryError(ValueError):
@@ -28,7 +31,11 @@ def run_query(
         raise QueryError(
             f"{published} does not exist yet: run `costwatch demo` or `costwatch run` first"
         )
+    _only_a_query(sql)
     with duckdb.connect(str(published), read_only=True) as con:
+        # the day files behind the views (sources/publishing/day_files.py), then nothing else
+        parts = str(parts_root(Path(published).resolve())) + "/"
+        con.execute("set allowed_directories = [$parts]", {"parts": parts})
         con.execute("set enable_external_access = false")
         con.execute("set enable_progress_bar = false")
         try:
@@ -48,6 +55,17 @@ def run_query(
         else:
             out.write(_table(rel.columns, rows, max_rows))
     return len(rows)
+
+
+def _only_a_query(sql: str) -> None:
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).splitlines()[0]) from None
+    kinds = [s.type for s in statements]
+    if kinds != [duckdb.StatementType.SELECT]:
+        names = ", ".join(k.name for k in kinds) or "nothing"
+        raise QueryError(f"give one query (SELECT, DESCRIBE, SHOW, SUMMARIZE), not: {names}")
 
 
 def _table(columns: list[str], rows: list[tuple], max_rows: int) -> str:

@@ -240,3 +240,34 @@ def test_a_keyed_publish_writes_no_user_id_or_key_into_the_files(tmp_path: Path)
                 "select string_agg(t::VARCHAR, ' ') from read_parquet(?) t", [str(p)]
             ).fetchall()[0][0]
             assert KEY not in text and not re.search(r"\buser\d\b", text), p
+
+
+def test_costwatch_sql_reads_the_day_files_and_nothing_else(tmp_path: Path):
+    """`costwatch sql` has no access to other files; the published copy's own files it reads.
+    Only a query runs: nothing can write over a day file."""
+    import io
+
+    from sources.publishing.query import QueryError, run_query
+
+    con = _warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"})
+    out = io.StringIO()
+    n = run_query(
+        target, "select sum(input_tokens), count(*) from marts.interactions", True, out=out
+    )
+    assert (n, out.getvalue()) == (1, "sum(input_tokens),count_star()\n190,20\n")
+    day_file = (
+        day_files.parts_root(target) / _manifest(target)["marts.sessions"][dt.date(2025, 1, 1)].path
+    )
+    before = day_file.read_bytes()
+    for statement in (
+        f"copy (select 1 as x) to '{day_file}' (format parquet)",
+        "attach ':memory:' as other",
+        "set threads = 1",
+        "select 1; copy (select 1) to 'x.csv'",
+        f"select * from read_text('{tmp_path / 'w.duckdb'}')",  # noqa: S608
+    ):
+        with pytest.raises(QueryError):
+            run_query(target, statement, out=io.StringIO())
+    assert day_file.read_bytes() == before

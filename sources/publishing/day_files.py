@@ -59,68 +59,113 @@ def read_manifest(pub: duckdb.DuckDBPyConnection, root: Path) -> dict[str, dict]
     return out
 
 
+@dataclass(frozen=True)
+class Partition:
+    """How a relation is split into day files: by its own DATE column `name`, or by `expr`
+    (a DATE expression over its columns) written as an extra column `name` that the view
+    leaves out."""
+
+    name: str
+    expr: str | None = None
+
+    @property
+    def sql(self) -> str:
+        return self.expr or ident(self.name)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What a refresh writes: these days, the rows without a day, and keeps `kept`."""
+
+    days: list[dt.date]
+    kept: dict
+
+
 def days_to_write(
     con: duckdb.DuckDBPyConnection,
     src: str,
-    day: str,
+    part: Partition,
     changed: tuple[dt.date, dt.date],
     previous: dict,
     touched: str | None,
-) -> tuple[str, dict, dict]:
-    """(where clause, its parameters, previous files kept) of a refresh: the changed days, days
-    after the last published one (new, or newly archived), days of `touched` rows and rows
-    without a day are rewritten; published days `src` no longer has at its start (archived)
-    are dropped; every other day keeps its file."""
-    d = ident(day)
+) -> Refresh:
+    """A refresh rewrites the changed days, the last published day and every day after it (new
+    days, newly archived days), the days of `touched` rows, and the rows without a day; it
+    drops published days `src` no longer has at its start (archived); every other day keeps
+    its file. Each set is found with a filter DuckDB prunes by day."""
+    d = part.sql
     lo_src = con.execute(f"select min({d}) from {src}").fetchall()[0][0]  # noqa: S608
     after = max((k for k in previous if k is not None), default=dt.date.min)
-    params = {"lo": changed[0], "hi": changed[1], "after": after}
-    rewritten: set[dt.date] = set()
+    days = {
+        r[0]
+        for r in con.execute(
+            f"select distinct {d} from {src} where {d} >= $after",  # noqa: S608
+            {"after": after},
+        ).fetchall()
+    }
+    span = (changed[1] - changed[0]).days
+    days |= {changed[0] + dt.timedelta(days=i) for i in range(span + 1)}
     if touched:
-        rewritten = {
+        days |= {
             r[0]
             for r in con.execute(
                 f"select distinct {d} from {src} where {touched} and {d} is not null",  # noqa: S608
                 {"lo": changed[0], "hi": changed[1]},
             ).fetchall()
         }
-    params["touched_days"] = sorted(rewritten)
-    where = (
-        f"({d} between $lo and $hi or {d} > $after or {d} is null "
-        f"or {d} in (select unnest($touched_days::DATE[])))"
-    )
     kept = {
         k: f
         for k, f in previous.items()
-        if k is not None
-        and lo_src is not None
-        and lo_src <= k <= after
-        and not changed[0] <= k <= changed[1]
-        and k not in rewritten
+        if k is not None and lo_src is not None and lo_src <= k < after and k not in days
     }
-    return where, params, kept
+    return Refresh(sorted(days), kept)
 
 
 def write_days(
     con: duckdb.DuckDBPyConnection,
+    src: str,
+    select: str,
+    params: dict,
+    part: Partition,
+    root: Path,
+    folder: str,
+    days: list[dt.date] | None,
+) -> list[DayFile]:
+    """Write the rows of `src` of `days` (every row when None; the rows without a day with
+    them) as one Parquet file per day under `root/folder`."""
+    extra = f", {part.expr} as {ident(part.name)}" if part.expr else ""
+    query = f"select {select}{extra} from {src}"  # noqa: S608 (identifiers quoted, key bound)
+    if days is None:
+        return _copy(con, query, params, part, root, f"{folder}/all")
+    if not days:
+        chosen: list[DayFile] = []
+    else:
+        where = f" where {part.sql} between $first and $last and list_contains($days, {part.sql})"
+        bounds = {"first": days[0], "last": days[-1], "days": days}
+        chosen = _copy(con, query + where, {**params, **bounds}, part, root, f"{folder}/days")
+    nulls = f" where {part.sql} is null"
+    return chosen + _copy(con, query + nulls, params, part, root, f"{folder}/none")
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection,
     query: str,
     params: dict,
-    day: str,
+    part: Partition,
     root: Path,
     folder: str,
 ) -> list[DayFile]:
-    """Write the rows of `query` as one Parquet file per day under `root/folder`."""
     out = root / folder
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = con.execute(
         f"copy ({query}) to {_literal(str(out))} "
-        f"(format parquet, partition_by ({ident(day)}), return_stats, "
+        f"(format parquet, partition_by ({ident(part.name)}), return_stats, "
         "filename_pattern 'part_{i}')",
         params,
     ).fetchall()
     files = []
     for filename, count, *_rest in rows:
-        value = _rest[3].get(day)  # partition_keys
+        value = _rest[3].get(part.name)  # partition_keys
         files.append(
             DayFile(
                 dt.date.fromisoformat(value) if value is not None else None,
@@ -135,7 +180,7 @@ def create_view(
     con: duckdb.DuckDBPyConnection,
     dst: str,
     columns: dict[str, str],
-    day: str,
+    part: Partition,
     root: Path,
     files: list[DayFile],
 ) -> None:
@@ -143,7 +188,7 @@ def create_view(
     paths = ", ".join(_literal(str(root / f.path)) for f in sorted(files, key=lambda f: f.path))
     source = (
         f"read_parquet([{paths}], hive_partitioning = true, "
-        f"hive_types = {{{_literal(day)}: {_literal(columns[day])}}})"
+        f"hive_types = {{{_literal(part.name)}: 'DATE'}})"
     )
     read = {r[0]: r[1] for r in con.execute(f"describe select * from {source}").fetchall()}  # noqa: S608
     select = ", ".join(
@@ -166,7 +211,12 @@ def write_manifest(con: duckdb.DuckDBPyConnection, catalog: str, files: dict[str
         "(relation VARCHAR, day DATE, path VARCHAR, row_count BIGINT)"
     )
     if rows:
-        con.executemany(f"insert into {catalog}.{MANIFEST} values (?, ?, ?, ?)", rows)  # noqa: S608
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        con.execute(
+            f"insert into {catalog}.{MANIFEST} select unnest($r), unnest($d::DATE[]), "
+            "unnest($p), unnest($n::BIGINT[])",
+            {"r": columns[0], "d": columns[1], "p": columns[2], "n": columns[3]},
+        )
 
 
 def collect_garbage(root: Path, referenced: set[str], now: dt.datetime | None = None) -> list[str]:

@@ -20,6 +20,7 @@ import duckdb
 from sources.publishing.archive import ARCHIVED
 from sources.publishing.day_files import (
     DayFile,
+    Partition,
     collect_garbage,
     create_view,
     days_to_write,
@@ -74,12 +75,18 @@ def _unpublished_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date
     return (lo, hi)
 
 
-# The large published relations and their day column: published as per-day Parquet files.
-DAY_COLUMNS: dict[tuple[str, str], str] = {
-    (schema, r): day for r, (day, _) in ARCHIVED.items() for schema in ("marts", "archive")
+# The large published relations, split into per-day Parquet files: by their day column, and the
+# per-user snapshot by the day a version was closed (closed versions never change; the current
+# ones, without that day, are rewritten each time)
+DAY_COLUMNS: dict[tuple[str, str], Partition] = {
+    (schema, r): Partition(day)
+    for r, (day, _) in ARCHIVED.items()
+    for schema in ("marts", "archive")
 } | {
-    ("marts", "focus_costs"): "x_charge_day",
-    ("raw", "event_quarantine"): "event_day",
+    ("marts", "focus_costs"): Partition("x_charge_day"),
+    ("marts", "daily_stats"): Partition("day"),
+    ("raw", "event_quarantine"): Partition("event_day"),
+    ("snapshots", "user_stats_snapshot"): Partition("closed_day", "dbt_valid_to::DATE"),
 }
 
 
@@ -205,14 +212,14 @@ def _write_copy(
             src = f"{ident(schema)}.{ident(table)}"
             dst = f"publish_target.{ident(schema)}.{ident(table)}"
             name = f"{schema}.{table}"
-            day = DAY_COLUMNS.get((schema, table))
-            if day not in table_columns(con, schema, table):  # not day-keyed (yet): whole
+            part = DAY_COLUMNS.get((schema, table))
+            if not _splittable(con, schema, table, part):  # not day-keyed (yet): whole
                 # Identifiers come from information_schema (quoted); the key is a bound parameter.
                 con.execute(f"create table {dst} as select {select} from {src}", params)  # noqa: S608
                 counts[name] = con.execute(f"select count(*) from {dst}").fetchall()[0][0]  # noqa: S608
                 continue
             files[name] = _write_relation_days(
-                con, src, dst, select, params, day, root, f"{publish_id}/{name}",
+                con, src, dst, select, params, part, root, f"{publish_id}/{name}",
                 changed, (previous or {}).get(name, {}), TOUCHED.get((schema, table)),
             )  # fmt: skip
             counts[name] = sum(f.rows for f in files[name])
@@ -226,13 +233,24 @@ def _write_copy(
     return counts, files
 
 
+def _splittable(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, part: Partition | None
+) -> bool:
+    columns = table_columns(con, schema, table)
+    if part is None:
+        return False
+    if part.expr is None:
+        return part.name in columns
+    return part.name not in columns and "dbt_valid_to" in columns
+
+
 def _write_relation_days(
     con: duckdb.DuckDBPyConnection,
     src: str,
     dst: str,
     select: str,
     params: dict,
-    day: str,
+    part: Partition,
     root: Path,
     folder: str,
     changed: tuple[dt.date, dt.date] | None,
@@ -243,14 +261,15 @@ def _write_relation_days(
     others) and its view in the catalog; an empty relation is an empty table instead."""
     query = f"select {select} from {src}"  # noqa: S608 (identifiers quoted, key bound)
     columns = published_columns(con, query, params)
-    kept: dict = {}
-    where, where_params = "true", {}
-    if changed is not None:
-        where, where_params, kept = days_to_write(con, src, day, changed, previous, touched)
-    new = write_days(con, f"{query} where {where}", {**params, **where_params}, day, root, folder)
-    day_files = sorted([*kept.values(), *new], key=lambda f: (f.day is None, f.day or dt.date.min))
+    if changed is None:
+        day_files = write_days(con, src, select, params, part, root, folder, None)
+    else:
+        refresh = days_to_write(con, src, part, changed, previous, touched)
+        new = write_days(con, src, select, params, part, root, folder, refresh.days)
+        day_files = [*refresh.kept.values(), *new]
+    day_files.sort(key=lambda f: (f.day is None, f.day or dt.date.min))
     if day_files:
-        create_view(con, dst, columns, day, root, day_files)
+        create_view(con, dst, columns, part, root, day_files)
     else:
         con.execute(f"create table {dst} as {query} limit 0", params)
     return day_files

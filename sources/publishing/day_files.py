@@ -67,6 +67,9 @@ class Partition:
 
     name: str
     expr: str | None = None
+    # the day of the run that wrote a row (not the day of the data): a later run the same day
+    # adds rows to the last published day, so it is written again
+    by_run_day: bool = False
 
     @property
     def sql(self) -> str:
@@ -89,8 +92,9 @@ def days_to_write(
     previous: dict,
     touched: str | None,
 ) -> Refresh:
-    """A refresh rewrites the changed days, the last published day and every day after it (new
-    days, newly archived days), the days of `touched` rows, and the rows without a day; it
+    """A refresh rewrites the changed days, every day after the last published one (new days,
+    newly archived days; and that day itself when days are run days), the days of `touched`
+    rows, and the rows without a day; it
     drops published days `src` no longer has at its start (archived); every other day keeps
     its file. Each set is found with a filter DuckDB prunes by day."""
     d = part.sql
@@ -99,7 +103,7 @@ def days_to_write(
     days = {
         r[0]
         for r in con.execute(
-            f"select distinct {d} from {src} where {d} >= $after",  # noqa: S608
+            f"select distinct {d} from {src} where {d} {'>=' if part.by_run_day else '>'} $after",  # noqa: S608
             {"after": after},
         ).fetchall()
     }
@@ -116,7 +120,7 @@ def days_to_write(
     kept = {
         k: f
         for k, f in previous.items()
-        if k is not None and lo_src is not None and lo_src <= k < after and k not in days
+        if k is not None and lo_src is not None and lo_src <= k <= after and k not in days
     }
     return Refresh(sorted(days), kept)
 

@@ -86,7 +86,9 @@ DAY_COLUMNS: dict[tuple[str, str], Partition] = {
     ("marts", "focus_costs"): Partition("x_charge_day"),
     ("marts", "daily_stats"): Partition("day"),
     ("raw", "event_quarantine"): Partition("event_day"),
-    ("snapshots", "user_stats_snapshot"): Partition("closed_day", "dbt_valid_to::DATE"),
+    ("snapshots", "user_stats_snapshot"): Partition(
+        "closed_day", "dbt_valid_to::DATE", by_run_day=True
+    ),
 }
 
 

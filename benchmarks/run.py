@@ -433,6 +433,18 @@ def bench_daily_on_history(
     return out
 
 
+def query_lines(results: list[dict]) -> list[str]:
+    """Analyst queries of each measured history, p50 / p95."""
+    names = list(ANALYST_QUERIES)
+    out = ["", "Analyst queries on the published copy, ms (p50 / p95):", ""]
+    out.append("| sessions/day x days | " + " | ".join(names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    for r in results:
+        cells = [f"{r['queries'][n][0]:.1f} / {r['queries'][n][1]:.1f}" for n in names]
+        out.append(f"| {r['sessions_per_day']:,} x {r['days']} | " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
 def history_lines(results: list[dict]) -> list[str]:
     out = [
         "## A year of history: full rebuild, daily run, analyst queries",
@@ -474,14 +486,7 @@ def history_lines(results: list[dict]) -> list[str]:
             f"| {r['sessions_per_day']:,} x {r['days']} | {r['warehouse_mb']:,.0f} MB / "
             f"{r['published_mb']:,.0f} MB | " + " | ".join(cells) + " |"
         )
-    out += ["", "Analyst queries on the published copy, ms (p50 / p95):", ""]
-    names = list(ANALYST_QUERIES)
-    out.append("| sessions/day x days | " + " | ".join(names) + " |")
-    out.append("|---|" + "---|" * len(names))
-    for r in results:
-        cells = [f"{r['queries'][n][0]:.1f} / {r['queries'][n][1]:.1f}" for n in names]
-        out.append(f"| {r['sessions_per_day']:,} x {r['days']} | " + " | ".join(cells) + " |")
-    return [*out, ""]
+    return [*out, *query_lines(results)]
 
 
 def direct_lines(results: list[dict]) -> list[str]:
@@ -509,14 +514,17 @@ def direct_lines(results: list[dict]) -> list[str]:
             f"{r['build_s']:.0f} s / {r['full_publish_s']:.0f} s | {r['daily_s']:.1f} s | "
             f"{r['daily_mib']:,.0f} MiB | " + " | ".join(cells) + " |"
         )
-    names = list(ANALYST_QUERIES)
-    out += ["", "Analyst queries on the published copy, ms (p50 / p95):", ""]
-    out.append("| sessions/day x days | " + " | ".join(names) + " |")
-    out.append("|---|" + "---|" * len(names))
-    for r in results:
-        cells = [f"{r['queries'][n][0]:.1f} / {r['queries'][n][1]:.1f}" for n in names]
-        out.append(f"| {r['sessions_per_day']:,} x {r['days']} | " + " | ".join(cells) + " |")
-    return [*out, ""]
+    return [*out, *query_lines(results)]
+
+
+def _by_status(rows: list[dict]) -> str:
+    """'met: `a`, `b`; missed: `c`; not measured: `d`.'"""
+    parts = []
+    for status in ("met", "missed", "not measured"):
+        ids = [f"`{t['id']}`" for t in rows if t["status"] == status]
+        if ids:
+            parts.append(f"{status}: {', '.join(ids)}")
+    return "; ".join(parts) + "."
 
 
 def target_lines(results: dict) -> list[str]:
@@ -549,8 +557,7 @@ def target_lines(results: dict) -> list[str]:
     out = [
         "## Targets",
         "",
-        f"{sum(t['status'] == 'met' for t in rows)} of {len(rows)} met "
-        f"({', '.join(t['id'] for t in rows if t['status'] != 'met') or 'none'} not).",
+        _by_status(rows),
         "",
         *target_table([kept[k] for k in kept], notes),
     ]

@@ -1,0 +1,69 @@
+"""The long-history builder of the benchmarks: one seed day copied to every other day, on a
+real DuckDB warehouse, with values worked out by hand."""
+
+import datetime as dt
+
+import duckdb
+
+from benchmarks.history import replicate, seed_tables
+
+SEED = dt.date(2025, 1, 1)
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("create schema marts; create schema archive; create schema raw")
+    con.execute("create schema snapshots; create schema meta")
+    con.execute(
+        "create table marts.interactions as select * from (values "
+        "('e1', 's1', 'u1', date '2025-01-01', timestamp '2025-01-01 10:00', 5), "
+        "('e2', 's1', 'u1', date '2025-01-01', timestamp '2025-01-01 23:59', 7)) "
+        "t(event_id, session_id, user_id, interaction_day, occurred_at, input_tokens)"
+    )
+    con.execute("create table archive.interactions as select * from marts.interactions limit 0")
+    con.execute("create table raw.llm_prices as select date '2024-06-01' as effective_from")
+    con.execute(
+        "create table marts.user_stats as select 'u1' as user_id, "
+        "timestamp '2025-01-01 10:00' as first_seen_at"
+    )
+    con.execute(
+        "create table snapshots.user_stats_snapshot as select 'u1' as user_id, 12 as tokens, "
+        "'x1' as dbt_scd_id, timestamp '2025-01-01 10:00' as first_seen_at, "
+        "timestamp '2025-01-02 03:00' as dbt_valid_from, NULL::TIMESTAMP as dbt_valid_to"
+    )
+    con.execute("create table meta.unpublished_windows as select date '2025-01-01' as start_day")
+    return con
+
+
+def test_only_tables_of_the_seed_day_alone_are_copied():
+    con = _warehouse()
+    assert sorted(seed_tables(con, SEED)) == ["marts.interactions", "snapshots.user_stats_snapshot"]
+
+
+def test_days_are_shifted_ids_made_unique_and_old_days_archived():
+    con = _warehouse()
+    rows = replicate(con, SEED, days=4, cutoff=dt.date(2025, 1, 3), progress=lambda _: None)
+    assert rows == {"marts.interactions": 4, "snapshots.user_stats_snapshot": 4}
+    assert con.execute("select * from archive.interactions order by all").fetchall() == [
+        ("e1", "s1", "u1", dt.date(2025, 1, 1), dt.datetime(2025, 1, 1, 10), 5),
+        ("e1~1", "s1~1", "u1", dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 10), 5),
+        ("e2", "s1", "u1", dt.date(2025, 1, 1), dt.datetime(2025, 1, 1, 23, 59), 7),
+        ("e2~1", "s1~1", "u1", dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 23, 59), 7),
+    ]
+    assert con.execute("select * from marts.interactions order by all").fetchall() == [
+        ("e1~2", "s1~2", "u1", dt.date(2025, 1, 3), dt.datetime(2025, 1, 3, 10), 5),
+        ("e1~3", "s1~3", "u1", dt.date(2025, 1, 4), dt.datetime(2025, 1, 4, 10), 5),
+        ("e2~2", "s1~2", "u1", dt.date(2025, 1, 3), dt.datetime(2025, 1, 3, 23, 59), 7),
+        ("e2~3", "s1~3", "u1", dt.date(2025, 1, 4), dt.datetime(2025, 1, 4, 23, 59), 7),
+    ]
+    # the snapshot gets earlier versions, each valid for one day; the seed's stays current
+    assert con.execute(
+        "select dbt_scd_id, dbt_valid_from, dbt_valid_to from snapshots.user_stats_snapshot "
+        "order by dbt_valid_from"
+    ).fetchall() == [
+        ("x1~-3", dt.datetime(2024, 12, 30, 3), dt.datetime(2024, 12, 31, 3)),
+        ("x1~-2", dt.datetime(2024, 12, 31, 3), dt.datetime(2025, 1, 1, 3)),
+        ("x1~-1", dt.datetime(2025, 1, 1, 3), dt.datetime(2025, 1, 2, 3)),
+        ("x1", dt.datetime(2025, 1, 2, 3), None),
+    ]
+    assert con.execute("select count(*) from marts.user_stats").fetchall() == [(1,)]

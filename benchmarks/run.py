@@ -734,6 +734,13 @@ def main() -> int:
             "query_names": list(ANALYST_QUERIES),
             "measured_at": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
         }
+        if args.keep_history and last.exists():  # read before this run's first write
+            previous = json.loads(last.read_text())
+            results["history"] = previous["results"].get("history", [])
+            results["history_measured_at"] = previous["results"].get(
+                "history_measured_at", previous["results"].get("measured_at")
+            )
+            args.history = previous["args"]["history"]
         results["startup"] = bench_startup(args.repeat)
         print(f"startup: {results['startup']}", flush=True)
         results["ingest"] = bench_ingest(home / "events", home, args.repeat)
@@ -741,13 +748,6 @@ def main() -> int:
         results["pricing"] = bench_pricing(events, home, args.repeat)
         print(f"pricing: {results['pricing']}", flush=True)
         write_report(args, len(events), size_mb, results)
-        if args.keep_history and last.exists():
-            saved = json.loads(last.read_text())["results"]
-            results["history"] = saved.get("history", [])
-            results["history_measured_at"] = saved.get(
-                "history_measured_at", saved.get("measured_at")
-            )
-            args.history = json.loads(last.read_text())["args"]["history"]
         for spec in filter(None, "" if args.keep_history else args.history.split(",")):
             sessions, days = (int(x) for x in spec.split("x"))
             print(f"history {spec}: generating and running", flush=True)

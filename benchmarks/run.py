@@ -561,6 +561,7 @@ def target_lines(results: dict) -> list[str]:
     if results.get("history"):
         notes["full_rebuild_100x_1y_s"] = (
             f"measured {results.get('history_measured_at', results['measured_at'])}"
+            + (" and kept (`--keep-history`)" if results.get("history_measured_at") else "")
         )
     kept = {t["id"]: t for t in rows}
     out = [
@@ -611,7 +612,8 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         "",
         f"Written by `benchmarks/run.py --calls {args.calls} --repeat {args.repeat} "
         f"--history '{args.history}' --direct '{args.direct}' "
-        f"--full-chunk-days {args.full_chunk_days}` on "
+        + ("--keep-history " if results.get("history_measured_at") else "")
+        + f"--full-chunk-days {args.full_chunk_days}` on "
         f"{results['measured_at']} UTC. Rerun with `make bench`"
         + ("" if results["complete"] else " (run still in progress when this was written)")
         + ".",

@@ -20,7 +20,10 @@ Tables that do not hold the seed day only (prices, budgets, snapshots of per-use
 monthly tables, file accounting) keep what the seed run wrote: their size does not grow with
 days of history in the same way, and the report says so.
 
-    python benchmarks/history.py HOME --first 2025-01-01 --days 365 --sessions-per-day 10000
+    python benchmarks/history.py WAREHOUSE --seed 2025-01-01 --days 365 --cutoff 2025-07-02
+
+(`make bench` runs these steps and then the measured daily run:
+`benchmarks/run.py::bench_daily_on_history`.)
 """
 
 from __future__ import annotations

@@ -31,6 +31,12 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def literal(text: str) -> str:
+    """A SQL string literal, for the statements that take no bound parameters (COPY TO, ATTACH,
+    a view's file list)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def table_columns(
     con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str | None = None
 ) -> dict[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from sources.warehouse import ident
+from sources.warehouse import ident, literal
 
 # how long files that no catalog names any more are kept: the longest a reader can keep a
 # connection to an older catalog open and still query it (reconnecting reads the newest)
@@ -43,10 +43,6 @@ def new_publish_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def read_manifest(pub: duckdb.DuckDBPyConnection, root: Path) -> dict[str, dict] | None:
     """relation -> {day: DayFile} of a published catalog; None when a file it names is gone."""
     out: dict[str, dict] = {}
@@ -67,6 +63,7 @@ class Partition:
 
     name: str
     expr: str | None = None
+    reads: str | None = None  # the column `expr` reads
     # the day of the run that wrote a row (not the day of the data): a later run the same day
     # adds rows to the last published day, so it is written again
     by_run_day: bool = False
@@ -74,6 +71,12 @@ class Partition:
     @property
     def sql(self) -> str:
         return self.expr or ident(self.name)
+
+    def applies_to(self, columns: dict[str, str]) -> bool:
+        """The relation has what the split reads (and no column of the extra one's name)."""
+        if self.expr is None:
+            return self.name in columns
+        return self.reads in columns and self.name not in columns
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,9 @@ def days_to_write(
 ) -> Refresh:
     """A refresh rewrites the changed days, every day after the last published one (new days,
     newly archived days; and that day itself when days are run days), the days of `touched`
-    rows, and the rows without a day; it
-    drops published days `src` no longer has at its start (archived); every other day keeps
-    its file. Each set is found with a filter DuckDB prunes by day."""
+    rows, and the rows without a day; it drops published days `src` no longer has at its start
+    (archived); every other day keeps its file. Each set is found with a filter DuckDB prunes
+    by day."""
     d = part.sql
     lo_src = con.execute(f"select min({d}) from {src}").fetchall()[0][0]  # noqa: S608
     after = max((k for k in previous if k is not None), default=dt.date.min)
@@ -162,14 +165,15 @@ def _copy(
     out = root / folder
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = con.execute(
-        f"copy ({query}) to {_literal(str(out))} "
+        f"copy ({query}) to {literal(str(out))} "
         f"(format parquet, partition_by ({ident(part.name)}), return_stats, "
         "filename_pattern 'part_{i}')",
         params,
     ).fetchall()
     files = []
-    for filename, count, *_rest in rows:
-        value = _rest[3].get(part.name)  # partition_keys
+    # RETURN_STATS: filename, count, file size, footer size, column statistics, partition keys, ...
+    for filename, count, _size, _footer, _stats, keys, *_ in rows:
+        value = keys.get(part.name)
         files.append(
             DayFile(
                 dt.date.fromisoformat(value) if value is not None else None,
@@ -189,10 +193,10 @@ def create_view(
     files: list[DayFile],
 ) -> None:
     """A view over exactly `files` with the columns of `columns` (name -> type) in order."""
-    paths = ", ".join(_literal(str(root / f.path)) for f in sorted(files, key=lambda f: f.path))
+    paths = ", ".join(literal(str(root / f.path)) for f in sorted(files, key=lambda f: f.path))
     source = (
         f"read_parquet([{paths}], hive_partitioning = true, "
-        f"hive_types = {{{_literal(part.name)}: 'DATE'}})"
+        f"hive_types = {{{literal(part.name)}: 'DATE'}})"
     )
     read = {r[0]: r[1] for r in con.execute(f"describe select * from {source}").fetchall()}  # noqa: S608
     select = ", ".join(
@@ -244,10 +248,6 @@ def remove_publish(root: Path, publish_id: str) -> None:
     shutil.rmtree(root / publish_id, ignore_errors=True)
 
 
-def referenced_publishes(files: dict[str, list[DayFile]] | dict[str, dict]) -> set[str]:
-    """The publish folders the files of a catalog (lists or a manifest) are in."""
-    return {
-        Path(f.path).parts[0]
-        for fs in files.values()
-        for f in (fs.values() if isinstance(fs, dict) else fs)
-    }
+def referenced_publishes(files: dict[str, list[DayFile]]) -> set[str]:
+    """The publish folders the day files of a catalog are in."""
+    return {Path(f.path).parts[0] for fs in files.values() for f in fs}

@@ -34,7 +34,7 @@ from sources.publishing.day_files import (
     write_manifest,
 )
 from sources.publishing.pseudonyms import Pseudonymisation, key_fingerprint, select_list
-from sources.warehouse import UNPUBLISHED, ident, table_columns
+from sources.warehouse import UNPUBLISHED, ident, literal, table_columns
 
 PUBLISHED_SCHEMAS = ("marts", "archive", "snapshots")
 
@@ -87,7 +87,7 @@ DAY_COLUMNS: dict[tuple[str, str], Partition] = {
     ("marts", "daily_stats"): Partition("day"),
     ("raw", "event_quarantine"): Partition("event_day"),
     ("snapshots", "user_stats_snapshot"): Partition(
-        "closed_day", "dbt_valid_to::DATE", by_run_day=True
+        "closed_day", "dbt_valid_to::DATE", reads="dbt_valid_to", by_run_day=True
     ),
 }
 
@@ -205,7 +205,7 @@ def _write_copy(
     counts: dict[str, int] = {}
     files: dict[str, list[DayFile]] = {}
     # ATTACH takes no bound parameters; the path is ours (configuration), quoted as a literal.
-    con.execute(f"attach '{str(tmp).replace(chr(39), chr(39) * 2)}' as publish_target")
+    con.execute(f"attach {literal(str(tmp))} as publish_target")
     try:
         for schema, table in relations:
             con.execute(f"create schema if not exists publish_target.{ident(schema)}")
@@ -215,7 +215,7 @@ def _write_copy(
             dst = f"publish_target.{ident(schema)}.{ident(table)}"
             name = f"{schema}.{table}"
             part = DAY_COLUMNS.get((schema, table))
-            if not _splittable(con, schema, table, part):  # not day-keyed (yet): whole
+            if part is None or not part.applies_to(table_columns(con, schema, table)):
                 # Identifiers come from information_schema (quoted); the key is a bound parameter.
                 con.execute(f"create table {dst} as select {select} from {src}", params)  # noqa: S608
                 counts[name] = con.execute(f"select count(*) from {dst}").fetchall()[0][0]  # noqa: S608
@@ -233,17 +233,6 @@ def _write_copy(
     finally:
         con.execute("detach publish_target")
     return counts, files
-
-
-def _splittable(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, part: Partition | None
-) -> bool:
-    columns = table_columns(con, schema, table)
-    if part is None:
-        return False
-    if part.expr is None:
-        return part.name in columns
-    return part.name not in columns and "dbt_valid_to" in columns
 
 
 def _write_relation_days(

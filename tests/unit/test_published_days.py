@@ -174,7 +174,8 @@ def test_a_reader_of_the_older_catalog_keeps_reading_until_its_files_expire(tmp_
         root = day_files.parts_root(target)
         folders = sorted(p.name for p in root.iterdir())
         assert len(folders) == 2  # the first publish's files are kept for its readers
-        current = day_files.referenced_publishes(_manifest(target))
+        manifest = _manifest(target)
+        current = day_files.referenced_publishes({r: list(d.values()) for r, d in manifest.items()})
         # a day later they go
         later = dt.datetime.now(dt.UTC) + day_files.KEEP_UNREFERENCED + dt.timedelta(minutes=1)
         assert day_files.collect_garbage(root, current, now=later) == [

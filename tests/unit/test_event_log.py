@@ -95,6 +95,9 @@ def _quarantine(con) -> list[tuple]:
             "out_of_range:amount_usd",
         ),
         (json.dumps({**BASE, "type": "feedback", "rating": 9}), "out_of_range:rating"),
+        # beyond the column's INTEGER: quarantined, not a failed run
+        (json.dumps({**BASE, "type": "feedback", "rating": 10**10}), "out_of_range:rating"),
+        (json.dumps({**BASE, "type": "feedback", "rating": 2**63 - 1}), "out_of_range:rating"),
         (
             json.dumps({**BASE, "type": "feedback", "quality_score": 101}),
             "out_of_range:quality_score",

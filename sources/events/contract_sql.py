@@ -248,6 +248,18 @@ FAST_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 _ENVELOPE_KINDS = {name: "string" for name in ENVELOPE_REQUIRED}
+# the fast path unnests the fields next to the line's own columns: no field may share a name
+assert not {*ALL_PATH_FIELDS} & {
+    "source_file",
+    "line_no",
+    "line",
+    "sentinel_reason",
+    "is_blank",
+    "is_json",
+    "is_object",
+    "types",
+    "is_fast",
+}
 
 
 def _kind(name: str) -> str:
@@ -342,21 +354,25 @@ def _fast_path_sql() -> str:
         + "}"
     )
     types = ",\n    ".join(f"types[{i + 1}] as {_t(n)}" for i, n in enumerate(ALL_PATH_FIELDS))
+
+    def s(name: str) -> str:  # a field's column of the unnested struct
+        return f'"{name}"'
+
     values = []
     for f in ALL_FIELDS:
         if _transform_type(f) == "VARCHAR" and f.kind == "number":
-            values.append(
-                f"{_decimal_from_text(f's.{f.name}', f's.{f.name}', f.sql_type)} as {_x(f.name)}"
-            )
+            values.append(f"{_decimal_from_text(s(f.name), s(f.name), f.sql_type)} as {_x(f.name)}")
         else:
-            values.append(f"s.{f.name} as {_x(f.name)}")
-    values += [f"try_cast(s.{f.name} as DOUBLE) as n_{f.name}" for f in NUMERIC_FIELDS]
-    values += [f"s.{n} as {_x(n)}" for n in ENVELOPE_REQUIRED]
-    values.append(f"s.metadata as {_v('metadata')}")
+            values.append(f"{s(f.name)} as {_x(f.name)}")
+    values += [f"try_cast({s(f.name)} as DOUBLE) as n_{f.name}" for f in NUMERIC_FIELDS]
+    values += [f"{s(n)} as {_x(n)}" for n in ENVELOPE_REQUIRED]
+    values.append(f"{s('metadata')} as {_v('metadata')}")
     value_list = ",\n    ".join(values)
+    # unnested at once: a struct column read field by field is transformed again for each field
+    # (and `routed` is materialized for the same reason: each `types[i]` would type the line again)
     return f"""
-fast_typed as materialized (
-  select *, json_transform(case when is_fast then line end, {_q(struct)}) as s
+fast_typed as (
+  select *, unnest(json_transform(case when is_fast then line end, {_q(struct)}))
   from routed where is_fast
 ),
 fast as (

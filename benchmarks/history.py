@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from sources.events.tables import event_id_hash_sql
 from sources.publishing.archive import ARCHIVED
 from sources.warehouse import ident
 
@@ -42,6 +43,8 @@ from sources.warehouse import ident
 REKEYED = (
     "event_id", "session_id", "interaction_id", "trace_id", "span_id", "request_id", "dbt_scd_id",
 )  # fmt: skip
+# columns computed from a rekeyed one: computed again from the copy's key
+DERIVED = {"event_id_hash": ("event_id", event_id_hash_sql)}
 SKIPPED_SCHEMAS = ("meta", "information_schema", "pg_catalog")
 # one row per user or budget scope, rebuilt whole by every run: the seed run's rows stand
 NOT_DAILY = ("marts.user_stats", "marts.budget_status", "marts.budget_alerts")
@@ -93,10 +96,17 @@ def shifted_select(columns: dict[str, str]) -> str:
         elif t.startswith("TIMESTAMP"):
             out.append(f"{q} + to_days(k::INTEGER) as {q}")
         elif c in REKEYED and t == "VARCHAR":
-            out.append(f"{q} || '~' || k as {q}")
+            out.append(f"{_rekeyed(c)} as {q}")
+        elif c in DERIVED:
+            source, compute = DERIVED[c]
+            out.append(f"{compute(_rekeyed(source))} as {q}")
         else:
             out.append(q)
     return ", ".join(out)
+
+
+def _rekeyed(column: str) -> str:
+    return f"{ident(column)} || '~' || k"
 
 
 def _day_column(relation: str) -> str | None:

@@ -1,8 +1,8 @@
 """The application event-log contract (shared/contracts/app-events.md, v1) as data.
 
 Everything that validates or loads events reads these tables, so the contract lives in one place:
-the SQL validator in `sources.events.log` is generated from them, and the sample-data generator
-and the tests use them to know which fields exist.
+the SQL validator (`contract_sql.py`, `parsing.py`) is generated from them, and the sample-data
+generator and the tests use them to know which fields exist.
 """
 
 from __future__ import annotations

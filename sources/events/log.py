@@ -26,14 +26,20 @@ from sources.events.contract import (
     EVENT_TYPES,
     known_keys,
 )
-from sources.events.contract_sql import TYPED_COLUMNS, parse_sql, ts_bounds
+from sources.events.contract_sql import TYPED_COLUMNS, ts_bounds
 from sources.events.files import (
     EventFile,
     ReadLimits,
     discover_files,
 )
+from sources.events.parsing import parse_sql
 from sources.events.reading import files_to_read, load_lines
-from sources.events.tables import FROM_EVENT_LOG, FROM_OPENTELEMETRY, ensure_tables
+from sources.events.tables import (
+    FROM_EVENT_LOG,
+    FROM_OPENTELEMETRY,
+    ensure_tables,
+    event_id_hash_sql,
+)
 from sources.otel.translate import Translation, ancestry_files
 from sources.warehouse import transaction
 
@@ -100,15 +106,7 @@ def ingest_range(
     )
     params = {"start": start_day, "end": end_day}
     # Winner per event_id among the lines read and the rows already stored for other days.
-    con.execute(
-        """
-        create or replace temp table stored_copies as
-        select event_id, occurred_at, source_file, line_no, event_day from raw.app_events
-        where event_day not between $start and $end
-          and event_id in (select event_id from attributed where reason is null)
-        """,
-        params,
-    )
+    _find_stored_copies(con, start_day, end_day)
     con.execute(
         """
         create or replace temp table ranked as
@@ -160,7 +158,8 @@ def ingest_range(
                         else json_merge_patch(x.extra, coalesce(a.explicit_metadata, '{{}}'))
                    end as metadata,
                    a.source_file, a.line_no, $ingested_at,
-                   case when m.is_otlp then $otel else $event_log end
+                   case when m.is_otlp then $otel else $event_log end,
+                   {event_id_hash_sql("a.event_id")}
             from attributed a
             join ranked r using (event_id, source_file, line_no)
             join file_map m using (source_file)
@@ -206,6 +205,40 @@ def ingest_range(
     result.removed = removed
     result.otel_spans = {k: c.as_dict() for k, c in sorted(translation.counts.items())}
     return result
+
+
+def _find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
+    """Temp table `stored_copies`: the stored rows of other days with an event id of this run.
+    The days holding such ids are found by the ids' hashes (a narrow column; a run scans it
+    whole), then only those days' rows are matched on the ids themselves."""
+    con.execute(
+        f"""
+        create or replace temp table run_ids as
+        select distinct event_id, {event_id_hash_sql("event_id")} as event_id_hash
+        from attributed where reason is null
+        """  # noqa: S608 (a function of this package)
+    )
+    days = [
+        d
+        for (d,) in con.execute(
+            """
+            select distinct event_day from raw.app_events
+            where event_day not between $start and $end
+              and event_id_hash in (select event_id_hash from run_ids)
+            order by 1
+            """,
+            {"start": start, "end": end},
+        ).fetchall()
+    ]
+    con.execute(
+        """
+        create or replace temp table stored_copies as
+        select event_id, occurred_at, source_file, line_no, event_day from raw.app_events
+        where event_day between $first and $last and list_contains($days, event_day)
+          and event_id in (select event_id from run_ids)
+        """,
+        {"first": min(days, default=None), "last": max(days, default=None), "days": days},
+    )
 
 
 def _removed_events(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict:

@@ -2,6 +2,7 @@
 real DuckDB warehouse, with values worked out by hand."""
 
 import datetime as dt
+import hashlib
 
 import duckdb
 
@@ -67,3 +68,19 @@ def test_days_are_shifted_ids_made_unique_and_old_days_archived():
         ("x1", dt.datetime(2025, 1, 2, 3), None),
     ]
     assert con.execute("select count(*) from marts.user_stats").fetchall() == [(1,)]
+
+
+def test_a_stored_events_id_hash_is_the_hash_of_its_copys_id():
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.app_events as select 'e1' as event_id, date '2025-01-01' as event_day, "
+        "md5_number_lower('e1') as event_id_hash"
+    )
+    replicate(con, SEED, days=3, cutoff=SEED, progress=lambda _: None)
+    assert con.execute(
+        "select event_id, event_id_hash from raw.app_events order by 1"
+    ).fetchall() == [
+        (e, int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little"))
+        for e in ("e1", "e1~1", "e1~2")
+    ]

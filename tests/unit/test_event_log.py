@@ -2,6 +2,7 @@
 
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
 from decimal import Decimal
@@ -360,3 +361,43 @@ def test_duplicates_with_the_same_ts_and_file_keep_the_first_line(tmp_path: Path
     con, result = _ingest(tmp_path)
     assert [(e["model"], e["line_no"]) for e in _events(con)] == [("line-1", 1)]
     assert result.per_day[DAY]["duplicates"] == 1
+
+
+def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id_hash(
+    tmp_path: Path,
+):
+    """Earlier copies arriving late for two stored days: the run finds both stored days (by the
+    ids' hashes, then the ids), also on a warehouse whose rows predate the hash column (it gets
+    the column and every row's value in one go)."""
+    day2, day4 = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=3)
+    _write(
+        tmp_path, "b.jsonl", [json.dumps({**LLM, "event_id": "x", "ts": "2026-11-22T08:00:00Z"})]
+    )
+    _write(
+        tmp_path, "d.jsonl", [json.dumps({**LLM, "event_id": "y", "ts": "2026-11-24T08:00:00Z"})]
+    )
+    con, _ = _ingest(tmp_path, day2, day4)
+    con.execute("alter table raw.app_events drop column event_id_hash")  # as before v2's hash
+    _write(
+        tmp_path,
+        "a.jsonl",
+        [
+            json.dumps({**LLM, "event_id": "x", "ts": "2026-11-21T08:00:00Z"}),
+            json.dumps({**LLM, "event_id": "y", "ts": "2026-11-21T09:00:00Z"}),
+            json.dumps({**LLM, "event_id": "z", "ts": "2026-11-21T10:00:00Z"}),
+        ],
+    )
+    _, result = _ingest(tmp_path, DAY, DAY, con=con)
+    assert result.late_days == [day2, day4]
+    hashes = con.execute("select event_id, event_id_hash from raw.app_events").fetchall()
+    assert sorted(hashes) == sorted(
+        (e, int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little"))
+        for e in ("x", "y", "x", "y", "z")
+    )
+    _, result = _ingest(tmp_path, day2, day4, con=con)
+    assert [(e["event_id"], e["event_day"]) for e in _events(con)] == [
+        ("x", DAY),
+        ("y", DAY),
+        ("z", DAY),
+    ]
+    assert result.per_day[day2]["duplicates"] == result.per_day[day4]["duplicates"] == 1

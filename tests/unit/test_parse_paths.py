@@ -11,8 +11,9 @@ import duckdb
 import pytest
 
 from sources.events.contract import ENVELOPE_OPTIONAL, ENVELOPE_REQUIRED, TYPE_FIELDS
-from sources.events.contract_sql import ALL_PATH_FIELDS, is_fast_sql, parse_sql, ts_bounds
+from sources.events.contract_sql import ALL_PATH_FIELDS, ts_bounds
 from sources.events.files import ReadLimits
+from sources.events.parsing import is_fast_sql, parse_sql
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 TS = "2026-11-21T09:00:00Z"

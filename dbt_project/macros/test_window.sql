@@ -6,7 +6,12 @@
   history.
 -#}
 {% macro duckdb__get_where_subquery(relation) -%}
-    {%- set where = config.get('where', '') -%}
+    {%- do return(windowed_relation(relation, config.get('where', ''))) -%}
+{%- endmacro %}
+
+{#- `relation` (an input of the test being compiled) filtered to its own declared window and to
+    `where`; the relation itself when neither applies. -#}
+{% macro windowed_relation(relation, where='') -%}
     {%- set found = namespace(spec=none) -%}
     {%- for node_id in model.depends_on.nodes -%}
         {%- set node = graph.nodes.get(node_id) -%}
@@ -29,4 +34,16 @@
     {%- else -%}
         {%- do return(relation) -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+  A relationships test whose parent row always lies in the parent's own window when the child row
+  lies in the child's (a cost and its interaction share their day) says so in its YAML:
+  `config: {meta: {parent_in_window: true}}`; the parent side then reads that window only, not
+  all history. Without it the parent is read whole (a session can start days before its calls).
+-#}
+{% macro duckdb__test_relationships(model, column_name, to, field) -%}
+    {%- set meta = config.get('meta') or {} -%}
+    {%- set parent = windowed_relation(to) if meta.get('parent_in_window') else to -%}
+    {{ return(dbt.default__test_relationships(model, column_name, parent, field)) }}
 {%- endmacro %}

@@ -23,7 +23,10 @@ costs as (
     from {{ ref('cost_breakdown') }} as cost_breakdown
     inner join {{ ref('interactions') }} as interactions
         on cost_breakdown.event_id = interactions.event_id
-    where {{ in_window('cost_breakdown.interaction_day') }}
+    where
+        {{ in_window('cost_breakdown.interaction_day') }}
+        {#- an interaction and its cost share their day: both sides read the window only #}
+        and {{ in_window('interactions.interaction_day') }}
 ),
 
 classified as (

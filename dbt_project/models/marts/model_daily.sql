@@ -20,6 +20,8 @@ calls as (
     where
         interactions.interaction_type = 'llm_call'
         and {{ in_window('interactions.interaction_day') }}
+        {#- an interaction and its cost share their day: both sides read the window only #}
+        and {{ in_window('cost_breakdown.interaction_day') }}
 ),
 
 feedback as (

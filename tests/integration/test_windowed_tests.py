@@ -1,0 +1,57 @@
+"""A daily run's data tests read the run's days (dbt_project/macros/test_window.sql): the
+relationships test from a cost to its interaction reads the window on both sides, and still
+finds a cost whose interaction is gone, on its day and not on another."""
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sources.settings import DBT_PROJECT_DIR
+from tests.conftest import Home
+
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
+
+TEST = "relationships_cost_breakdown_event_id__event_id__ref_interactions_"
+
+
+def _failures(warehouse: Path, day: dt.date, tmp: Path) -> int:
+    dbt = str(Path(sys.executable).parent / "dbt")
+    target = tmp / f"target-{day}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSTWATCH_")}
+    env |= {
+        "COSTWATCH_WAREHOUSE": str(warehouse),
+        "COSTWATCH_WINDOW_START": day.isoformat(),
+        "COSTWATCH_WINDOW_END": day.isoformat(),
+    }
+    subprocess.run(
+        [dbt, "test", "--select", TEST, "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target),
+         "--log-path", str(tmp / "logs")],
+        env=env, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    (result,) = [r for r in results if r["unique_id"].startswith(f"test.costwatch.{TEST}")]
+    compiled = result["compiled_code"]
+    # both sides read the window's day only
+    assert compiled.count(f"interaction_day between (date '{day.isoformat()}' + 0)") == 2
+    return result["failures"]
+
+
+def test_a_cost_without_its_interaction_fails_on_its_day_only(built_home: Home, tmp_path: Path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_home.warehouse, warehouse)
+    day, other = built_home.days[1], built_home.days[2]
+    with duckdb.connect(str(warehouse)) as con:
+        (event_id,) = con.execute(
+            "select min(event_id) from marts.cost_breakdown where interaction_day = ?", [day]
+        ).fetchone()
+        con.execute("delete from marts.interactions where event_id = ?", [event_id])
+    assert _failures(warehouse, day, tmp_path) == 1
+    assert _failures(warehouse, other, tmp_path) == 0

@@ -95,15 +95,16 @@
 
 {#-
   marts.sessions: the days on which the sessions with an event in the window start, now and (on an
-  incremental run) as stored; with the window's own days, the days a run rebuilds whole.
+  incremental run) as stored; with the window's own days, the days a run rebuilds whole. Read
+  from the session-day index (int_session_days), not from every event of all history.
 -#}
 {% macro session_days_touched() -%}
-    {%- set sessionized = ref('int_events_sessionized') -%}
+    {%- set session_days = ref('int_session_days') -%}
     {%- set touched -%}
-        select session_id from {{ sessionized }} where {{ in_window('event_day') }}
+        select session_id from {{ session_days }} where {{ in_window('event_day') }}
     {%- endset -%}
-    select cast(min(occurred_at) as date) as session_day
-    from {{ sessionized }}
+    select min(event_day) as session_day
+    from {{ session_days }}
     where session_id in ({{ touched }})
     group by session_id
     {%- if is_incremental() %}

@@ -3,7 +3,9 @@
   midnight. A run rebuilds whole days: the days of its window and the days on which the sessions
   that have an event in its window start (now, or did before: a late event can move a start), with
   every session of those days and all of each session's events, whatever their day. So a day is
-  replaced as a whole (a Parquet partition on Spark) and sessions that no longer exist go.
+  replaced as a whole (a Parquet partition on Spark) and sessions that no longer exist go. The
+  sessions and their days come from the session-day index (int_session_days); events and costs
+  are read on those days only.
 -#}
 {{ window_rebuilt(pre_hook="{{ delete_session_days() }}") }}
 
@@ -15,17 +17,26 @@ rebuilt_days as (
 
 candidates as (
     {#- a session starts on a day it has an event on -#}
-    select distinct session_id
-    from {{ ref('int_events_sessionized') }}
+    select distinct session_days.session_id
+    from {{ ref('int_session_days') }} as session_days
     where
-        {{ in_window('event_day') }}
-        or event_day in (select rebuilt_days.session_day from rebuilt_days)
+        {{ in_window('session_days.event_day') }}
+        or session_days.event_day in (select rebuilt_days.session_day from rebuilt_days)
+),
+
+candidate_days as (
+    {#- every day on which a candidate session has an event: the days of events and costs read -#}
+    select distinct session_days.event_day
+    from {{ ref('int_session_days') }} as session_days
+    where session_days.session_id in (select candidates.session_id from candidates)
 ),
 
 events as (
     select events.*
     from {{ ref('int_events_sessionized') }} as events
-    inner join candidates on events.session_id = candidates.session_id
+    where
+        events.event_day in (select candidate_days.event_day from candidate_days)
+        and events.session_id in (select candidates.session_id from candidates)
 ),
 
 costs as (
@@ -33,7 +44,9 @@ costs as (
         cost_breakdown.session_id,
         sum(cost_breakdown.exact_total_cost_usd) as exact_total_cost_usd
     from {{ ref('cost_breakdown') }} as cost_breakdown
-    inner join candidates on cost_breakdown.session_id = candidates.session_id
+    where
+        cost_breakdown.interaction_day in (select candidate_days.event_day from candidate_days)
+        and cost_breakdown.session_id in (select candidates.session_id from candidates)
     group by cost_breakdown.session_id
 ),
 

@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from assets.dbt import dbt_models
 from assets.partitions import day_results
 from assets.resources import RetentionResource
-from sources.publishing.archive import ARCHIVED, ArchiveMismatch, move_to_archive
+from sources.publishing.archive import ARCHIVED, ArchiveMismatch, history_rows, move_to_archive
 
 ARCHIVE_KEYS = {r: dg.AssetKey(["archive", r]) for r in ARCHIVED}
 HISTORY_KEYS = {r: dg.AssetKey(["history", r]) for r in ARCHIVED}
@@ -67,13 +67,14 @@ def archive_old_days(
         except ArchiveMismatch as exc:
             context.log.error(str(exc))
             moves = exc.moves
+        rows = {m.relation: history_rows(con, m.relation) for m in moves}
     for m in moves:
         rolled_back = not m.lossless  # only a lossless move is committed
         context.log.info(
             f"{m.relation}: {0 if rolled_back else m.rows_moved} rows of "
             f"{0 if rolled_back else m.days_moved} days archived"
         )
-        totals = {
+        totals = {  # of the history view on the days moved
             "rows_before": m.before.rows,
             "rows_after": m.after.rows,
             "sums_before": [str(x) for x in m.before.sums],
@@ -90,7 +91,7 @@ def archive_old_days(
             },
         )
         yield dg.MaterializeResult(
-            asset_key=HISTORY_KEYS[m.relation], metadata={"rows": m.after.rows}
+            asset_key=HISTORY_KEYS[m.relation], metadata={"rows": rows[m.relation]}
         )
         yield from day_results(
             context,

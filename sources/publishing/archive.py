@@ -5,8 +5,10 @@ For every archived relation, the days older than the cutoff that are still in `m
 their copy in `archive` and leave `marts` (see `move_to_archive` for the two transactions). So
 a rebuild of an old day (a backfill) simply moves again, and a second move with nothing new
 changes nothing.
-The totals of each history view (rows and the sums of the measures in `ARCHIVED`) are taken
-before and after; if they differ, the deletion from `marts` is rolled back.
+The totals of each history view over the days moved (rows and the sums of the measures in
+`ARCHIVED`) are taken before and after; if they differ, the deletion from `marts` is rolled back.
+Only those days can change (the other days' rows are not written), so a move costs what it moves,
+not the whole history.
 """
 
 from __future__ import annotations
@@ -67,11 +69,22 @@ def history_view_sql(relation: str, catalog: str | None = None) -> str:
     )
 
 
-def _totals(con: duckdb.DuckDBPyConnection, relation: str) -> Totals:
-    _, measures = ARCHIVED[relation]
+def _totals(con: duckdb.DuckDBPyConnection, relation: str, days: list[dt.date]) -> Totals:
+    """Rows and sums of `history.<relation>` on `days` (read by day: the filter prunes)."""
+    day, measures = ARCHIVED[relation]
+    if not days:
+        return Totals(0, tuple(0 for _ in measures))
     sums = ", ".join(f"coalesce(sum({m}), 0)" for m in measures)
-    row = con.execute(f"select count(*), {sums} from history.{relation}").fetchall()[0]  # noqa: S608
+    row = con.execute(
+        f"select count(*), {sums} from history.{relation} "  # noqa: S608 (constants)
+        f"where {day} between $first and $last and list_contains($days, {day})",
+        {"first": min(days), "last": max(days), "days": days},
+    ).fetchall()[0]
     return Totals(int(row[0]), tuple(row[1:]))
+
+
+def history_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    return con.execute(f"select count(*) from history.{relation}").fetchall()[0][0]  # noqa: S608
 
 
 def ensure_archive(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -111,8 +124,16 @@ def move_to_archive(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> list[Mov
     moves = []
     for relation in ensure_archive(con):
         day, _ = ARCHIVED[relation]
-        before = _totals(con, relation)
         params = {"cutoff": cutoff}
+        moved_days = [
+            d
+            for (d,) in con.execute(
+                f"select distinct {day} from marts.{relation} where {day} < $cutoff "  # noqa: S608
+                "order by 1",
+                params,
+            ).fetchall()
+        ]
+        before = _totals(con, relation, moved_days)
         with transaction(con):
             days = con.execute(
                 f"select count(distinct {day}), count(*) from marts.{relation} "  # noqa: S608
@@ -133,7 +154,8 @@ def move_to_archive(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> list[Mov
         try:
             with transaction(con):
                 con.execute(f"delete from marts.{relation} where {day} < $cutoff", params)  # noqa: S608
-                move = Move(relation, int(days[0]), int(days[1]), before, _totals(con, relation))
+                after = _totals(con, relation, moved_days)
+                move = Move(relation, int(days[0]), int(days[1]), before, after)
                 if not move.lossless:
                     raise ArchiveMismatch([move])
         except ArchiveMismatch:

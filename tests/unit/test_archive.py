@@ -1,12 +1,13 @@
 """Archival on a real DuckDB: moves, idempotence, rebuilt days, new columns, history views."""
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 
 import duckdb
 import pytest
 
-from sources.publishing.archive import move_to_archive
+from sources.publishing.archive import history_rows, move_to_archive
 
 D1, D2, D3 = dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)
 
@@ -48,11 +49,13 @@ def test_days_before_the_cutoff_move_and_history_keeps_everything(con):
     assert _ids(con, "archive") == ["e1", "e2", "e3"]
     assert _ids(con, "history") == ["e1", "e2", "e3", "e4"]
     assert _ids(con, "archive", "sessions") == ["s-e1", "s-e2", "s-e3"]
+    # the check's totals are the history view's on the days moved (D1: e1, e2; D2: e3)
     m = moves["interactions"]
-    assert (m.days_moved, m.rows_moved, m.before.rows, m.before.sums) == (2, 3, 4, (100, 10))
+    assert (m.days_moved, m.rows_moved, m.before.rows, m.before.sums) == (2, 3, 3, (60, 6))
     assert m.lossless
     c = moves["cost_breakdown"]
-    assert c.after.sums == (Decimal("1.0"),) and c.lossless
+    assert c.after.sums == (Decimal("0.6"),) and c.lossless
+    assert history_rows(con, "interactions") == 4
 
 
 def test_a_second_move_changes_nothing(con):
@@ -113,9 +116,9 @@ def test_a_move_whose_totals_differ_is_rolled_back(con, monkeypatch):
     real = archive._totals
     calls: list[str] = []
 
-    def totals_losing_a_row(con_, relation):
+    def totals_losing_a_row(con_, relation, days):
         calls.append(relation)
-        t = real(con_, relation)
+        t = real(con_, relation, days)
         if calls.count(relation) == 2:  # the check after the delete
             return type(t)(t.rows - 1, t.sums)
         return t
@@ -147,3 +150,35 @@ def test_only_the_marts_present_get_an_archive_and_a_history_view():
             .fetchall()] == ["session_id", "session_day", "total_cost_usd", "user_id"]  # fmt: skip
     sql = history_view_sql("sessions", catalog="pub")
     assert "from pub.marts.sessions" in sql and "from pub.archive.sessions" in sql
+
+
+def test_a_move_that_loses_a_row_of_a_moved_day_is_rolled_back(tmp_path, monkeypatch):
+    """Not planted in the check: a row of a moved day that does not reach the archive (as the
+    DuckDB bug of `test_a_move_larger_than_a_row_group_keeps_every_row` lost them) is caught by
+    the totals of the days moved, and the move is rolled back."""
+    import sources.publishing.archive as archive
+    from sources.publishing.archive import ArchiveMismatch
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.interactions as select * from (values "
+        "('e1', date '2025-01-01', 1, 1), ('e2', date '2025-01-01', 2, 1), "
+        "('e3', date '2025-01-03', 3, 1)) t(event_id, interaction_day, input_tokens, output_tokens)"
+    )
+    real = archive.transaction
+    copies = []
+
+    @contextlib.contextmanager
+    def copy_losing_e2(con_):  # the first transaction is the copy into the archive
+        with real(con_):
+            yield
+            if not copies:
+                copies.append(1)
+                con_.execute("delete from archive.interactions where event_id = 'e2'")
+
+    monkeypatch.setattr(archive, "transaction", copy_losing_e2)
+    with pytest.raises(ArchiveMismatch, match="interactions"):
+        move_to_archive(con, dt.date(2025, 1, 2))
+    assert _ids(con, "marts") == ["e1", "e2", "e3"]
+    assert _ids(con, "history") == ["e1", "e2", "e3"]

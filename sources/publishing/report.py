@@ -70,12 +70,15 @@ def _daily_cost(con: duckdb.DuckDBPyConnection) -> go.Figure | None:
 
 
 def _cost_by_model(con: duckdb.DuckDBPyConnection) -> go.Figure | None:
+    """Over every day of the report (model_daily is not archived), as the header's totals."""
+    if not _has(con, "marts", "model_daily"):
+        return None
     df = con.sql(
         """
-        select coalesce(canonical_model, '(none)') as model, sum(ai_tokens_cost_usd) as cost,
-               count(*) as calls, bool_or(is_unpriced_llm_call) as unpriced
-        from marts.cost_breakdown where interaction_type = 'llm_call'
-        group by 1 order by cost desc
+        select coalesce(canonical_model, '(none)') as model, sum(cost_usd) as cost,
+               sum(calls) as calls, bool_or(unpriced_calls > 0) as unpriced
+        from marts.model_daily
+        group by 1 order by cost desc, model
         """
     ).df()
     labels = [

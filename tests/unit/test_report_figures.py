@@ -60,9 +60,9 @@ def con():
         "llm_latency_p95_ms, llm_latency_p99_ms, cache_hit_rate, total_cost_usd)"
     )
     con.execute(
-        "create table marts.cost_breakdown as select 'gpt-4o' as canonical_model, "
-        "1.25::DECIMAL(18,9) as ai_tokens_cost_usd, false as is_unpriced_llm_call, "
-        "'llm_call' as interaction_type"
+        "create table marts.model_daily as select date '2026-11-01' as day, "
+        "'gpt-4o' as canonical_model, 1.25::DECIMAL(18,9) as cost_usd, 3::BIGINT as calls, "
+        "0::BIGINT as unpriced_calls, 0.5::DECIMAL(18,9) as cache_savings_usd"
     )
     con.execute(
         "create table marts.user_stats as select 'u1' as user_id, "
@@ -115,3 +115,14 @@ def test_spend_against_limit_shows_the_limit_and_the_projection(con):
     assert set(traces["limit"]["y"]) == {60.0}
     assert list(traces["projection (run rate)"]["y"]) == [81.0, 162.0]
     assert str(traces["limit"]["x"][-1]) == "2026-11-30"  # the month's last day
+
+
+def test_cost_by_model_covers_every_day_of_the_report(con):
+    """From model_daily (never archived), so archived days count as in the header's totals."""
+    con.execute(
+        "insert into marts.model_daily values "
+        "(date '2026-11-02', 'gpt-4o', 0.75, 2, 0, 0), (date '2026-11-02', 'mystery', 2, 1, 1, 0)"
+    )
+    bar = figures(con)["cost_by_model"].data[0]
+    assert list(bar["x"]) == ["gpt-4o", "mystery (no price)"]
+    assert list(bar["y"]) == [2.0, 2.0] and list(bar["text"]) == [5, 1]

@@ -625,7 +625,7 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         f"{os.environ.get('COSTWATCH_MEMORY_LIMIT', '3GB')} (`COSTWATCH_MEMORY_LIMIT`).",
         "",
         f"Data: {n:,} llm_call events over {len(PRICING_DAYS)} days, {size_mb:.1f} MB of JSON "
-        "Lines, every price feature (see `sources/demo/sample_data.py::write_pricing_calls`).",
+        "Lines, every price feature (see `sources/demo/pricing_calls.py::write_pricing_calls`).",
         "",
         "| measurement | time (median) | rate | ratio |",
         "|---|---|---|---|",

@@ -369,6 +369,21 @@ def _size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
+# Disk a history built directly takes at its peak (warehouse, published copy and DuckDB's temporary
+# files while building), per year at 100x the seed: a year measured 11.4 GB + 4.8 GB when built;
+# three years ran out of 50 GB (December 2026).
+GB_PER_100X_YEAR = 20.0
+
+
+def disk_needed_gb(sessions_per_day: int, days: int) -> float:
+    return GB_PER_100X_YEAR * sessions_per_day / REFERENCE_SESSIONS * days / 365
+
+
+def disk_short_gb(sessions_per_day: int, days: int, free_bytes: int) -> float:
+    """How many GB a history of that size lacks on a disk with `free_bytes` free (0 if none)."""
+    return max(0.0, disk_needed_gb(sessions_per_day, days) - free_bytes / 1e9)
+
+
 def bench_daily_on_history(
     sessions_per_day: int, days: int, work: Path, query_repeat: int, keep: bool = False
 ) -> dict:
@@ -615,7 +630,11 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         + ("--keep-history " if results.get("history_measured_at") else "")
         + f"--full-chunk-days {args.full_chunk_days}` on "
         f"{results['measured_at']} UTC. Rerun with `make bench`"
-        + ("" if results["complete"] else " (run still in progress when this was written)")
+        + (
+            ""
+            if results["complete"]
+            else " (incomplete: written before the run's last stage, which it has not reached)"
+        )
         + ".",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {mem_gb:.0f} GiB; Python "
@@ -769,6 +788,16 @@ def main() -> int:
             write_report(args, len(events), size_mb, results)
         for spec in filter(None, args.direct.split(",")):
             sessions, days = (int(x) for x in spec.split("x"))
+            short = disk_short_gb(sessions, days, shutil.disk_usage(home).free)
+            if short:
+                print(
+                    f"history built directly {spec}: skipped, it needs about "
+                    f"{disk_needed_gb(sessions, days):.0f} GB of free disk and {short:.0f} GB "
+                    f"more than {home} has: free some, or run `--direct` with fewer days",
+                    flush=True,
+                )
+                results.setdefault("skipped", {})[spec] = "not enough free disk"
+                continue
             print(f"history built directly {spec}: building and running", flush=True)
             results["direct"].append(
                 bench_daily_on_history(sessions, days, home, args.query_repeat)

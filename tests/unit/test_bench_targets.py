@@ -83,3 +83,11 @@ def test_a_size_left_out_is_not_measured_rather_than_met():
         in table
     )
     assert table[5].endswith("| 3.00x | 3.00x | met | why |")
+
+
+def test_a_history_the_disk_cannot_hold_is_skipped_before_it_is_built():
+    from benchmarks.run import disk_needed_gb, disk_short_gb
+
+    assert disk_needed_gb(10_000, 365) == 20.0 and disk_needed_gb(10_000, 1095) == 60.0
+    assert disk_short_gb(10_000, 1095, 50 * 10**9) == 10.0
+    assert disk_short_gb(10_000, 365, 50 * 10**9) == 0.0

@@ -23,7 +23,7 @@ from sources.demo.fake_inference import Reply
 from sources.demo.fake_provider import FakeProviderData, FakeProviderServer
 from sources.demo.reference_prices import calc_price_per_call
 from tests.conftest import Home
-from tests.otel.conftest import JS, collector, otlp_json, request, span, spool_lines
+from tests.otel.conftest import JS, T0, collector, otlp_json, request, span, spool_lines
 
 pytestmark = [pytest.mark.xdist_group("otel"), pytest.mark.slow]
 
@@ -85,7 +85,10 @@ def otel_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     events = root / "events"
     events.mkdir()
     home = Home(root, ledger=None)  # type: ignore[arg-type]
-    first_day = dt.datetime.now(dt.UTC).date()
+    # the collector's spans a minute ago, on the day the run starts from (conftest's T0 is a fixed
+    # instant: spans at it fell outside the run's days on any day but 2026-11-30)
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    first_day = started.date()
     with FakeProviderServer(FakeProviderData()) as fake, collector(events) as c:
         for name, (provider, model, replies) in CALLS.items():
             fake.replies = list(replies)
@@ -101,19 +104,23 @@ def otel_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
             assert c.post("/v1/traces", content=line, headers=JS).status_code == 200
     collector_file = events / "collector" / "traces.otlp.jsonl"
     collector_file.parent.mkdir()
-    collector_file.write_text(otlp_json(request(*COLLECTOR_SPANS)) + "\n")
+    spans = collector_spans(int((started.timestamp() * 1e9 - T0) // 1_000_000))
+    collector_file.write_text(otlp_json(request(*spans)) + "\n")
     outcomes = home.run(first_day, dt.datetime.now(dt.UTC).date(), providers=FakeProviderData())
     assert [o.success for o in outcomes] == [True]
     return home
 
 
-COLLECTOR_SPANS = [
-    span(0x51, trace=0xC0, name="agent turn", session__id="session-collector",
-         user__id="user-collector"),
-    span(0x52, parent=0x51, trace=0xC0, name="chat", gen_ai__operation__name="chat",
-         gen_ai__provider__name="openai", gen_ai__request__model="gpt-4o-mini",
-         gen_ai__usage__input_tokens=321, gen_ai__usage__output_tokens=12),
-]  # fmt: skip
+def collector_spans(start_ms: int) -> list:
+    """An agent turn and its chat call, `start_ms` after conftest's T0."""
+    return [
+        span(0x51, trace=0xC0, name="agent turn", session__id="session-collector",
+             user__id="user-collector", start_ms=start_ms),
+        span(0x52, parent=0x51, trace=0xC0, name="chat", gen_ai__operation__name="chat",
+             gen_ai__provider__name="openai", gen_ai__request__model="gpt-4o-mini",
+             gen_ai__usage__input_tokens=321, gen_ai__usage__output_tokens=12,
+             start_ms=start_ms),
+    ]  # fmt: skip
 
 
 def test_the_marts_hold_exactly_the_calls_made_with_their_tokens_session_and_user(otel_home):

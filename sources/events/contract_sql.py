@@ -38,6 +38,9 @@ ALL_PATH_FIELDS: tuple[str, ...] = (
     *FIELDS,
 )
 
+# the JSON paths of every field, in the order of ALL_PATH_FIELDS (a SQL list's elements)
+PATHS_SQL = ", ".join(literal(f'$."{n}"') for n in ALL_PATH_FIELDS)
+
 ALL_FIELDS: tuple[Field, ...] = (*ENVELOPE_OPTIONAL, *FIELDS.values())
 
 
@@ -113,6 +116,14 @@ def _type_ok(f: Field) -> str:
     }[f.kind]
 
 
+def decimal_from_text(text: str, number: str, sql_type: str) -> str:
+    """A DECIMAL read from a JSON number's text (exact), else from the number as a double."""
+    return (
+        f"coalesce(try_cast({text} as {sql_type}), "
+        f"try_cast(try_cast({number} as DOUBLE) as {sql_type}))"
+    )
+
+
 def value_expr(f: Field) -> str:
     """Typed value of a field from its JSON value (NULL when it does not convert)."""
     v = json_col(f.name)
@@ -122,10 +133,7 @@ def value_expr(f: Field) -> str:
         return f"coalesce(try_cast({v} as BIGINT), try_cast(try_cast({v} as DOUBLE) as BIGINT))"
     if f.kind == "number":
         if f.sql_type.startswith("DECIMAL"):
-            return (
-                f"coalesce(try_cast({v} ->> '$' as {f.sql_type}), "
-                f"try_cast(try_cast({v} as DOUBLE) as {f.sql_type}))"
-            )
+            return decimal_from_text(f"{v} ->> '$'", v, f.sql_type)
         return f"try_cast({v} as DOUBLE)"
     if f.kind == "bool":
         return f"try_cast({v} as BOOLEAN)"

@@ -17,7 +17,9 @@ from sources.events.contract import (
 from sources.events.contract_sql import (
     ALL_FIELDS,
     ALL_PATH_FIELDS,
+    PATHS_SQL,
     TsBounds,
+    decimal_from_text,
     in_list,
     json_col,
     known_keys_sql,
@@ -80,13 +82,6 @@ def _transform_type(f: Field) -> str:
     }[f.kind]
 
 
-def _decimal_from_text(text: str, json_value: str, sql_type: str) -> str:
-    return (
-        f"coalesce(try_cast({text} as {sql_type}), "
-        f"try_cast(try_cast({json_value} as DOUBLE) as {sql_type}))"
-    )
-
-
 NUMERIC_FIELDS: tuple[Field, ...] = tuple(
     f for f in ALL_FIELDS if f.kind in ("count", "integer", "number")
 )
@@ -106,7 +101,6 @@ _SHARED = ", ".join(
 
 def _slow_path_sql() -> str:
     """The per-field rules: every field extracted as JSON, typed and converted on its own."""
-    paths = ", ".join(literal(f'$."{n}"') for n in ALL_PATH_FIELDS)
     extracted = ",\n    ".join(
         f"vals[{i + 1}] as {json_col(n)}, json_type(vals[{i + 1}]) as {type_col(n)}"
         for i, n in enumerate(ALL_PATH_FIELDS)
@@ -123,7 +117,7 @@ def _slow_path_sql() -> str:
 slow_extracted as (
   select *,
     case when sentinel_reason is null and not is_blank and is_object
-         then json_extract(line, [{paths}]) end as vals
+         then json_extract(line, [{PATHS_SQL}]) end as vals
   from routed where not is_fast
 ),
 slow_fields as (
@@ -162,7 +156,7 @@ def _fast_path_sql() -> str:
     for f in ALL_FIELDS:
         if _transform_type(f) == "VARCHAR" and f.kind == "number":
             values.append(
-                f"{_decimal_from_text(s(f.name), s(f.name), f.sql_type)} as {value_col(f.name)}"
+                f"{decimal_from_text(s(f.name), s(f.name), f.sql_type)} as {value_col(f.name)}"
             )
         else:
             values.append(f"{s(f.name)} as {value_col(f.name)}")
@@ -203,7 +197,6 @@ def parse_sql(bounds: TsBounds, fast: bool = True) -> str:
     Lines whose fields all have the expected JSON types take a fast path (one typed transform
     of the line); the others, and every line that breaks a type rule, the per-field rules
     (all lines when not `fast`: the tests compare both)."""
-    paths = ", ".join(literal(f'$."{n}"') for n in ALL_PATH_FIELDS)
     columns = []
     for f in ALL_FIELDS:
         if f.name in ("user_id", "metadata", "status", "units"):
@@ -242,7 +235,7 @@ objects as (
 routed_types as (
   select *,
     case when sentinel_reason is null and not is_blank and is_object
-         then json_type(line, [{paths}]) end as types
+         then json_type(line, [{PATHS_SQL}]) end as types
   from objects
 ),
 routed as materialized (

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from sources.events.contract import ENVELOPE_OPTIONAL, ENVELOPE_REQUIRED, TYPE_FIELDS
-from sources.events.contract_sql import ALL_PATH_FIELDS, ts_bounds
+from sources.events.contract_sql import PATHS_SQL, ts_bounds
 from sources.events.files import ReadLimits
 from sources.events.parsing import is_fast_sql, parse_sql
 
@@ -153,12 +153,11 @@ def test_the_corpus_sends_lines_down_both_paths_and_both_verdicts(
     con: duckdb.DuckDBPyConnection,
 ):
     """So that the comparison above cannot pass by sending everything one way."""
-    paths = ", ".join(f"'$.\"{n}\"'" for n in ALL_PATH_FIELDS)
     routed = con.execute(
         f"""
         select coalesce({is_fast_sql()}, false) as is_fast, p.reason is null as is_valid,
                count(*)
-        from (select line_no, json_type(line, [{paths}]) as types from lines
+        from (select line_no, json_type(line, [{PATHS_SQL}]) as types from lines
               where json_valid(line) and json_type(line) = 'OBJECT') r
         join ({parse_sql(ts_bounds(ReadLimits(), NOW))}) p using (line_no)
         group by all

@@ -83,7 +83,12 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
 
         return step
 
-    project = in_fresh_db("ingest.duckdb", lambda con: ingest_range(con, events_dir, start, end))
+    stages: list[dict[str, float]] = []  # where each run of the project's reader went
+
+    def load(con: duckdb.DuckDBPyConnection) -> None:
+        stages.append(ingest_range(con, events_dir, start, end).stage_seconds)
+
+    project = in_fresh_db("ingest.duckdb", load)
     floor = in_fresh_db(
         "floor.duckdb",
         lambda con: con.execute(
@@ -105,7 +110,16 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
         "project_s": _median_time(project, repeat),
         "floor_s": _median_time(floor, repeat),
         "lines_s": _median_time(lines, repeat),
+        "project_stages_s": {k: statistics.median(s[k] for s in stages) for k in stages[0]},
     }
+
+
+def ingest_stage_note(ingest: dict) -> str:
+    """The project reader's stages in units of the floor, largest first (older results, without
+    stages: empty)."""
+    stages = ingest.get("project_stages_s", {})
+    ranked = sorted(stages.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{name} {s / ingest['floor_s']:.2f}x" for name, s in ranked)
 
 
 def bench_pricing(events: list[dict], home: Path, repeat: int) -> dict:
@@ -557,6 +571,8 @@ def target_lines(results: dict) -> list[str]:
         f"is {lines_ratio:.2f}x the floor before any parsing; parsing every contract field with "
         f"its JSON type, validating, dedup and load are the other {ratio - lines_ratio:.2f}x"
     )
+    if by_stage := ingest_stage_note(ingest):
+        notes["ingest_vs_floor"] += f". Per stage of the reader, in floors: {by_stage}"
     direct = {
         r["days"]: r
         for r in results.get("direct", [])
@@ -656,6 +672,11 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         "| part of the floor the reader pays before parsing: `read_text`, lines split and numbered "
         f"(kept for quarantine) | {ingest['lines_s']:.2f} s | {n / ingest['lines_s']:,.0f} rows/s "
         f"| {ingest['lines_s'] / ingest['floor_s']:.2f}x the floor |",
+        *(
+            f"| project reader, stage `{name}` (median) "
+            f"| {sec:.2f} s | | {sec / ingest['floor_s']:.2f}x the floor |"
+            for name, sec in ingest.get("project_stages_s", {}).items()
+        ),
         f"| pricing in SQL (`marts.cost_breakdown`, dbt execution time) | {pricing['sql_s']:.2f} s "
         f"| {n / pricing['sql_s']:,.0f} calls/s | 1 |",
         "| pricing with `genai_prices.calc_price`, one call at a time | "

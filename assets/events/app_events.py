@@ -144,6 +144,8 @@ def ingest_app_events(
             ),
             # per OTLP file: batches, spans, events, quarantined, ignored by kind
             "otel_spans": dg.MetadataValue.json(result.otel_spans),
+            # where the load's time went, wall seconds per stage
+            "stage_seconds": dg.MetadataValue.json(result.stage_seconds),
         },
     )
     yield dg.MaterializeResult(

@@ -41,6 +41,7 @@ from sources.events.tables import (
     event_id_hash_sql,
 )
 from sources.otel.translate import Translation, ancestry_files
+from sources.stages import StageClock
 from sources.warehouse import transaction
 
 
@@ -60,6 +61,8 @@ class IngestResult:
     removed: dict[dt.date, dict] = field(default_factory=dict)
     # OTLP file -> what its spans became (batches, spans, events, quarantined, ignored by kind)
     otel_spans: dict[str, dict] = field(default_factory=dict)
+    # wall seconds per stage (files, read lines, ..., write), for run metadata and `make bench`
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
         keys = ("lines_read", "accepted", "duplicates", "quarantined", "blank")
@@ -86,62 +89,39 @@ def ingest_range(
     that would drop stored events because their files are gone or shorter raises FilesRemoved
     and writes nothing, unless `accept_removed` (then the result's `removed` says what went).
     """
-    ensure_tables(con)
-    limits = limits or ReadLimits()
-    now = ingested_at or dt.datetime.now(dt.UTC)
-    ingested_at = now.replace(tzinfo=None)
-    bounds = ts_bounds(limits, now)
-    files = discover_files(events_root)
-    to_read, changed = files_to_read(con, files, start_day, end_day)
-    translation = Translation(ancestry_files(files, to_read, start_day), limits)
+    clock = StageClock()
+    with clock.stage("files"):
+        ensure_tables(con)
+        limits = limits or ReadLimits()
+        now = ingested_at or dt.datetime.now(dt.UTC)
+        ingested_at = now.replace(tzinfo=None)
+        bounds = ts_bounds(limits, now)
+        files = discover_files(events_root)
+        to_read, changed = files_to_read(con, files, start_day, end_day)
+        translation = Translation(ancestry_files(files, to_read, start_day), limits)
     with tempfile.TemporaryDirectory(dir=scratch_dir, prefix="costwatch-ingest-") as tmp:
-        load_lines(con, to_read, Path(tmp), start_day, end_day, limits, bounds, translation.write)
-    con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
-    con.execute(
-        """
-        create or replace temp view attributed as
-        select p.*, d.event_day
-        from parsed p join line_days d using (source_file, line_no)
-        """
-    )
-    params = {"start": start_day, "end": end_day}
-    # Winner per event_id among the lines read and the rows already stored for other days.
-    _find_stored_copies(con, start_day, end_day)
-    con.execute(
-        """
-        create or replace temp table ranked as
-        with candidates as (
-          select event_id, occurred_at, source_file, line_no from attributed
-          where reason is null and not is_blank
-          union
-          select event_id, occurred_at, source_file, line_no from stored_copies
+        load_lines(
+            con, to_read, Path(tmp), start_day, end_day, limits, bounds, translation.write, clock
         )
-        select *, row_number() over (
-          partition by event_id order by occurred_at, source_file, line_no) as rn
-        from candidates
-        """
-    )
-    # Late days: other days of new or changed files, and days whose stored copy of an event is no
-    # longer its first occurrence (an earlier copy arrived later); a run of each puts them right.
-    late = con.execute(
-        """
-        select event_day from line_days
-        where source_file in (select unnest($changed::VARCHAR[]))
-          and event_day not between $start and $end
-        union
-        select s.event_day from stored_copies s
-        join ranked r using (event_id, source_file, line_no)
-        where r.rn > 1
-        order by 1
-        """,
-        {**params, "changed": sorted(changed)},
-    ).fetchall()
-    removed = _removed_events(con, start_day, end_day)
+    with clock.stage("parse"):
+        con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
+        con.execute(
+            """
+            create or replace temp view attributed as
+            select p.*, d.event_day
+            from parsed p join line_days d using (source_file, line_no)
+            """
+        )
+    params = {"start": start_day, "end": end_day}
+    with clock.stage("dedup"):
+        late = _rank_copies(con, start_day, end_day, changed)
+        removed = _removed_events(con, start_day, end_day)
     if removed and not accept_removed:
         raise FilesRemoved(_removed_message(removed))
-    _build_extra_metadata(con)
+    with clock.stage("metadata"):
+        _build_extra_metadata(con)
     typed_cols = ", ".join(f"a.{f.column}" for f in TYPED_COLUMNS)
-    with transaction(con):
+    with clock.stage("write"), transaction(con):
         con.execute("delete from raw.app_events where event_day between $start and $end", params)
         con.execute(
             "delete from raw.event_quarantine where event_day between $start and $end", params
@@ -201,10 +181,51 @@ def ingest_range(
             {**params, "ingested_at": ingested_at},
         )
         _update_manifest(con, files, changed)
-    result = _result(con, start_day, end_day, len(files), len(to_read), [d for (d,) in late])
+    with clock.stage("result"):
+        result = _result(con, start_day, end_day, len(files), len(to_read), late)
     result.removed = removed
+    result.stage_seconds = clock.rounded()
     result.otel_spans = {k: c.as_dict() for k, c in sorted(translation.counts.items())}
     return result
+
+
+def _rank_copies(
+    con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, changed: set[str]
+) -> list[dt.date]:
+    """Temp table `ranked`: every accepted line's rank among the copies of its event id (read now
+    or stored for other days); returns the late days (other days a run of each would change)."""
+    # Winner per event_id among the lines read and the rows already stored for other days.
+    _find_stored_copies(con, start, end)
+    con.execute(
+        """
+        create or replace temp table ranked as
+        with candidates as (
+          select event_id, occurred_at, source_file, line_no from attributed
+          where reason is null and not is_blank
+          union
+          select event_id, occurred_at, source_file, line_no from stored_copies
+        )
+        select *, row_number() over (
+          partition by event_id order by occurred_at, source_file, line_no) as rn
+        from candidates
+        """
+    )
+    # Late days: other days of new or changed files, and days whose stored copy of an event is no
+    # longer its first occurrence (an earlier copy arrived later); a run of each puts them right.
+    late = con.execute(
+        """
+        select event_day from line_days
+        where source_file in (select unnest($changed::VARCHAR[]))
+          and event_day not between $start and $end
+        union
+        select s.event_day from stored_copies s
+        join ranked r using (event_id, source_file, line_no)
+        where r.rn > 1
+        order by 1
+        """,
+        {"start": start, "end": end, "changed": sorted(changed)},
+    ).fetchall()
+    return [d for (d,) in late]
 
 
 def _find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:

@@ -20,6 +20,7 @@ from sources.events.files import (
     prepare_readable,
     write_normalized,
 )
+from sources.stages import StageClock
 
 
 def files_to_read(
@@ -208,6 +209,7 @@ def load_lines(
     limits: ReadLimits,
     bounds: TsBounds,
     translate: Translate,
+    clock: StageClock | None = None,
 ) -> None:
     """Temp table `lines`: the lines of `files` that the days [start, end] need (their own lines,
     and lines of other days holding the same event ids, for dedup); temp table `line_days`: the
@@ -216,6 +218,7 @@ def load_lines(
     A backfill's first chunk reads every new file; only the chunk's lines are kept for parsing,
     so a year of new logs costs one light pass, not a full parse of the year.
     """
+    clock = clock or StageClock()
     reader = _Reader(con, files, scratch, limits, translate)
     con.execute(
         "create or replace temp table lines "
@@ -228,35 +231,41 @@ def load_lines(
     window = {"start": start, "end": end}
     days_sql = line_days_sql(bounds)
     for batch in reader.batches(reader.paths):
-        reader.read(batch)
-        con.execute(f"insert into line_days {days_sql}")
-        _keep_lines(
-            con,
-            "select source_file, line_no from line_days where event_day between $start and $end",
-            window,
-        )
+        with clock.stage("read lines"):
+            reader.read(batch)
+        with clock.stage("line days"):
+            con.execute(f"insert into line_days {days_sql}")
+        with clock.stage("keep lines"):
+            _keep_lines(
+                con,
+                "select source_file, line_no from line_days "
+                "where event_day between $start and $end",
+                window,
+            )
     # Lines of other days that repeat an event id of the window (re-delivered events): read again,
     # so that the first occurrence wins as when every line was parsed. Rare; usually none.
-    con.execute(
-        """
-        create or replace temp table other_day_duplicates as
-        select source_file, line_no from line_days
-        where event_day not between $start and $end
-          and event_key in (select event_key from line_days where event_day between $start and $end)
-        """,
-        window,
-    )
-    paths = [
-        p
-        for (p,) in con.execute(
-            "select read_path from file_map where source_file in "
-            "(select source_file from other_day_duplicates) order by read_path"
-        ).fetchall()
-    ]
-    for batch in reader.batches(paths):
-        reader.read(batch)
-        _keep_lines(con, "select source_file, line_no from other_day_duplicates")
-    con.execute("drop table if exists batch_lines")
+    with clock.stage("other days' copies"):
+        con.execute(
+            """
+            create or replace temp table other_day_duplicates as
+            select source_file, line_no from line_days
+            where event_day not between $start and $end
+              and event_key in (
+                select event_key from line_days where event_day between $start and $end)
+            """,
+            window,
+        )
+        paths = [
+            p
+            for (p,) in con.execute(
+                "select read_path from file_map where source_file in "
+                "(select source_file from other_day_duplicates) order by read_path"
+            ).fetchall()
+        ]
+        for batch in reader.batches(paths):
+            reader.read(batch)
+            _keep_lines(con, "select source_file, line_no from other_day_duplicates")
+        con.execute("drop table if exists batch_lines")
 
 
 def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None = None) -> None:

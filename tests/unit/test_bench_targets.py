@@ -91,3 +91,11 @@ def test_a_history_the_disk_cannot_hold_is_skipped_before_it_is_built():
     assert disk_needed_gb(10_000, 365) == 20.0 and disk_needed_gb(10_000, 1095) == 60.0
     assert disk_short_gb(10_000, 1095, 50 * 10**9) == 10.0
     assert disk_short_gb(10_000, 365, 50 * 10**9) == 0.0
+
+
+def test_the_readers_stages_are_shown_in_floors_largest_first():
+    from benchmarks.run import ingest_stage_note
+
+    ingest = {"floor_s": 0.25, "project_stages_s": {"files": 0.01, "parse": 0.5, "write": 0.3}}
+    assert ingest_stage_note(ingest) == "parse 2.00x, write 1.20x, files 0.04x"
+    assert ingest_stage_note({"floor_s": 0.25}) == ""  # a result from before the stages

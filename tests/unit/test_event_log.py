@@ -401,3 +401,27 @@ def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id
         ("z", DAY),
     ]
     assert result.per_day[day2]["duplicates"] == result.per_day[day4]["duplicates"] == 1
+
+
+def test_stage_seconds_say_where_the_load_went(tmp_path: Path):
+    """Every stage of a load is timed, in order, and the stages add up to no more than the call."""
+    import time
+
+    _write(tmp_path, "a.jsonl", [json.dumps(LLM), "garbage"])
+    t0 = time.perf_counter()
+    _, result = _ingest(tmp_path)
+    wall = time.perf_counter() - t0
+    assert list(result.stage_seconds) == [
+        "files",
+        "read lines",
+        "line days",
+        "keep lines",
+        "other days' copies",
+        "parse",
+        "dedup",
+        "metadata",
+        "write",
+        "result",
+    ]
+    assert all(s >= 0 for s in result.stage_seconds.values())
+    assert sum(result.stage_seconds.values()) <= wall + 0.001 * len(result.stage_seconds)

@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser postgres java demo test lint format bench bench-guard ui clean mutation
+.PHONY: install browser postgres java demo test lint format bench bench-guard ui clean mutation \
+	screenshots
 
 # root installs Debian packages directly, anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -47,6 +48,12 @@ test: install browser postgres java
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# the README's front-page images (docs/images), retaken by the two tests that draw them
+screenshots: install browser
+	COSTWATCH_FRONT_PAGE_IMAGES=1 $(BIN)/python -m pytest -n 2 --dist loadgroup \
+		tests/integration/test_exports.py::test_report_renders_in_headless_chromium \
+		tests/integration/test_check_results.py::test_the_ui_checks_tab_shows_the_real_statuses
 
 ui: install
 	$(BIN)/costwatch ui

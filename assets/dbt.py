@@ -110,7 +110,10 @@ def dbt_models(
         if engine.on_spark:
             since = lake.mirror_since(Path(engine.lake))
             rows = lake.export_sources(con, Path(engine.lake), lake.dbt_sources(MANIFEST))
-            context.log.info(f"raw tables copied to the lake {engine.lake}: {rows}")
+            context.log.info(
+                f"raw tables copied to the lake {engine.lake} (rows written; the event tables "
+                f"by day, only the days that changed): {rows}"
+            )
     context.log.info(f"dbt build on {engine.engine} for {start}..{end}")
     with window_env(start.isoformat(), end.isoformat()):
         invocation = dbt.cli(["build"], context=context)

@@ -6,7 +6,8 @@ report, the budget sensor) still read it; dbt's models run on Spark over the lak
 Spark is:
 
 1. `export_sources`: every dbt source table written to `<lake>/<schema>/<table>/` as Parquet
-   (written aside, then swapped in), which the dbt project declares as external tables
+   (written aside, then swapped in; the raw event tables by day, only the days that changed:
+   sources/spark/source_days.py), which the dbt project declares as external tables
    (macros/lake_sources.sql);
 2. the dbt build on Spark (tables under `<lake>/warehouse/<schema>.db/<table>/`, window-rebuilt
    ones partitioned by their day column);
@@ -26,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from sources.spark.catalog import PARTITION, partition_types
+from sources.spark.source_days import export_by_day, is_by_day
 from sources.warehouse import ident, table_columns, transaction
 
 MIRRORED_SCHEMAS = ("marts", "snapshots")
@@ -70,18 +72,25 @@ def mirrored_relations(manifest: dict) -> list[Relation]:
 def export_sources(
     con: duckdb.DuckDBPyConnection, lake: Path, tables: list[tuple[str, str]]
 ) -> dict[str, int]:
-    """Write each warehouse table to `<lake>/<schema>/<table>/`; returns rows per table.
+    """Write each warehouse table to `<lake>/<schema>/<table>/`; returns the rows written per
+    table.
 
-    A table's new folder is complete before it replaces the old one, so a build never reads a
-    half-written table; a table missing from the warehouse is an error that names it."""
+    A table's new folder (a day's file, for a table written by day) is complete before it
+    replaces the old one, so a build never reads a half-written table; a table missing from the
+    warehouse is an error that names it."""
     rows: dict[str, int] = {}
     for schema, table in tables:
-        if not table_columns(con, schema, table):
+        columns = table_columns(con, schema, table)
+        if not columns:
             raise RuntimeError(
                 f"{schema}.{table} is not in the warehouse: run the assets that write it "
                 "(a full `costwatch run`) before building on Spark"
             )
         folder = Path(lake) / schema / table
+        if is_by_day(columns):
+            done = export_by_day(con, folder, schema, table)
+            rows[f"{schema}.{table}"] = done["rows_written"]
+            continue
         aside = folder.with_name(f".{table}.new")
         old = folder.with_name(f".{table}.old")
         for leftover in (aside, old):

@@ -119,7 +119,9 @@ def test_a_new_column_rewrites_every_day_and_an_empty_table_still_has_its_column
     _export(con, tmp_path)  # no rows yet: the schema file alone
     folder = _folder(tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["_days.json", "schema.parquet"]
-    described = con.execute(f"describe select * from '{folder / 'schema.parquet'}'").fetchall()
+    described = con.execute(
+        "describe select * from read_parquet(?)", [str(folder / "schema.parquet")]
+    ).fetchall()
     assert [(c, t) for c, t, *_ in described] == [
         ("event_id", "VARCHAR"),
         ("event_day", "DATE"),
@@ -131,7 +133,9 @@ def test_a_new_column_rewrites_every_day_and_an_empty_table_still_has_its_column
     con.execute("alter table raw.app_events add column event_id_hash UBIGINT default 7")
     assert _export(con, tmp_path) == {"raw.app_events": 2}
     for name in ("schema.parquet", "day-2026-11-01.parquet"):
-        cols = con.execute(f"describe select * from '{folder / name}'").fetchall()
+        cols = con.execute(
+            "describe select * from read_parquet(?)", [str(folder / name)]
+        ).fetchall()
         assert [c for c, *_ in cols][-1] == "event_id_hash"
 
 

@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser postgres java demo test lint format bench bench-guard ui clean mutation \
-	screenshots
+.PHONY: install browser postgres java demo test lint format bench bench-guard bench-engines ui \
+	clean mutation screenshots
 
 # root installs Debian packages directly, anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -68,14 +68,20 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: install java
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/guard.py
+	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/run.py --render
 
 # the pre-call guard's benchmark alone (about 2 minutes), then BENCHMARKS.md rewritten
 bench-guard: install
 	$(BIN)/python benchmarks/guard.py
+	$(BIN)/python benchmarks/run.py --render
+
+# the same day on DuckDB, Spark local[2] and a 2-worker Spark cluster, and the scale model
+bench-engines: install java
+	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/run.py --render
 
 clean:

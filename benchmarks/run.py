@@ -635,6 +635,8 @@ def guard_lines(g: dict) -> list[str]:
 
 def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict) -> None:
     """BENCHMARKS.md from what has been measured so far (rewritten after each stage)."""
+    from benchmarks.engines import engine_lines  # it imports this module
+
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     ingest, pricing, startup = results["ingest"], results["pricing"], results["startup"]
     history = results["history"]
@@ -707,6 +709,11 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         ),
         *(history_lines(history) if history else []),
         *(guard_lines(results["guard"]) if results.get("guard") else []),
+        *(
+            engine_lines(results["engines"], results.get("direct", []))
+            if results.get("engines")
+            else []
+        ),
     ]
     args.out.write_text("\n".join(lines))
     # the numbers behind the page, so that it can be rendered again (--render) without rerunning
@@ -775,10 +782,12 @@ def main() -> int:
         print(f"{len(events)} calls, {size_mb:.1f} MB of JSON Lines", flush=True)
         last = args.out.with_suffix(".json")
         results: dict = {
-            # measured by benchmarks/guard.py (run after this by `make bench`): kept meanwhile
-            "guard": json.loads(last.read_text())["results"].get("guard")
-            if last.exists()
-            else None,
+            # measured by benchmarks/guard.py and benchmarks/engines.py (run after this by
+            # `make bench`): kept meanwhile
+            **{
+                k: json.loads(last.read_text())["results"].get(k) if last.exists() else None
+                for k in ("guard", "engines")
+            },
             "complete": False,
             "history": [],
             "direct": [],

@@ -1,6 +1,8 @@
 """COSTWATCH_ENGINE=spark (issue 16): `costwatch run` against a real Spark standalone cluster (a
 master and two one-core workers on 127.0.0.1, started here from the pip-installed pyspark) builds
-marts equal to the DuckDB engine's, row for row, from the same event logs and provider reports.
+marts equal to the DuckDB engine's, row for row, from the same event logs and provider reports,
+after a range run and a rerun of its first day with a late file (a new session and a re-delivered
+event).
 
 The DuckDB reference is a run of the same days on the embedded default. Money and counts must be
 equal exactly; DOUBLE columns (latency quantiles, shares) to 9 decimals, as the engines add
@@ -31,17 +33,36 @@ COMPARED_SCHEMAS = ("marts", "snapshots", "archive")
 
 
 class Built:
-    def __init__(self, duck: Home, spark: Home, output: str, executors: dict[str, int]):
-        self.duck, self.spark, self.output, self.executors = duck, spark, output, executors
+    def __init__(
+        self, duck: Home, spark: Home, outputs: list[str], executors: dict[str, int], lake: dict
+    ):
+        self.duck, self.spark, self.executors = duck, spark, executors
+        self.output, self.rerun_output = outputs  # the range run's, the late day's rerun's
+        self.lake_days_written = lake  # the raw event days the rerun wrote to the lake
+
+
+def _late_file(home: Home, day) -> None:
+    """A session that arrives after its day was built, and a re-delivered copy of an event."""
+    late = home.root / "events" / "late" / "late-session.jsonl"
+    late.parent.mkdir(parents=True, exist_ok=True)
+    first = sorted((home.root / "events").rglob("*.jsonl"))[0].read_text().splitlines()[0]
+    late.write_text(
+        '{"event_id": "late-1", "type": "compute", "user_id": "late-user", '
+        f'"session_id": "late-session", "ts": "{day}T12:00:00Z", "duration_ms": 5}}\n'
+        f"{first}\n"
+    )
 
 
 def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """Both days on both engines, then a late file for the first day and a rerun of that day."""
     root = tmp_path_factory.mktemp("engines")
     duck = make_home(root / "duckdb", days=2, users=8)
     spark = Home(root / "spark", duck.ledger)
     shutil.copytree(duck.root / "events", spark.root / "events")
     reports = provider_reports(duck.ledger)
-    assert [o.success for o in duck.run(duck.days[0], duck.days[-1], reports)] == [True]
+    first, last = duck.days[0], duck.days[-1]
+    assert [o.success for o in duck.run(first, last, reports)] == [True]
+    outputs = []
     with local_cluster(root / "cluster") as cluster, fake_providers(reports):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
         env |= cluster.env() | {
@@ -49,18 +70,28 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
             "COSTWATCH_ENGINE": "spark",
             "COSTWATCH_RETENTION_DAYS": str(spark.retention_days),
         }
-        done = subprocess.run(
-            [COSTWATCH, "run", "--start", str(duck.days[0]), "--end", str(duck.days[-1])],
-            env=env,
-            cwd=spark.root,  # Spark and Derby write their logs to the working folder
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+        raw_days = spark.root / "lake" / "raw" / "app_events"
+        for start, end in ((first, last), (first, first)):
+            if outputs:  # the rerun: the same late file in both homes
+                for home in (duck, spark):
+                    _late_file(home, first)
+                assert [o.success for o in duck.run(first, first, reports)] == [True]
+                before = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
+            done = subprocess.run(
+                [COSTWATCH, "run", "--start", str(start), "--end", str(end)],
+                env=env,
+                cwd=spark.root,  # Spark and Derby write their logs to the working folder
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+            outputs.append(done.stdout)
+        after = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
         assert len(cluster.state()["workers"]) == 2
         executors = executors_with_tasks(cluster.event_log)
-    return Built(duck, spark, done.stdout, executors)
+    written = {"written": sorted(n for n in after if before.get(n) != after[n])}
+    return Built(duck, spark, outputs, executors, written)
 
 
 def _the_run_used_both_workers_of_the_cluster(built: Built):
@@ -68,6 +99,14 @@ def _the_run_used_both_workers_of_the_cluster(built: Built):
         assert f"{step}: ok" in built.output, step
     # the driver runs no task on a cluster; each one-core worker ran one executor
     assert len([e for e, tasks in built.executors.items() if e != "driver" and tasks > 0]) == 2
+
+
+def _the_late_days_rerun_wrote_only_its_day_of_raw_events(built: Built):
+    assert built.lake_days_written == {"written": [f"day-{built.duck.days[0]}.parquet"]}
+    for home in (built.duck, built.spark):  # the late session is in both, on its day
+        assert home.query(
+            "select session_day from marts.sessions where session_id = 'late-session'"
+        ) == [(built.duck.days[0],)]
 
 
 def _relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -110,6 +149,7 @@ def test_a_run_on_a_spark_cluster_equals_a_run_on_duckdb(tmp_path_factory):
     workers and each built the run (about 300 s more)."""
     built = _build(tmp_path_factory)
     _the_run_used_both_workers_of_the_cluster(built)
+    _the_late_days_rerun_wrote_only_its_day_of_raw_events(built)
     with duckdb.connect() as both:
         both.execute(f"attach '{built.duck.warehouse}' as duck (read_only)")
         both.execute(f"attach '{built.spark.warehouse}' as spark (read_only)")
@@ -143,8 +183,9 @@ def _the_same_quarantine_line_accounting_and_checks(built: Built, both):
         duck = sorted(both.execute(sql.format(c="duck")).fetchall())
         assert duck, sql
         assert sorted(both.execute(sql.format(c="spark")).fetchall()) == duck, sql
-    # the same checks failed on both engines (the CLI prints each)
-    failed = sorted(line.strip() for line in built.output.splitlines() if "failed check" in line)
+    # the same checks failed on both engines in the last run, the rerun (the CLI prints each)
+    lines = built.rerun_output.splitlines()
+    failed = sorted(line.strip() for line in lines if "failed check" in line)
     assert failed == _failed_checks(built.duck)
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ ENGINES = ("duckdb", "spark local[2]", "spark cluster 2x1")
 PROJECTED_SESSIONS = (100_000, 1_000_000)
 PROJECTED_WORKERS = (2, 8, 32)
 MEASURED_CORES = 2
+RUN_TIMEOUT_S = 1800
 # the one part of a run that Spark executes, the dbt models' and tests' SQL: every other part
 # runs in the driver's process on either engine (DuckDB: ingestion, the copies between warehouse
 # and lake, archive, publish, report, checks; docs/spark.md), and more workers do not speed it up
@@ -43,20 +45,30 @@ ON_SPARK = "dbt SQL"
 
 
 def _run(env: dict, day: dt.date, cwd: Path) -> tuple[float, float]:
-    """`costwatch run` of one day: (wall seconds, peak RSS of the process tree in MiB)."""
+    """`costwatch run` of one day: (wall seconds, peak RSS of the process tree in MiB). A run
+    that has not ended after RUN_TIMEOUT_S is stopped with its whole process group."""
     cli = [sys.executable, "-m", "orchestration.cli", "run", "--start", str(day), "--end", str(day)]
-    out = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-c", TIMED_CHILD, *cli],
         cwd=cwd,  # Spark and Derby write their logs to the working folder
         env={**env, "PYTHONPATH": str(REPO)},
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-    ).stdout.split()
-    wall, rss_kib, rc = float(out[0]), int(out[1]), int(out[2])
-    if rc != 0:
-        raise RuntimeError(f"costwatch run {day} failed (exit {rc}): rerun it by hand in {cwd}")
-    return wall, rss_kib / 1024
+        start_new_session=True,
+    )
+    try:
+        out, _ = child.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        raise RuntimeError(
+            f"costwatch run {day} in {cwd} did not end within {RUN_TIMEOUT_S} s: stopped; its "
+            "log is under logs/ there (a Spark driver short of memory stalls: free some)"
+        ) from None
+    wall, rss_kib, rc = out.split()
+    if int(rc) != 0:
+        raise RuntimeError(f"costwatch run {day} failed (exit {rc}): its log is under {cwd}/logs")
+    return float(wall), int(rss_kib) / 1024
 
 
 def _parts(wall_s: float, profile: dict) -> dict[str, float]:
@@ -74,8 +86,22 @@ def _parts(wall_s: float, profile: dict) -> dict[str, float]:
     return parts
 
 
+def _home(work: Path, engine: str, sessions: int) -> Path:
+    return work / f"{engine.replace(' ', '-').replace('[', '').replace(']', '')}-{sessions}"
+
+
+def _keep_logs(work: Path, engine: str, sessions: int) -> Path:
+    """A failed measurement's run logs, copied out of the scratch folder (benchmarks/out/)."""
+    home = _home(work, engine, sessions)
+    kept = REPO / "benchmarks" / "out" / home.name
+    shutil.rmtree(kept, ignore_errors=True)
+    if (home / "logs").is_dir():
+        shutil.copytree(home / "logs", kept)
+    return kept
+
+
 def measure(engine: str, sessions: int, work: Path, cluster_env: dict | None) -> dict:
-    home = work / f"{engine.replace(' ', '-').replace('[', '').replace(']', '')}-{sessions}"
+    home = _home(work, engine, sessions)
     day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     seed = day - dt.timedelta(days=1)
     with duckdb.connect() as con:
@@ -168,6 +194,8 @@ def engine_lines(e: dict, direct: list[dict]) -> list[str]:
         "| engine | sessions/day | interactions | wall | peak | " + " | ".join(parts) + " |",
         "|---|---|---|---|---|" + "---|" * len(parts),
     ]
+    for f in e.get("failed", []):
+        out.append(f"| {f['engine']} | {f['sessions_per_day']:,} | FAILED: {f['error']} |")
     for m in e["measured"]:
         cells = " | ".join(f"{m['parts_s'][p]:.1f}" for p in parts)
         out.append(
@@ -222,13 +250,21 @@ def main() -> int:
     from sources.spark.cluster import executors_with_tasks, local_cluster
 
     engines = args.engines.split(",")
-    measured = []
+    measured: list[dict] = []
+    failed: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="costwatch-engines-") as tmp:
         work = Path(tmp)
         with local_cluster(work / "cluster") as cluster:
             for sessions in (int(s) for s in args.sizes.split(",")):
                 for engine in engines:
-                    measured.append(measure(engine, sessions, work, cluster.env()))
+                    try:
+                        measured.append(measure(engine, sessions, work, cluster.env()))
+                    except RuntimeError as e:  # the others are still measured; the logs kept
+                        kept = _keep_logs(work, engine, sessions)
+                        failed.append({"engine": engine, "sessions_per_day": sessions,
+                                       "error": f"{e} (logs copied to {kept})"})  # fmt: skip
+                        print(f"  FAILED: {failed[-1]['error']}", flush=True)
+                        continue
                     print(f"  {measured[-1]}", flush=True)
             tasks = executors_with_tasks(cluster.event_log)
             conf = (cluster.conf_dir / "spark-defaults.conf").read_text().splitlines()
@@ -240,6 +276,7 @@ def main() -> int:
         "cluster_tasks": {k: v for k, v in sorted(tasks.items())},
         "measured": measured,
         "model": scale_model(measured),
+        "failed": failed,
     }
     saved = json.loads(args.out.read_text()) if args.out.exists() else {"results": {}}
     saved["results"]["engines"] = results

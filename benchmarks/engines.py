@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
 import signal
@@ -29,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.run import PROFILE_PARTS, TIMED_CHILD, run_profile  # noqa: E402
+from benchmarks.saved import save_section  # noqa: E402
 from benchmarks.scale import write_day  # noqa: E402
 
 SEED_SESSIONS = 100  # the demo's day: 1x
@@ -278,10 +278,7 @@ def main() -> int:
         "model": scale_model(measured),
         "failed": failed,
     }
-    saved = json.loads(args.out.read_text()) if args.out.exists() else {"results": {}}
-    saved["results"]["engines"] = results
-    args.out.write_text(json.dumps(saved, indent=1))
-    print(f"wrote results.engines to {args.out}", flush=True)
+    save_section(args.out, "engines", results)
     return 0
 
 

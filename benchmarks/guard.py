@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.saved import save_section  # noqa: E402
 from sources.demo.guard_copy import write_copy  # noqa: E402
 from sources.guard.service import Guard  # noqa: E402
 
@@ -242,10 +243,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.json")
     args = p.parse_args()
     results = run(args)
-    saved = json.loads(args.out.read_text()) if args.out.exists() else {"results": {}}
-    saved["results"]["guard"] = results
-    args.out.write_text(json.dumps(saved, indent=1))
-    print(f"wrote results.guard to {args.out}", flush=True)
+    save_section(args.out, "guard", results)
     return 0
 
 

@@ -5,9 +5,9 @@ Run with `make bench` (all) or `make bench-engines` (this only).
 
 Each measurement is a fresh home: a small seed day (100 sessions) through `costwatch run`, so
 that the measured run finds its tables as a daily run does, then the measured day (10x or 100x
-the seed's sessions) through `costwatch run`: wall time, the peak memory of the run's process
-tree (Dagster, dbt and, on Spark, the driver's JVM; a cluster's executors are the workers'
-processes, each capped by `spark.executor.memory`), each step's time from the Dagster instance.
+the seed's sessions) through `costwatch run`: wall time, the peak memory of the processes the
+run waited for (Dagster, dbt; not the Spark driver's JVM, which pyspark does not wait for, nor a
+cluster's executors, capped by `spark.executor.memory`), each step's time from the instance.
 """
 
 from __future__ import annotations
@@ -137,9 +137,10 @@ def measure(engine: str, sessions: int, work: Path, cluster_env: dict | None) ->
 
 def scale_model(measured: list[dict]) -> list[dict]:
     """Per engine, each part's time as fixed + per-session cost, fitted on the two measured sizes
-    (negative fits clipped to 0), projected to PROJECTED_SESSIONS: on one machine for DuckDB; on
-    N one-core workers for Spark, where only the dbt step's per-session part divides by the
-    workers (N / MEASURED_CORES times the measured cores) and the driver's parts do not."""
+    (negative fits clipped to 0), projected to PROJECTED_SESSIONS: on this machine for DuckDB and
+    Spark local[2]; on N one-core workers for the cluster, where only the dbt SQL's per-session
+    part divides by the workers (N / MEASURED_CORES times the measured cores), the driver's parts
+    do not."""
     out = []
     for engine in dict.fromkeys(m["engine"] for m in measured):
         runs = sorted((m for m in measured if m["engine"] == engine), key=lambda m: m["lines"])
@@ -154,13 +155,13 @@ def scale_model(measured: list[dict]) -> list[dict]:
             per = max(per, 0.0)
             fixed = max(small["parts_s"][part] - per * small["sessions_per_day"], 0.0)
             fits[part] = (fixed, per)
+        cluster = engine.startswith("spark cluster")  # local[2] and DuckDB: one machine
         for sessions in PROJECTED_SESSIONS:
-            workers = PROJECTED_WORKERS if engine.startswith("spark") else (1,)
-            for n in workers:
+            for n in PROJECTED_WORKERS if cluster else (MEASURED_CORES,):
                 parts = {}
                 for part, (fixed, per) in fits.items():
                     variable = per * sessions
-                    if engine.startswith("spark") and part == ON_SPARK:
+                    if part == ON_SPARK:
                         variable *= MEASURED_CORES / n
                     parts[part] = fixed + variable
                 driver = sum(v for p, v in parts.items() if p != ON_SPARK)
@@ -168,7 +169,7 @@ def scale_model(measured: list[dict]) -> list[dict]:
                     {
                         "engine": engine,
                         "sessions_per_day": sessions,
-                        "workers": n if engine.startswith("spark") else None,
+                        "workers": n if cluster else None,
                         "projected_s": sum(parts.values()),
                         "driver_s": driver,
                         "largest_part": max(parts, key=parts.get),
@@ -187,8 +188,9 @@ def engine_lines(e: dict, direct: list[dict]) -> list[str]:
         "",
         f"Measured on {e['measured_at']} UTC ({e['cores']} cores): each run a fresh home, a "
         f"{SEED_SESSIONS}-session seed day, then the measured day through `costwatch run`. Peak "
-        "memory is the run's process tree (Dagster, dbt, the Spark driver's JVM); the cluster's "
-        f"two executors are the workers' processes, capped at `spark.executor.memory` "
+        "memory is the largest process the run waited for (Dagster, dbt): it leaves out the "
+        "Spark driver's JVM, which pyspark starts and does not wait for, and the cluster's "
+        f"executors, the workers' processes, capped at `spark.executor.memory` "
         f"({e['executor_memory']}). Tasks per executor on the cluster: {e['cluster_tasks']}.",
         "",
         "| engine | sessions/day | interactions | wall | peak | " + " | ".join(parts) + " |",

@@ -41,6 +41,7 @@ def test_each_part_is_fixed_plus_per_session_and_only_sparks_dbt_divides_among_w
     assert round(big["projected_s"], 6) == 5 + 1000 + 58 + 125 + 2 + 1
     assert big["largest_part"] == "ingest"
     assert sorted({k[2] for k in got if k[0] != "duckdb"}) == [2, 8, 32]
+    assert {k[2] for k in got if k[0] == "duckdb"} == {None}  # one machine
 
 
 def test_the_page_shows_every_measurement_and_projection():

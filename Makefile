@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .PHONY: install browser postgres java demo test lint format bench bench-guard bench-engines ui \
-	clean mutation screenshots test-extended
+	clean mutation screenshots
 
 # root installs Debian packages directly, anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -47,11 +47,7 @@ demo: install
 test: install browser postgres java
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not extended"
-
-# the tests too long for make test's 15 minutes (marker `extended`)
-test-extended: install java
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m extended
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # the README's front-page images (docs/images), retaken by the two tests that draw them
 screenshots: install browser

@@ -129,6 +129,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
+# xdist hands out work units (a group, or a test) in collection order (`--no-loadscope-reorder`,
+# pyproject): the long units first, so that neither worker is left with one at the end
+LONG_GROUPS_FIRST = ("spark", "built", "deployment", "otel")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "loadgroup", False):
+        return
+
+    def rank(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group")
+        if group and group.args[0] in LONG_GROUPS_FIRST:
+            return LONG_GROUPS_FIRST.index(group.args[0])
+        return len(LONG_GROUPS_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+    items.sort(key=rank)  # stable: each file keeps its order
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = item.config.stash.get(UNGROUPED, None)

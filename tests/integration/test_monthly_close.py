@@ -17,7 +17,7 @@ from sources.demo.sample_data import generate
 from sources.providers.rows import CostRow
 from tests.conftest import Home
 
-pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 NINE = Decimal("1e-9")
 START = dt.date(2026, 10, 31)  # Oct 31 .. Nov 3: October closes on Nov 3 (grace 3 days)

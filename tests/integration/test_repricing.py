@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import make_home
 
-pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 COSTS = (

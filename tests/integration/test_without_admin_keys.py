@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import make_home
 
-pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 USAGE_CSV = (
     "start_time,end_time,project_id,num_model_requests,api_key_id,model,batch,service_tier,"

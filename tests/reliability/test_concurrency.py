@@ -10,7 +10,7 @@ import pytest
 from sources import settings
 from tests.conftest import COSTWATCH_VARS, make_home
 
-pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from sources import settings
 from tests.conftest import relations_holding
 from tests.unit.test_alerts import Receiver
 
-pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 PII_KEY = "pii-key-RECOGNISABLE-7f3a9c"
 WEBHOOK_TOKEN = "T0WEBHOOK-RECOGNISABLE-b41d"

@@ -16,7 +16,7 @@ from sources import settings
 from tests.conftest import Home, make_home
 from tests.integration.test_pipeline import _snapshot
 
-pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def _digest(path) -> str:

@@ -15,7 +15,7 @@ from sources.demo.reference_prices import calc_price_per_call
 from sources.events.contract import MAXIMA
 from tests.conftest import make_home
 
-pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 TS = "2026-11-01T10:00:00Z"
 MAX_TOKENS = int(MAXIMA["input_tokens"])

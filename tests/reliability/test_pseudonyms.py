@@ -17,7 +17,7 @@ import pytest
 from sources.publishing.publish import publish_copy
 from tests.conftest import make_home, relations_holding
 
-pytestmark = [pytest.mark.xdist_group("standalone"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 KEY_A = "pii-key-A-5e1f"
 KEY_B = "pii-key-B-90c2"

@@ -16,7 +16,7 @@ import pytest
 from sources import settings
 from tests.conftest import make_home
 
-pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 DEADLINE_S = 240
 

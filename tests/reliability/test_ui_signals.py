@@ -16,7 +16,7 @@ import pytest
 from orchestration.services import descendants, running
 from tests.conftest import free_port
 
-pytestmark = [pytest.mark.xdist_group("isolated"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def _ignore_sigint() -> None:

@@ -53,9 +53,9 @@ def _late_file(home: Home, day) -> None:
     )
 
 
-def _build(tmp_path_factory: pytest.TempPathFactory, rerun: bool) -> Built:
-    """Both days on both engines; with `rerun`, then a late file for the first day and a rerun of
-    that day on both."""
+def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """Both days on both engines, then a late file for the first day and a rerun of that day on
+    both."""
     root = tmp_path_factory.mktemp("engines")
     duck = make_home(root / "duckdb", days=2, users=8)
     spark = Home(root / "spark", duck.ledger)
@@ -73,7 +73,7 @@ def _build(tmp_path_factory: pytest.TempPathFactory, rerun: bool) -> Built:
         }
         raw_days = spark.root / "lake" / "raw" / "app_events"
         before: dict[str, int] = {}
-        for start, end in ((first, last), (first, first))[: 2 if rerun else 1]:
+        for start, end in ((first, last), (first, first)):
             if outputs:  # the rerun: the same late file in both homes
                 for home in (duck, spark):
                     _late_file(home, first)
@@ -89,7 +89,6 @@ def _build(tmp_path_factory: pytest.TempPathFactory, rerun: bool) -> Built:
             )
             assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
             outputs.append(done.stdout)
-        outputs += outputs[-1:] * (2 - len(outputs))  # no rerun: the last run is the first
         after = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
         assert len(cluster.state()["workers"]) == 2
         executors = executors_with_tasks(cluster.event_log)
@@ -147,20 +146,10 @@ def _differences(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tup
     return rows, only_duck, only_spark
 
 
-def test_a_run_on_a_spark_cluster_equals_a_run_on_duckdb(tmp_path_factory):
-    """One test whose parts share one Spark run: as separate tests, xdist ran them on both
-    workers and each built the run (about 300 s more)."""
-    built = _build(tmp_path_factory, rerun=False)
-    _the_run_used_both_workers_of_the_cluster(built)
-    _both_engines_agree(built)
-
-
-@pytest.mark.extended
-def test_a_rerun_with_a_late_file_on_a_spark_cluster_equals_duckdb(tmp_path_factory):
-    """The same, then a late file for the first day and a rerun of that day on both engines.
-    About 2.5 minutes more than the test above, which `make test` cannot afford within its 15
-    minutes: `make test-extended` runs it (marker `extended`)."""
-    built = _build(tmp_path_factory, rerun=True)
+def test_a_run_and_a_late_files_rerun_on_a_spark_cluster_equal_duckdb(tmp_path_factory):
+    """One test whose parts share one Spark run (as separate tests they would each build it): the
+    range run, then a late file for the first day and a rerun of that day, on both engines."""
+    built = _build(tmp_path_factory)
     _the_run_used_both_workers_of_the_cluster(built)
     _the_late_days_rerun_wrote_only_its_day_of_raw_events(built)
     _both_engines_agree(built)

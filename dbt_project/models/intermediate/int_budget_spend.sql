@@ -48,6 +48,9 @@ sessions as (
         session_id,
         session_day
     from {{ ref('sessions') }}
+    {#- a session with costs on the run's days has an event on or after their first day: older
+        sessions are skipped by their row groups' ranges instead of read from all history #}
+    where ended_at >= {{ window_first_day(model_window()) }}
 ),
 
 costs as (

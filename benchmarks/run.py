@@ -196,9 +196,10 @@ def _timed_run(
 
 
 def run_profile(dagster_home: Path) -> dict:
-    """Where the last run's time went, from the Dagster instance: each step's wall time, and the
-    dbt step split into SQL (dbt's own execution time of every model, snapshot and test) and the
-    rest (dbt start-up, per-node overhead, Dagster handling dbt's events)."""
+    """Where the last run's time went, from the Dagster instance: each step's wall time, the dbt
+    step split into SQL (dbt's own execution time of every model, snapshot and test) and the
+    rest (dbt start-up, per-node overhead, Dagster handling dbt's events), the SQL per dbt node,
+    and the event reader's stages (its materialization's `stage_seconds`)."""
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     import dagster as dg
 
@@ -211,20 +212,44 @@ def run_profile(dagster_home: Path) -> dict:
             for s in instance.get_run_step_stats(run.run_id)
             if s.end_time and s.start_time
         }
-        dbt_sql = 0.0
+        nodes: dict[str, float] = {}
+        ingest_stages: dict[str, float] = {}
         for event_type in (
             dg.DagsterEventType.ASSET_MATERIALIZATION,
             dg.DagsterEventType.ASSET_CHECK_EVALUATION,
         ):
             for record in instance.all_logs(run.run_id, of_type=event_type):
                 data = record.dagster_event.event_specific_data
+                if getattr(data, "partition", None) is not None and not hasattr(
+                    data, "materialization"
+                ):
+                    continue  # a multi-day run's per-day copy of a check (assets/partitions.py)
                 meta = getattr(data, "materialization", data).metadata
+                name = node_name(data)
                 if "Execution Duration" in meta:
-                    dbt_sql += float(meta["Execution Duration"].value)
+                    seconds = float(meta["Execution Duration"].value)
+                    nodes[name] = nodes.get(name, 0.0) + seconds
+                if name == "raw/app_events" and "stage_seconds" in meta:
+                    ingest_stages = dict(meta["stage_seconds"].value)
     finally:
         instance.dispose()
         os.environ.pop("DAGSTER_HOME", None)
-    return {"run_s": stats.end_time - stats.start_time, "steps": steps, "dbt_sql_s": dbt_sql}
+    return {
+        "run_s": stats.end_time - stats.start_time,
+        "steps": steps,
+        "dbt_sql_s": sum(nodes.values()),
+        "dbt_nodes": dict(sorted(nodes.items(), key=lambda kv: -kv[1])),
+        "ingest_stages": ingest_stages,
+    }
+
+
+def node_name(data) -> str:
+    """'marts/sessions' for a materialization, 'marts/sessions:<test>' for a check evaluation."""
+    materialization = getattr(data, "materialization", None)
+    if materialization is not None:
+        return materialization.asset_key.to_user_string()
+    key = data.asset_check_key
+    return f"{key.asset_key.to_user_string()}:{key.name}"
 
 
 PROFILE_PARTS = {
@@ -543,7 +568,39 @@ def direct_lines(results: list[dict]) -> list[str]:
             f"{r['build_s']:.0f} s / {r['full_publish_s']:.0f} s | {r['daily_s']:.1f} s | "
             f"{r['daily_mib']:,.0f} MiB | " + " | ".join(cells) + " |"
         )
-    return [*out, *query_lines(results)]
+    return [*out, *growth_lines(results), *query_lines(results)]
+
+
+def growth_lines(results: list[dict], top: int = 8) -> list[str]:
+    """Per dbt node (SQL seconds) and per stage of the event reader, the same new day on each
+    history: what grows with history and what does not. The `top` largest nodes of each run."""
+    runs = [r for r in results if r["daily_profile"].get("dbt_nodes")]
+    if not runs:
+        return []
+    names: list[str] = []
+    for r in runs:
+        for name in list(r["daily_profile"]["dbt_nodes"])[:top]:
+            if name not in names:
+                names.append(name)
+    stages = sorted({k for r in runs for k in r["daily_profile"].get("ingest_stages", {})})
+    heads = [f"{r['sessions_per_day']:,} x {r['days']}" for r in runs]
+    out = [
+        "",
+        "Where the new day's time goes on each history (s): dbt's SQL per node (the largest "
+        f"{top} of each run) and the event reader's stages:",
+        "",
+        "| | " + " | ".join(heads) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
+    for label, key, rows in (
+        *((f"dbt `{n}`", n, "dbt_nodes") for n in names),
+        *((f"reader: {s}", s, "ingest_stages") for s in stages),
+    ):
+        cells = [r["daily_profile"].get(rows, {}).get(key) for r in runs]
+        out.append(
+            f"| {label} | " + " | ".join("-" if c is None else f"{c:.2f}" for c in cells) + " |"
+        )
+    return out
 
 
 def _by_status(rows: list[dict]) -> str:

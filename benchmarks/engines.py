@@ -16,8 +16,6 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +25,7 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.run import PROFILE_PARTS, TIMED_CHILD, run_profile  # noqa: E402
+from benchmarks.run import PROFILE_PARTS, run_profile, timed_run  # noqa: E402
 from benchmarks.saved import save_section  # noqa: E402
 from benchmarks.scale import write_day  # noqa: E402
 
@@ -42,33 +40,6 @@ RUN_TIMEOUT_S = 1800
 # runs in the driver's process on either engine (DuckDB: ingestion, the copies between warehouse
 # and lake, archive, publish, report, checks; docs/spark.md), and more workers do not speed it up
 ON_SPARK = "dbt SQL"
-
-
-def _run(env: dict, day: dt.date, cwd: Path) -> tuple[float, float]:
-    """`costwatch run` of one day: (wall seconds, peak RSS of the process tree in MiB). A run
-    that has not ended after RUN_TIMEOUT_S is stopped with its whole process group."""
-    cli = [sys.executable, "-m", "orchestration.cli", "run", "--start", str(day), "--end", str(day)]
-    child = subprocess.Popen(
-        [sys.executable, "-c", TIMED_CHILD, *cli],
-        cwd=cwd,  # Spark and Derby write their logs to the working folder
-        env={**env, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = child.communicate(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.wait()
-        raise RuntimeError(
-            f"costwatch run {day} in {cwd} did not end within {RUN_TIMEOUT_S} s: stopped; its "
-            "log is under logs/ there (a Spark driver short of memory stalls: free some)"
-        ) from None
-    wall, rss_kib, rc = out.split()
-    if int(rc) != 0:
-        raise RuntimeError(f"costwatch run {day} failed (exit {rc}): its log is under {cwd}/logs")
-    return float(wall), int(rss_kib) / 1024
 
 
 def _parts(wall_s: float, profile: dict) -> dict[str, float]:
@@ -114,9 +85,10 @@ def measure(engine: str, sessions: int, work: Path, cluster_env: dict | None) ->
         env |= cluster_env if engine.startswith("spark cluster") else {}
         env.setdefault("COSTWATCH_SPARK_MASTER", "local[2]")
     print(f"  {engine}, {sessions:,} sessions: seed day", flush=True)
-    _run(env, seed, home)
+    timed_run(env, seed, seed, cwd=home, timeout_s=RUN_TIMEOUT_S)
     print(f"  {engine}, {sessions:,} sessions: measured day", flush=True)
-    wall_s, peak_mib = _run(env, day, home)
+    # in the home: Spark and Derby write their logs to the working folder
+    wall_s, peak_mib = timed_run(env, day, day, cwd=home, timeout_s=RUN_TIMEOUT_S)
     profile = run_profile(home / "dagster")
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         (interactions,) = con.execute(

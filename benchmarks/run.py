@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -175,24 +176,43 @@ TIMED_CHILD = (
 )
 
 
-def _timed_run(
-    env: dict, start: dt.date, end: dt.date, chunk_days: int = 100_000
+def timed_run(
+    env: dict,
+    start: dt.date,
+    end: dt.date,
+    chunk_days: int = 100_000,
+    cwd: Path = REPO,
+    timeout_s: float | None = None,
 ) -> tuple[float, float]:
-    """`costwatch run` for [start, end], one run per `chunk_days` days: (wall seconds, peak RSS of
-    the process tree in MiB: the largest process, dbt's or Dagster's)."""
+    """`costwatch run` for [start, end], one run per `chunk_days` days, in `cwd`: (wall seconds,
+    peak RSS of the process tree in MiB: the largest process, dbt's or Dagster's). A run that has
+    not ended after `timeout_s` is stopped with its whole process group."""
     cli = [sys.executable, "-m", "orchestration.cli", "run", "--chunk-days", str(chunk_days)]
-    out = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-c", TIMED_CHILD, *cli, "--start", str(start), "--end", str(end)],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-    ).stdout.split()
-    wall, rss_kib, rc = float(out[0]), int(out[1]), int(out[2])
-    if rc != 0:
-        raise RuntimeError(f"costwatch run {start}..{end} failed (exit {rc})")
-    return wall, rss_kib / 1024
+        start_new_session=True,
+    )
+    try:
+        out, err = child.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        raise RuntimeError(
+            f"costwatch run {start}..{end} did not end within {timeout_s:.0f} s: stopped; its log "
+            "is under the home's logs/ (a Spark driver short of memory stalls: free some)"
+        ) from None
+    wall, rss_kib, rc = out.split()[-3:]
+    if int(rc) != 0:
+        raise RuntimeError(
+            f"costwatch run {start}..{end} failed (exit {rc}); its log is under the home's "
+            f"logs/. stderr ends: {err[-2000:]}"
+        )
+    return float(wall), int(rss_kib) / 1024
 
 
 def run_profile(dagster_home: Path) -> dict:
@@ -372,11 +392,11 @@ def bench_history(
         "COSTWATCH_START_DATE": first.isoformat(),
         "COSTWATCH_RETENTION_DAYS": str((today - (first + dt.timedelta(days=days // 2))).days),
     }
-    full_s, full_mib = _timed_run(env, first, last, chunk_days)
+    full_s, full_mib = timed_run(env, first, last, chunk_days)
     new_day = last + dt.timedelta(days=1)
     with duckdb.connect() as con:
         write_day(con, home / "events", new_day, sessions_per_day)
-    daily_s, daily_mib = _timed_run(env, new_day, new_day)
+    daily_s, daily_mib = timed_run(env, new_day, new_day)
     profile = run_profile(home / "dagster")
     queries = bench_queries(home / "analytics.duckdb", first, new_day, query_repeat)
     with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as con:
@@ -447,7 +467,7 @@ def bench_daily_on_history(
     }
     with duckdb.connect() as con:
         write_day(con, home / "events", first, sessions_per_day)
-    seed_s, _ = _timed_run(env, first, first)
+    seed_s, _ = timed_run(env, first, first)
     print(f"  seed day {first} run in {seed_s:.0f} s; copying it to {days - 1} days", flush=True)
     warehouse, published = home / "warehouse.duckdb", home / "analytics.duckdb"
     t0 = time.perf_counter()
@@ -463,7 +483,7 @@ def bench_daily_on_history(
     print(f"  built in {build_s:.0f} s, published in {full_publish_s:.0f} s", flush=True)
     with duckdb.connect() as con:
         write_day(con, home / "events", new_day, sessions_per_day)
-    daily_s, daily_mib = _timed_run(env, new_day, new_day)
+    daily_s, daily_mib = timed_run(env, new_day, new_day)
     profile = run_profile(home / "dagster")
     queries = bench_queries(published, first, new_day, query_repeat)
     with duckdb.connect(str(published), read_only=True) as con:

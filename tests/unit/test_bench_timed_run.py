@@ -1,0 +1,51 @@
+"""The bench's timed `costwatch run` (benchmarks/run.py `timed_run`): a run that fails says so
+with its exit code; one that does not end in time is stopped with every process it started."""
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import timed_run
+
+DAY = dt.date(2026, 11, 1)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
+    return env | {"COSTWATCH_HOME": str(home)}
+
+
+def _processes_with(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_failed_run_raises_with_its_exit_code(tmp_path: Path):
+    home = tmp_path / "a-file-not-a-folder"
+    home.write_text("")
+    with pytest.raises(RuntimeError, match=r"failed \(exit [1-9]"):
+        timed_run(_env(home), DAY, DAY, cwd=tmp_path)
+
+
+def test_a_run_past_its_timeout_is_stopped_with_its_processes(tmp_path: Path):
+    home = tmp_path / "home"
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="did not end within 0 s: stopped"):
+        timed_run(_env(home), DAY, DAY, cwd=tmp_path, timeout_s=0.3)
+    assert time.monotonic() - t0 < 30
+    # the whole process group got SIGKILL: the run's processes are gone once the kernel has
+    # delivered it (the test's own command line does not hold the day)
+    deadline = time.monotonic() + 10
+    while (left := _processes_with(f"--start{chr(0)}{DAY}")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == []

@@ -449,7 +449,7 @@ def bench_daily_on_history(
     """The daily run of one real new day on `days` days of history built directly in the
     warehouse (`benchmarks/history.py`): a seed day through `costwatch run`, copied to every
     other day, a full publish, then the new day through `costwatch run`; analyst queries."""
-    from benchmarks.history import replicate
+    from benchmarks.history import replicate, seed_day
     from benchmarks.scale import write_day
     from sources.publishing.day_files import parts_root
     from sources.publishing.publish import publish_copy
@@ -457,8 +457,8 @@ def bench_daily_on_history(
     home = work / f"direct-{sessions_per_day}x{days}"
     today = dt.datetime.now(dt.UTC).date()
     new_day = today - dt.timedelta(days=1)
-    first = new_day - dt.timedelta(days=days)
-    cutoff = first + dt.timedelta(days=days // 2)
+    first, span = seed_day(new_day, days)
+    cutoff = first + dt.timedelta(days=span // 2)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
     env |= {
         "COSTWATCH_HOME": str(home),
@@ -468,11 +468,11 @@ def bench_daily_on_history(
     with duckdb.connect() as con:
         write_day(con, home / "events", first, sessions_per_day)
     seed_s, _ = timed_run(env, first, first)
-    print(f"  seed day {first} run in {seed_s:.0f} s; copying it to {days - 1} days", flush=True)
+    print(f"  seed day {first} run in {seed_s:.0f} s; copying it to {span - 1} days", flush=True)
     warehouse, published = home / "warehouse.duckdb", home / "analytics.duckdb"
     t0 = time.perf_counter()
     with duckdb.connect(str(warehouse)) as con:
-        rows = replicate(con, first, days, cutoff, progress=lambda m: print(m, flush=True))
+        rows = replicate(con, first, span, cutoff, progress=lambda m: print(m, flush=True))
         build_s = time.perf_counter() - t0
         published.unlink()
         shutil.rmtree(parts_root(published))

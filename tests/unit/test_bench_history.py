@@ -84,3 +84,12 @@ def test_a_stored_events_id_hash_is_the_hash_of_its_copys_id():
         (e, int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little"))
         for e in ("e1", "e1~1", "e1~2")
     ]
+
+
+def test_the_seed_day_is_never_the_first_of_a_month():
+    from benchmarks.history import seed_day
+
+    # 1,095 days before 2026-11-30 is 2023-12-01: a month start, so one day earlier
+    assert seed_day(dt.date(2026, 11, 30), 1095) == (dt.date(2023, 11, 30), 1096)
+    assert seed_day(dt.date(2026, 11, 30), 365) == (dt.date(2025, 11, 30), 365)
+    assert seed_day(dt.date(2026, 3, 1), 28) == (dt.date(2026, 1, 31), 29)  # 2026-02-01 moved

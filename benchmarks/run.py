@@ -240,11 +240,10 @@ def run_profile(dagster_home: Path) -> dict:
         ):
             for record in instance.all_logs(run.run_id, of_type=event_type):
                 data = record.dagster_event.event_specific_data
-                if getattr(data, "partition", None) is not None and not hasattr(
-                    data, "materialization"
-                ):
+                materialization = getattr(data, "materialization", None)
+                if materialization is None and data.partition is not None:
                     continue  # a multi-day run's per-day copy of a check (assets/partitions.py)
-                meta = getattr(data, "materialization", data).metadata
+                meta = (materialization or data).metadata
                 name = node_name(data)
                 if "Execution Duration" in meta:
                     seconds = float(meta["Execution Duration"].value)

@@ -84,7 +84,21 @@ def _totals(con: duckdb.DuckDBPyConnection, relation: str, days: list[dt.date]) 
 
 
 def history_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    return con.execute(f"select count(*) from history.{relation}").fetchall()[0][0]  # noqa: S608
+    """The rows of `history.<relation>`, without reading the history: the two tables' row counts
+    (kept by DuckDB) less the archived rows the view hides, those of the days `marts` holds (found
+    by a join DuckDB prunes to those days). Counting the view itself read every archived day (0.7 s
+    per relation at a year of 100x, three times that at three years)."""
+    day, _ = ARCHIVED[relation]
+    days = f"select distinct {day} from marts.{relation} where {day} is not null"  # noqa: S608
+    hidden = (  # the view's `not in`, turned around: a NULL day is hidden unless `days` is empty
+        f"(select count(*) from archive.{relation} where {day} in ({days})) + "  # noqa: S608
+        f"(select count(*) from archive.{relation} where {day} is null and exists ({days}))"
+    )
+    sql = (
+        f"select (select count(*) from marts.{relation}) "  # noqa: S608 (constants)
+        f"+ (select count(*) from archive.{relation}) - ({hidden})"
+    )
+    return con.execute(sql).fetchall()[0][0]
 
 
 def ensure_archive(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -40,6 +40,7 @@ from sources.demo.pricing_calls import PRICING_DAYS, write_pricing_calls  # noqa
 from sources.demo.reference_prices import calc_price_per_call  # noqa: E402
 from sources.events.files import discover_files  # noqa: E402
 from sources.events.log import ingest_range  # noqa: E402
+from sources.settings import Settings  # noqa: E402
 
 READ_JSON_COLUMNS = {
     "event_id": "VARCHAR",
@@ -58,6 +59,9 @@ READ_JSON_COLUMNS = {
     "reasoning_tokens": "BIGINT",
     "duration_ms": "DOUBLE",
 }
+
+# the retention a team has out of the box (`COSTWATCH_RETENTION_DAYS` unset)
+DEFAULT_RETENTION_DAYS: int = Settings.model_fields["retention_days"].default
 
 
 def _median_time(fn, repeat: int) -> float:
@@ -457,13 +461,13 @@ def bench_daily_on_history(
     today = dt.datetime.now(dt.UTC).date()
     new_day = today - dt.timedelta(days=1)
     first, span = seed_day(new_day, days)
-    cutoff = first + dt.timedelta(days=span // 2)
+    # the product's default retention on every history: what a team has out of the box, and the
+    # same active marts on one year and three (the older days are archived), so the comparison
+    # measures the history, not a retention that grows with it (before 2026-12-01: half of each
+    # history was active, a year and a half of marts at three years)
+    cutoff = today - dt.timedelta(days=DEFAULT_RETENTION_DAYS)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
-    env |= {
-        "COSTWATCH_HOME": str(home),
-        "COSTWATCH_START_DATE": first.isoformat(),
-        "COSTWATCH_RETENTION_DAYS": str((today - cutoff).days),
-    }
+    env |= {"COSTWATCH_HOME": str(home), "COSTWATCH_START_DATE": first.isoformat()}
     with duckdb.connect() as con:
         write_day(con, home / "events", first, sessions_per_day)
     seed_s, _ = timed_run(env, first, first)
@@ -570,7 +574,9 @@ def direct_lines(results: list[dict]) -> list[str]:
         "History built directly in the warehouse by `benchmarks/history.py`: one real day of "
         "`benchmarks/scale.py` logs through `costwatch run`, its rows copied to every other day "
         "(days and times shifted, event/session/interaction ids made unique per day, the same "
-        "50,000 users), the older half in `archive`, then a full publish; then one real new day "
+        "50,000 users), the days beyond the default retention window (COSTWATCH_RETENTION_DAYS, "
+        f"{DEFAULT_RETENTION_DAYS} days: the same active marts on every history) in `archive`, "
+        "then a full publish; then one real new day "
         "through `costwatch run`, measured. Tables that do not hold one day's rows (prices, "
         "budgets, monthly tables, per-user totals) keep the seed run's rows.",
         "",

@@ -18,7 +18,7 @@
         meta:
           window: {column: day, days_before: 1, days_after: 1}
 
-  (`whole_months: true` widens the start to the first day of the window's first month). The
+  (`whole_months: true` widens the start, days_before included, to the first day of its month). The
   macros below write the model's delete and its filters from that declaration; the data tests
   (test_window.sql), the publish and the providers' re-pull read the same numbers from the
   manifest (sources/windows.py). Nothing else states a window's offsets.
@@ -38,7 +38,8 @@
 {% macro window_first_day(spec, extra_before=0) -%}
     {%- set spec = spec or {} -%}  {#- none at parse time, before the YAML config is merged -#}
     {%- if spec.get('whole_months') -%}
-        cast(date_trunc('month', {{ window_start(-extra_before) }}) as date)
+        cast(date_trunc('month', {{ window_start(-(spec.get('days_before', 0) + extra_before)) }})
+            as date)
     {%- else -%}
         {{ window_start(-(spec.get('days_before', 0) + extra_before)) }}
     {%- endif -%}

@@ -1,12 +1,13 @@
 """Closed months on data that crosses a month boundary, by real runs: October closes once the
 data reaches 3 days past its end; a provider correction that arrives later is a row of its own
-and the close row is never rewritten; a rerun adds nothing."""
+and the close row is never rewritten; a rerun adds nothing. On the same runs, the per-user month
+rollup (int_user_months) and the lifetime figures built from it stay equal to daily_stats."""
 
 import dataclasses
 import datetime as dt
 import json
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import dagster as dg
 import pytest
@@ -126,3 +127,53 @@ def test_close_then_correction_rows(tmp_path):
         (october, "openai", "correction", Decimal(cost).quantize(NINE), Decimal("0E-9"))
     ]
     assert sorted(r for r in _rows(home) if r[2] == "close") == expected_close
+    _user_months_add_up(home)
+
+
+def _user_months_add_up(home: Home) -> None:
+    """int_user_months (rebuilt by window, whole months) equals daily_stats summed by user and
+    month in Python, and user_stats equals daily_stats summed by user: after a rerun of Oct 31
+    whose window reaches into November, with November's later days already built."""
+    months: dict[tuple, list] = {}
+    for user, day, first, last, *counts, cost in home.query(
+        "select user_id, day, first_event_at, last_event_at, session_count, interaction_count, "
+        "llm_call_count, input_tokens, output_tokens, exact_total_cost_usd from marts.daily_stats"
+    ):
+        key = (user, day.replace(day=1))
+        m = months.setdefault(key, [day, first, last, 0, 0, 0, 0, 0, Decimal(0)])
+        m[0] = max(m[0], day)
+        m[1], m[2] = _ignoring_null(min, m[1], first), _ignoring_null(max, m[2], last)
+        m[3:8] = [a + b for a, b in zip(m[3:8], counts, strict=True)]
+        m[8] += cost
+    assert len({d for _, d in months}) == 2  # October and November
+    got = home.query(
+        "select user_id, month_start, last_active_day, first_event_at, last_event_at, "
+        "session_count, interaction_count, llm_call_count, input_tokens, output_tokens, "
+        "exact_total_cost_usd from intermediate.int_user_months"
+    )
+    assert {(u, d): list(v) for u, d, *v in got} == months
+    as_of = max(m[0] for m in months.values())
+    users: dict[str, list] = {}
+    for (user, month), m in months.items():
+        u = users.setdefault(user, [m[1], m[2], 0, 0, 0, 0, 0, Decimal(0), Decimal(0)])
+        u[0], u[1] = _ignoring_null(min, u[0], m[1]), _ignoring_null(max, u[1], m[2])
+        u[2:7] = [a + b for a, b in zip(u[2:7], m[3:8], strict=True)]
+        u[7] += m[8]
+        u[8] += m[8] if month == as_of.replace(day=1) else 0
+    nine = Decimal("1e-9")
+    expected = {
+        user: (*u[:7], u[7].quantize(nine, ROUND_HALF_UP), u[8].quantize(nine, ROUND_HALF_UP))
+        for user, u in users.items()
+    }
+    got = home.query(
+        "select user_id, first_seen_at, last_seen_at, lifetime_sessions, lifetime_interactions, "
+        "lifetime_llm_calls, lifetime_input_tokens, lifetime_output_tokens, lifetime_cost_usd, "
+        "month_to_date_cost_usd from marts.user_stats"
+    )
+    assert {u: tuple(v) for u, *v in got} == expected
+
+
+def _ignoring_null(pick, a, b):
+    """SQL's min/max of two values: NULLs ignored."""
+    values = [x for x in (a, b) if x is not None]
+    return pick(values) if values else None

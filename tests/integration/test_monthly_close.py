@@ -1,7 +1,8 @@
 """Closed months on data that crosses a month boundary, by real runs: October closes once the
 data reaches 3 days past its end; a provider correction that arrives later is a row of its own
 and the close row is never rewritten; a rerun adds nothing. On the same runs, the per-user month
-rollup (int_user_months) and the lifetime figures built from it stay equal to daily_stats."""
+rollup (int_user_months) and the lifetime figures built from it stay equal to daily_stats, also
+when the rollup is first built by a daily run (a warehouse from before it)."""
 
 import dataclasses
 import datetime as dt
@@ -10,6 +11,7 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 import dagster as dg
+import duckdb
 import pytest
 
 from sources.demo.provider_sample import provider_reports
@@ -127,6 +129,12 @@ def test_close_then_correction_rows(tmp_path):
         (october, "openai", "correction", Decimal(cost).quantize(NINE), Decimal("0E-9"))
     ]
     assert sorted(r for r in _rows(home) if r[2] == "close") == expected_close
+    _user_months_add_up(home)
+    # a warehouse from before the rollup: its first build, by a run of the last day, reads every day
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("drop table intermediate.int_user_months")
+    nov3 = dt.date(2026, 11, 3)
+    assert [o.success for o in home.run(nov3, nov3, corrected)] == [True]
     _user_months_add_up(home)
 
 

@@ -9,10 +9,13 @@ with
 
 daily_stats as (
     select * from {{ ref('daily_stats') }}
-    {#- every day of the months rebuilt: the window's first month to the last day's month #}
+    {%- if is_incremental() %}
+    {#- every day of the months rebuilt: the window's first month to the last day's month (the
+        first build, e.g. of a warehouse from before this model, reads every day) #}
     where
         day between {{ window_first_day(model_window()) }}
         and last_day({{ window_end((model_window() or {}).get('days_after', 0)) }})
+    {%- endif %}
 ),
 
 final as (

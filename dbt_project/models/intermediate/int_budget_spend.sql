@@ -1,6 +1,7 @@
 {#-
   Spend per budget, scope id and period, built incrementally so that a daily run reads one month of
-  costs, not all history. A run rebuilds every period that starts between the first day of its
+  costs, not all history: a month of per-day spend rows (int_spend_days), and single calls only
+  for budgets scoped to one call (interaction scope). A run rebuilds every period that starts between the first day of its
   window's first month and the window's end: month periods from all their days, day periods, and
   session periods (a session's costs on the day after the window included, for sessions that run
   past midnight). Session and interaction scopes keep only the rows that crossed the budget's
@@ -10,10 +11,8 @@
 {{ window_rebuilt() }}
 
 {#- the costs a run needs: its months, and the day after (sessions past midnight) -#}
-{%- set cost_days -%}
-    interaction_day between {{ window_first_day(model_window()) }}
-        and last_day({{ window_end() }}) + 1
-{%- endset %}
+{%- set first_cost_day = window_first_day(model_window()) -%}
+{%- set last_cost_day -%} last_day({{ window_end() }}) + 1 {%- endset %}
 
 with
 
@@ -21,26 +20,45 @@ budgets as (
     select * from {{ source('budgets', 'budgets') }}
 ),
 
-cost_breakdown as (
+spend_days as (
+    {#- a month of spend in per-day rows (int_spend_days), not a month of calls joined again #}
     select
-        event_id,
+        cast(null as string) as event_id,
         interaction_day,
         user_id,
         session_id,
-        exact_total_cost_usd
-    from {{ ref('cost_breakdown') }}
-    where {{ cost_days }}
-),
-
-interactions as (
-    select
-        event_id,
         project_id,
         api_key_id,
-        input_tokens,
-        output_tokens
-    from {{ ref('interactions') }}
-    where {{ cost_days }}
+        exact_total_cost_usd,
+        tokens
+    from {{ ref('int_spend_days') }}
+    where interaction_day between {{ first_cost_day }} and {{ last_cost_day }}
+),
+
+interaction_budgets as (
+    select distinct true as is_present
+    from budgets
+    where scope = 'interaction'
+),
+
+call_costs as (
+    {#- single calls, only for budgets scoped to one call (none: nothing is read) #}
+    select
+        cost_breakdown.event_id,
+        cost_breakdown.interaction_day,
+        cost_breakdown.user_id,
+        cost_breakdown.session_id,
+        interactions.project_id,
+        interactions.api_key_id,
+        cost_breakdown.exact_total_cost_usd,
+        coalesce(interactions.input_tokens, 0) + coalesce(interactions.output_tokens, 0) as tokens
+    from {{ ref('cost_breakdown') }} as cost_breakdown
+    inner join {{ ref('interactions') }} as interactions
+        on cost_breakdown.event_id = interactions.event_id
+    inner join interaction_budgets on true
+    where
+        cost_breakdown.interaction_day between {{ first_cost_day }} and {{ last_cost_day }}
+        and interactions.interaction_day between {{ first_cost_day }} and {{ last_cost_day }}
 ),
 
 sessions as (
@@ -55,16 +73,14 @@ sessions as (
 
 costs as (
     select
-        cost_breakdown.event_id,
-        cost_breakdown.interaction_day,
-        cost_breakdown.user_id,
-        cost_breakdown.session_id,
-        interactions.project_id,
-        interactions.api_key_id,
-        cost_breakdown.exact_total_cost_usd,
-        coalesce(interactions.input_tokens, 0) + coalesce(interactions.output_tokens, 0) as tokens
-    from cost_breakdown
-    inner join interactions on cost_breakdown.event_id = interactions.event_id
+        *,
+        false as is_call
+    from spend_days
+    union all
+    select
+        *,
+        true as is_call
+    from call_costs
 ),
 
 scoped as (
@@ -92,7 +108,7 @@ scoped as (
         costs.exact_total_cost_usd,
         costs.tokens
     from budgets
-    cross join costs
+    inner join costs on (budgets.scope = 'interaction') = costs.is_call
     left join sessions
         on budgets.period = 'session' and costs.session_id = sessions.session_id
 ),

@@ -452,7 +452,7 @@ def bench_daily_on_history(
     """The daily run of one real new day on `days` days of history built directly in the
     warehouse (`benchmarks/history.py`): a seed day through `costwatch run`, copied to every
     other day, a full publish, then the new day through `costwatch run`; analyst queries."""
-    from benchmarks.history import replicate, seed_day
+    from benchmarks.history import rebuild_rollups, replicate, seed_day
     from benchmarks.scale import write_day
     from sources.publishing.day_files import parts_root
     from sources.publishing.publish import publish_copy
@@ -476,6 +476,8 @@ def bench_daily_on_history(
     t0 = time.perf_counter()
     with duckdb.connect(str(warehouse)) as con:
         rows = replicate(con, first, span, cutoff, progress=lambda m: print(m, flush=True))
+    rebuild_rollups(warehouse, env, REPO)
+    with duckdb.connect(str(warehouse)) as con:
         build_s = time.perf_counter() - t0
         published.unlink()
         shutil.rmtree(parts_root(published))

@@ -93,3 +93,51 @@ def test_the_seed_day_is_never_the_first_of_a_month():
     assert seed_day(dt.date(2026, 11, 30), 1095) == (dt.date(2023, 11, 30), 1096)
     assert seed_day(dt.date(2026, 11, 30), 365) == (dt.date(2025, 11, 30), 365)
     assert seed_day(dt.date(2026, 3, 1), 28) == (dt.date(2026, 1, 31), 29)  # 2026-02-01 moved
+
+
+def test_rollups_are_built_by_dbt_from_the_copied_days(tmp_path):
+    """A user's month (int_user_months) sums the copied days: built again by dbt after the
+    copy, one row per user and month, not one per copied day."""
+    from decimal import Decimal
+
+    from benchmarks.history import ROLLUPS, rebuild_rollups
+    from sources.settings import REPO_ROOT
+
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.daily_stats as select * from (values "
+            "('u1', date '2025-01-30', timestamp '2025-01-30 09:00', timestamp '2025-01-30 10:00',"
+            " 1, 3, 2, 100, 10, 0.25::DECIMAL(38,18)), "
+            "('u1', date '2025-01-31', timestamp '2025-01-31 08:00', timestamp '2025-01-31 11:00',"
+            " 2, 4, 4, 50, 5, 0.5::DECIMAL(38,18)), "
+            "('u1', date '2025-02-01', timestamp '2025-02-01 07:00', timestamp '2025-02-01 07:30',"
+            " 1, 1, 1, 7, 1, 0.125::DECIMAL(38,18))) "
+            "t(user_id, day, first_event_at, last_event_at, session_count, interaction_count, "
+            "llm_call_count, input_tokens, output_tokens, exact_total_cost_usd)"
+        )
+    assert ROLLUPS == ("intermediate.int_user_months",)
+    rebuild_rollups(warehouse, {"PATH": "/usr/bin:/bin"}, REPO_ROOT)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select user_id, month_start, last_active_day, first_event_at, last_event_at, "
+            "session_count, interaction_count, llm_call_count, input_tokens, output_tokens, "
+            "exact_total_cost_usd from intermediate.int_user_months order by month_start"
+        ).fetchall()
+    assert rows == [
+        ("u1", dt.date(2025, 1, 1), dt.date(2025, 1, 31), dt.datetime(2025, 1, 30, 9),
+         dt.datetime(2025, 1, 31, 11), 3, 7, 6, 150, 15, Decimal("0.75")),
+        ("u1", dt.date(2025, 2, 1), dt.date(2025, 2, 1), dt.datetime(2025, 2, 1, 7),
+         dt.datetime(2025, 2, 1, 7, 30), 1, 1, 1, 7, 1, Decimal("0.125")),
+    ]  # fmt: skip
+
+
+def test_rollups_are_not_copied_per_day():
+    con = _warehouse()
+    con.execute("create schema intermediate")
+    con.execute(
+        "create table intermediate.int_user_months as select 'u1' as user_id, "
+        "date '2024-12-01' as month_start, date '2025-01-01' as last_active_day"
+    )
+    assert "intermediate.int_user_months" not in seed_tables(con, SEED)

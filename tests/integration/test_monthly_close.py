@@ -2,7 +2,9 @@
 data reaches 3 days past its end; a provider correction that arrives later is a row of its own
 and the close row is never rewritten; a rerun adds nothing. On the same runs, the per-user month
 rollup (int_user_months) and the lifetime figures built from it stay equal to daily_stats, also
-when the rollup is first built by a daily run (a warehouse from before it)."""
+when the rollup is first built by a daily run (a warehouse from before it), and budget spend for
+every scope and period (int_budget_spend: months summed from per-day spend rows, single calls
+only for the budget scoped to one call) equals sums computed here from the cost rows."""
 
 import dataclasses
 import datetime as dt
@@ -26,6 +28,111 @@ NINE = Decimal("1e-9")
 START = dt.date(2026, 10, 31)  # Oct 31 .. Nov 3: October closes on Nov 3 (grace 3 days)
 
 
+BUDGETS = """\
+version: "2026-11-01"
+default_thresholds: [50, 80, 90, 100]
+budgets:
+  - id: org-monthly
+    scope: organisation
+    period: month
+    limit_usd: "60"
+  - id: key-daily-tokens
+    scope: api_key
+    period: day
+    limit_tokens: 100000
+  - id: project-monthly
+    scope: project
+    period: month
+    limit_usd: "5"
+  - id: user-daily
+    scope: user
+    period: day
+    limit_usd: "1"
+  - id: session-usd
+    scope: session
+    period: session
+    limit_usd: "0.02"
+    thresholds: [5]
+  - id: call-usd
+    scope: interaction
+    period: session
+    limit_usd: "0.002"
+    thresholds: [5]
+"""
+# budget -> (scope, period, limit_usd, limit_tokens, lowest threshold)
+LIMITS = {
+    "org-monthly": ("organisation", "month", Decimal(60), None, 50),
+    "key-daily-tokens": ("api_key", "day", None, 100000, 50),
+    "project-monthly": ("project", "month", Decimal(5), None, 50),
+    "user-daily": ("user", "day", Decimal(1), None, 50),
+    "session-usd": ("session", "session", Decimal("0.02"), None, 5),
+    "call-usd": ("interaction", "session", Decimal("0.002"), None, 5),
+}
+
+
+def _expected(costs: list[tuple], session_days: dict[str, dt.date]) -> dict[tuple, tuple]:
+    spent: dict[tuple, list] = defaultdict(lambda: [Decimal(0), 0])
+    for event_id, day, user, session, project, key, usd, tokens in costs:
+        for budget, (scope, period, *_) in LIMITS.items():
+            scope_id = {
+                "organisation": "organisation",
+                "project": project,
+                "api_key": key,
+                "user": user,
+                "session": session,
+                "interaction": event_id,
+            }[scope]
+            if scope_id is None:
+                continue
+            start = {
+                "day": day,
+                "month": day.replace(day=1),
+                "session": session_days.get(session, day),
+            }[period]
+            row = spent[(budget, scope, scope_id, period, start)]
+            row[0] += usd
+            row[1] += tokens
+    out = {}
+    for key, (usd, tokens) in spent.items():
+        _, _, limit_usd, limit_tokens, lowest = LIMITS[key[0]]
+        pct = 100 * usd / limit_usd if limit_usd is not None else 100 * tokens / limit_tokens
+        if key[1] in ("session", "interaction") and pct < lowest:
+            continue
+        out[key] = (usd, tokens)
+    return out
+
+
+def _budgets(home: Home) -> dict[str, str]:
+    """The runs' budgets: one for every scope (the repository's file has no API key or
+    single-call budget)."""
+    path = home.root / "budgets.yaml"
+    if not path.exists():
+        path.write_text(BUDGETS)
+    return {"COSTWATCH_BUDGETS": str(path)}
+
+
+def _budget_spend_adds_up(home: Home) -> None:
+    costs = home.query(
+        "select c.event_id, c.interaction_day, c.user_id, c.session_id, i.project_id, "
+        "i.api_key_id, c.exact_total_cost_usd, "
+        "coalesce(i.input_tokens, 0) + coalesce(i.output_tokens, 0) "
+        "from marts.cost_breakdown c join marts.interactions i using (event_id)"
+    )
+    session_days = dict(home.query("select session_id, session_day from marts.sessions"))
+    got = {
+        tuple(k): (usd, tokens)
+        for *k, usd, tokens in home.query(
+            "select budget_id, scope, scope_id, period, period_start, exact_spent_usd, "
+            "spent_tokens from intermediate.int_budget_spend"
+        )
+    }
+    assert got == _expected(costs, session_days)
+    # every scope has rows (the single calls' path included), in two months
+    assert {k[0] for k in got} == set(LIMITS)
+    months = {k[4] for k in got if k[0] == "org-monthly"}
+    assert months == {dt.date(2026, 10, 1), dt.date(2026, 11, 1)}
+
+
 CORRECTION_PATH = [
     dg.AssetKey(["raw", "provider_usage"]),
     dg.AssetKey(["raw", "provider_costs"]),
@@ -40,7 +147,7 @@ def _run(home: Home, day: dt.date, providers, selection: list[dg.AssetKey]):
     from orchestration.runs import run_range
     from sources.demo.fake_provider import fake_providers
 
-    with home.active(), fake_providers(providers):
+    with home.active(_budgets(home)), fake_providers(providers):
         return run_range(day, day, asset_selection=selection)
 
 
@@ -55,7 +162,8 @@ def test_close_then_correction_rows(tmp_path):
     ledger = generate(tmp_path / "events", START, 4, 6)
     home = Home(tmp_path, ledger)
     reports = provider_reports(ledger)
-    assert [o.success for o in home.run(ledger.day_list[0], ledger.day_list[-1], reports)] == [True]
+    first, last = ledger.day_list[0], ledger.day_list[-1]
+    assert [o.success for o in home.run(first, last, reports, _budgets(home))] == [True]
 
     # Expected, from the providers' reports and from each call's cost rolled up by the ledger's
     # own day, provider and model (model_daily rounds per day and model).
@@ -123,19 +231,21 @@ def test_close_then_correction_rows(tmp_path):
         e.get("model") == "o3" and e["day"] == dt.date(2026, 10, 31) for e in ledger.events.values()
     )  # its own day-and-model group: model_daily's rounding applies to it alone
     oct31 = dt.date(2026, 10, 31)
-    assert [o.success for o in home.run(oct31, oct31, corrected)] == [True]
+    assert [o.success for o in home.run(oct31, oct31, corrected, _budgets(home))] == [True]
     app_corrections = [r for r in _rows(home) if r[2] == "correction" and r[3] != 0]
     assert app_corrections == [
         (october, "openai", "correction", Decimal(cost).quantize(NINE), Decimal("0E-9"))
     ]
     assert sorted(r for r in _rows(home) if r[2] == "close") == expected_close
     _user_months_add_up(home)
+    _budget_spend_adds_up(home)
     # a warehouse from before the rollup: its first build, by a run of the last day, reads every day
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("drop table intermediate.int_user_months")
     nov3 = dt.date(2026, 11, 3)
-    assert [o.success for o in home.run(nov3, nov3, corrected)] == [True]
+    assert [o.success for o in home.run(nov3, nov3, corrected, _budgets(home))] == [True]
     _user_months_add_up(home)
+    _budget_spend_adds_up(home)
 
 
 def _user_months_add_up(home: Home) -> None:

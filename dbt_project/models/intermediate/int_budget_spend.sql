@@ -1,8 +1,9 @@
 {#-
   Spend per budget, scope id and period, built incrementally so that a daily run reads one month of
   costs, not all history: a month of per-day spend rows (int_spend_days), and single calls only
-  for budgets scoped to one call (interaction scope). A run rebuilds every period that starts between the first day of its
-  window's first month and the window's end: month periods from all their days, day periods, and
+  for budgets scoped to one call (interaction scope). A run rebuilds every period that starts
+  between the first day of its window's first month and the window's end: month periods from all
+  their days, day periods, and
   session periods (a session's costs on the day after the window included, for sessions that run
   past midnight). Session and interaction scopes keep only the rows that crossed the budget's
   lowest threshold when their days were built (otherwise one row per session or call).

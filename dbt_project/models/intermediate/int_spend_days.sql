@@ -45,8 +45,7 @@ final as (
         {{ exact_money('sum(cost_breakdown.exact_total_cost_usd)') }} as exact_total_cost_usd,
         cast(sum(
             coalesce(interactions.input_tokens, 0) + coalesce(interactions.output_tokens, 0)
-        ) as bigint) as tokens,
-        cast(count(*) as bigint) as call_count
+        ) as bigint) as tokens
     from cost_breakdown
     inner join interactions on cost_breakdown.event_id = interactions.event_id
     group by

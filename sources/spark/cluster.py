@@ -21,6 +21,10 @@ from sources.http_server import free_port
 
 SPARK_HOME = Path(pyspark.__file__).parent
 
+# the Spark settings of a test's or benchmark's small data, on this cluster or `local[N]`: two
+# shuffle partitions (Spark's 200 suit a real cluster's data)
+SMALL_DATA_CONF = "spark.sql.shuffle.partitions 2\n"
+
 
 @dataclass
 class Cluster:
@@ -67,9 +71,7 @@ def local_cluster(root: Path, workers: int = 2, worker_memory: str = "1g") -> It
         "spark.eventLog.enabled true\n"
         "spark.eventLog.compress false\n"
         f"spark.eventLog.dir file://{events}\n"
-        f"spark.executor.memory {worker_memory}\n"
-        # a small test cluster: two shuffle partitions (Spark's 200 suit a real one)
-        "spark.sql.shuffle.partitions 2\n"
+        f"spark.executor.memory {worker_memory}\n" + SMALL_DATA_CONF
     )
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
            "SPARK_CONF_DIR": str(conf)}  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.run import timed_run
+from benchmarks.run import STARTUP_COMMANDS, WARM_CODE_NOTE, startup_note, timed_run, warm_code
 
 DAY = dt.date(2026, 11, 1)
 
@@ -49,3 +49,15 @@ def test_a_run_past_its_timeout_is_stopped_with_its_processes(tmp_path: Path):
     while (left := _processes_with(f"--start{chr(0)}{DAY}")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left == []
+
+
+def test_warm_code_starts_both_processes_and_the_page_says_how_runs_started():
+    """`warm_code` runs the definitions' import and dbt with nothing to build, once each (a
+    failing command raises); the page says warmed only when every result recorded it."""
+    cold = warm_code()
+    assert set(cold) == set(STARTUP_COMMANDS) and all(s > 0 for s in cold.values())
+    warmed, older = {"cold_startup_s": cold}, {}
+    assert startup_note([warmed, warmed]) == [WARM_CODE_NOTE, ""]
+    assert startup_note([warmed, older])[0].startswith(
+        "These daily runs started with the code cold"
+    )

@@ -83,11 +83,12 @@ class PublishedWarehouseResource(dg.ConfigurableResource):
 
 
 class EngineResource(dg.ConfigurableResource):
-    """The engine the dbt models run on (`duckdb` or `spark`) and, for Spark, the lake folder
-    its tables live in (docs/spark.md)."""
+    """The engine the dbt models and the ingestion run on (`duckdb` or `spark`) and, for Spark,
+    the lake folder its tables live in and the master (docs/spark.md)."""
 
     engine: str
     lake: str
+    spark_master: str
 
     @property
     def on_spark(self) -> bool:
@@ -116,7 +117,11 @@ def build_resources() -> dict[str, object]:
             budgets=dg.EnvVar(ENV["budgets"]),
             prices_url=dg.EnvVar(ENV["prices_url"]),
         ),
-        "engine": EngineResource(engine=dg.EnvVar(ENV["engine"]), lake=dg.EnvVar(ENV["lake"])),
+        "engine": EngineResource(
+            engine=dg.EnvVar(ENV["engine"]),
+            lake=dg.EnvVar(ENV["lake"]),
+            spark_master=dg.EnvVar(ENV["spark_master"]),
+        ),
         "retention": RetentionResource(retention_days=dg.EnvVar.int(ENV["retention_days"])),
         "dbt": DbtResource(
             project_dir=str(DBT_PROJECT_DIR),

@@ -1,11 +1,13 @@
 """Ingestion of the application's event logs into raw.app_events / raw.event_quarantine."""
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from assets.partitions import daily_partitions, day_range, day_results, single_run
-from assets.resources import EventLogResource
+from assets.resources import EngineResource, EventLogResource
 from sources.events.log import IngestResult, ingest_range
 from sources.pricing.model_catalog import map_new_models
 from sources.settings import read_limits
@@ -94,8 +96,15 @@ def ingest_app_events(
     config: IngestConfig,
     duckdb: DuckDBResource,
     event_logs: EventLogResource,
+    engine: EngineResource,
 ):
     start, end = day_range(context)
+    read_and_parse = None  # in this process's DuckDB
+    if engine.on_spark:  # the files read and parsed by Spark tasks (docs/spark.md)
+        from sources.spark.ingest import read_and_parse_on_spark
+
+        read_and_parse = read_and_parse_on_spark(engine.spark_master, Path(engine.lake))
+        context.log.info(f"event files read and parsed by Spark tasks on {engine.spark_master}")
     with duckdb.get_connection() as con:
         note_unpublished(con, start, end)
         result = ingest_range(
@@ -105,6 +114,7 @@ def ingest_app_events(
             end,
             limits=read_limits(),
             accept_removed=config.accept_removed_files,
+            read_and_parse=read_and_parse,
         )
         unknown_models = map_new_models(con, "select provider, model from raw.app_events")
         bad_files = con.execute(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +27,11 @@ from sources.events.contract import (
     EVENT_TYPES,
     known_keys,
 )
-from sources.events.contract_sql import TYPED_COLUMNS, ts_bounds
+from sources.events.contract_sql import TYPED_COLUMNS, TsBounds, ts_bounds
 from sources.events.files import (
     EventFile,
     ReadLimits,
+    Translate,
     discover_files,
 )
 from sources.events.parsing import parse_sql
@@ -69,6 +71,42 @@ class IngestResult:
         return {k: sum(d.get(k, 0) for d in self.per_day.values()) for k in keys}
 
 
+# Reads `files` and parses what the days [start, end] need, leaving temp tables `line_days` (the
+# day of every line read), `parsed` (parse_sql's row of every line kept) and `file_map` (whether
+# each file is OTLP): (con, files, scratch, start, end, limits, bounds, translate, clock).
+ReadAndParse = Callable[
+    [
+        duckdb.DuckDBPyConnection,
+        list[EventFile],
+        Path,
+        dt.date,
+        dt.date,
+        ReadLimits,
+        TsBounds,
+        Translate,
+        StageClock,
+    ],
+    None,
+]
+
+
+def read_and_parse_here(
+    con: duckdb.DuckDBPyConnection,
+    files: list[EventFile],
+    scratch: Path,
+    start: dt.date,
+    end: dt.date,
+    limits: ReadLimits,
+    bounds: TsBounds,
+    translate: Translate,
+    clock: StageClock,
+) -> None:
+    """ReadAndParse in this process's DuckDB."""
+    load_lines(con, files, scratch, start, end, limits, bounds, translate, clock)
+    with clock.stage("parse"):
+        con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
+
+
 class FilesRemoved(RuntimeError):
     """A rerun would drop events because files it read before are gone or shorter."""
 
@@ -82,13 +120,17 @@ def ingest_range(
     scratch_dir: Path | None = None,
     limits: ReadLimits | None = None,
     accept_removed: bool = False,
+    read_and_parse: ReadAndParse | None = None,
 ) -> IngestResult:
     """Replace the raw rows of days [start_day, end_day] with what the event files hold now.
 
     Idempotent: the same files give the same rows. Rows of other days are not touched. A rerun
     that would drop stored events because their files are gone or shorter raises FilesRemoved
     and writes nothing, unless `accept_removed` (then the result's `removed` says what went).
+    `read_and_parse` reads and parses the files (`read_and_parse_here`, this process's DuckDB,
+    by default; `sources/spark/ingest.py` in Spark tasks): everything else is done here.
     """
+    read_and_parse = read_and_parse or read_and_parse_here
     clock = StageClock()
     with clock.stage("files"):
         ensure_tables(con)
@@ -100,18 +142,16 @@ def ingest_range(
         to_read, changed = files_to_read(con, files, start_day, end_day)
         translation = Translation(ancestry_files(files, to_read, start_day), limits)
     with tempfile.TemporaryDirectory(dir=scratch_dir, prefix="costwatch-ingest-") as tmp:
-        load_lines(
+        read_and_parse(
             con, to_read, Path(tmp), start_day, end_day, limits, bounds, translation.write, clock
         )
-    with clock.stage("parse"):
-        con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
-        con.execute(
-            """
-            create or replace temp view attributed as
-            select p.*, d.event_day
-            from parsed p join line_days d using (source_file, line_no)
-            """
-        )
+    con.execute(
+        """
+        create or replace temp view attributed as
+        select p.*, d.event_day
+        from parsed p join line_days d using (source_file, line_no)
+        """
+    )
     params = {"start": start_day, "end": end_day}
     with clock.stage("dedup"):
         late = _rank_copies(con, start_day, end_day, changed)

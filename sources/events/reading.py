@@ -210,13 +210,16 @@ def load_lines(
     bounds: TsBounds,
     translate: Translate,
     clock: StageClock | None = None,
+    other_days: bool = True,
 ) -> None:
     """Temp table `lines`: the lines of `files` that the days [start, end] need (their own lines,
     and lines of other days holding the same event ids, for dedup); temp table `line_days`: the
     day of every line of every file (for the manifest and late-day reports).
 
     A backfill's first chunk reads every new file; only the chunk's lines are kept for parsing,
-    so a year of new logs costs one light pass, not a full parse of the year.
+    so a year of new logs costs one light pass, not a full parse of the year. Without
+    `other_days`, the lines of other days are left for `load_other_day_copies` (when the files
+    were read in several places, the copies of an event may be in any of them).
     """
     clock = clock or StageClock()
     reader = _Reader(con, files, scratch, limits, translate)
@@ -242,30 +245,72 @@ def load_lines(
                 "where event_day between $start and $end",
                 window,
             )
-    # Lines of other days that repeat an event id of the window (re-delivered events): read again,
-    # so that the first occurrence wins as when every line was parsed. Rare; usually none.
-    with clock.stage("other days' copies"):
-        con.execute(
-            """
-            create or replace temp table other_day_duplicates as
-            select source_file, line_no from line_days
-            where event_day not between $start and $end
-              and event_key in (
-                select event_key from line_days where event_day between $start and $end)
-            """,
-            window,
+    if other_days:
+        with clock.stage("other days' copies"):
+            _read_other_day_copies(con, reader, other_day_copies(con, start, end))
+    con.execute("drop table if exists batch_lines")
+
+
+def other_day_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> list[str]:
+    """Temp table `other_day_duplicates`: the lines of other days (in `line_days`) that repeat
+    an event id of the window (re-delivered events), to be read again so that the first
+    occurrence wins as when every line was parsed. Rare; usually none. Returns their files."""
+    con.execute(
+        """
+        create or replace temp table other_day_duplicates as
+        select source_file, line_no from line_days
+        where event_day not between $start and $end
+          and event_key in (
+            select event_key from line_days where event_day between $start and $end)
+        """,
+        {"start": start, "end": end},
+    )
+    return [
+        s
+        for (s,) in con.execute(
+            "select distinct source_file from other_day_duplicates order by 1"
+        ).fetchall()
+    ]
+
+
+def load_other_day_copies(
+    con: duckdb.DuckDBPyConnection,
+    files: list[EventFile],
+    scratch: Path,
+    start: dt.date,
+    end: dt.date,
+    limits: ReadLimits,
+    translate: Translate,
+) -> None:
+    """Append to temp table `lines` the lines of other days that repeat an event id of the
+    window, wherever `line_days` says they are (`files` holds every file it names). Replaces
+    temp table `file_map` with these files' map."""
+    wanted = set(other_day_copies(con, start, end))
+    if wanted:
+        reader = _Reader(
+            con, [f for f in files if f.source_file in wanted], scratch, limits, translate
         )
-        paths = [
-            p
-            for (p,) in con.execute(
-                "select read_path from file_map where source_file in "
-                "(select source_file from other_day_duplicates) order by read_path"
-            ).fetchall()
-        ]
-        for batch in reader.batches(paths):
-            reader.read(batch)
-            _keep_lines(con, "select source_file, line_no from other_day_duplicates")
-        con.execute("drop table if exists batch_lines")
+        _read_other_day_copies(con, reader, sorted(wanted))
+    con.execute("drop table if exists batch_lines")
+
+
+def _read_other_day_copies(
+    con: duckdb.DuckDBPyConnection, reader: _Reader, files: list[str]
+) -> None:
+    """Read again the files holding `other_day_duplicates` and keep those lines."""
+    if not files:
+        return
+    paths = [
+        p
+        for (p,) in con.execute(
+            "select read_path from file_map where source_file in (select unnest($f::VARCHAR[])) "
+            "order by read_path",
+            {"f": files},
+        ).fetchall()
+    ]
+    for batch in reader.batches(paths):
+        reader.read(batch)
+        _keep_lines(con, "select source_file, line_no from other_day_duplicates")
 
 
 def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None = None) -> None:

@@ -190,7 +190,11 @@ def _every_mart_snapshot_and_archive_equals_duckdbs(both: duckdb.DuckDBPyConnect
 
 
 def _the_same_quarantine_line_accounting_and_checks(built: Built, both):
+    """Spark tasks read and parsed the event files (sources/spark/ingest.py), with the same
+    quarantine, line accounting, raw events and failed checks as DuckDB's ingestion."""
+    assert "spark tasks" in _ingest_stages(built.spark)
     for sql in (
+        "select * exclude (ingested_at) from {c}.raw.app_events",
         "select source_file, line_no, reason, raw_line from {c}.raw.event_quarantine",
         "select source_file, event_day, lines_read, accepted, quarantined, duplicates, blank "
         "from {c}.raw.event_file_stats",
@@ -202,6 +206,22 @@ def _the_same_quarantine_line_accounting_and_checks(built: Built, both):
     lines = built.rerun_output.splitlines()
     failed = sorted(line.strip() for line in lines if "failed check" in line)
     assert failed == _failed_checks(built.duck)
+
+
+def _ingest_stages(home: Home) -> dict[str, float]:
+    """The stages of the last run's ingestion (its materialization's `stage_seconds`)."""
+    dg = __import__("dagster")
+    with home.active(), dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        records = instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+    (ingested,) = [
+        r.event_log_entry.asset_materialization
+        for r in records
+        if r.event_log_entry.asset_materialization.asset_key == dg.AssetKey(["raw", "app_events"])
+    ]
+    return dict(ingested.metadata["stage_seconds"].value)
 
 
 def _failed_checks(home: Home) -> list[str]:

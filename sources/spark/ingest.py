@@ -1,0 +1,158 @@
+"""The Spark engine's ingestion of event files (no Dagster): the files are read and parsed by Spark
+tasks, each a part of the files (sources/events/parts.py: the contract's own reader and parser in
+a DuckDB of the task, so the quarantine reasons, line numbers and accounting are the ones of the
+embedded engine by construction), written as Parquet to a folder of the lake; this process then
+finds the copies of an event across parts, deduplicates and writes the raw tables as on DuckDB
+(sources/events/log.py).
+
+OpenTelemetry files are read here: their spans are translated with the spans of other files
+(sources/otel/translate.py). Every Spark process must see the event files and the lake at the
+same paths (a shared mount), and the executors' Python must have this package and DuckDB
+(`spark.pyspark.python`, or PYSPARK_PYTHON; by default this process's Python).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from sources.events.contract_sql import TsBounds
+from sources.events.files import EventFile, ReadLimits, Translate
+from sources.events.log import ReadAndParse
+from sources.events.parsing import parse_sql
+from sources.events.parts import PART_TABLES, balanced_parts, parse_part
+from sources.events.reading import load_lines, load_other_day_copies
+from sources.stages import StageClock
+from sources.warehouse import literal
+
+STAGING = "_ingest"  # <lake>/_ingest/<load id>/<table>/<part>.parquet, removed after each load
+
+
+def spark_session(master: str, app: str):
+    """A Spark session on `master` with the settings of $SPARK_CONF_DIR/spark-defaults.conf. The
+    executors' Python (pyspark reads PYSPARK_PYTHON only) is spark.pyspark.python when
+    spark-defaults.conf sets it, else PYSPARK_PYTHON, else this process's Python."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    SparkContext._ensure_initialized()  # the JVM, which reads spark-defaults.conf
+    conf = SparkConf()
+    python = conf.get("spark.pyspark.python", None) or os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = python or sys.executable
+    conf.set("spark.ui.showConsoleProgress", "false")
+    return SparkSession.builder.master(master).appName(app).config(conf=conf).getOrCreate()
+
+
+def read_and_parse_on_spark(master: str, lake: Path, parts: int | None = None) -> ReadAndParse:
+    """ReadAndParse (sources/events/log.py) whose files are read and parsed by Spark tasks, in
+    `parts` parts (default: the session's default parallelism)."""
+
+    def run(
+        con: duckdb.DuckDBPyConnection,
+        files: list[EventFile],
+        scratch: Path,
+        start: dt.date,
+        end: dt.date,
+        limits: ReadLimits,
+        bounds: TsBounds,
+        translate: Translate,
+        clock: StageClock,
+    ) -> None:
+        plain = [f for f in files if not f.is_otlp]
+        # this process: the OpenTelemetry files' lines of the window
+        load_lines(
+            con,
+            [f for f in files if f.is_otlp],
+            scratch,
+            start,
+            end,
+            limits,
+            bounds,
+            translate,
+            clock,
+            other_days=False,
+        )
+        out = lake / STAGING / uuid.uuid4().hex
+        try:
+            if plain:
+                with clock.stage("spark tasks"):
+                    _parse_parts_on_spark(master, plain, start, end, limits, bounds, out, parts)
+                with clock.stage("spark results"):
+                    con.execute(
+                        "insert into line_days select * from read_parquet("  # noqa: S608
+                        f"{literal(str(out / 'line_days' / '*.parquet'))})"
+                    )
+            with clock.stage("other days' copies"):
+                other = scratch / "other-days"
+                other.mkdir()
+                load_other_day_copies(con, files, other, start, end, limits, translate)
+            with clock.stage("parse"):
+                con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
+                if plain:
+                    con.execute(
+                        "insert into parsed select * from read_parquet("  # noqa: S608
+                        f"{literal(str(out / 'parsed' / '*.parquet'))})"
+                    )
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        _file_map(con, files)
+
+    return run
+
+
+def _parse_parts_on_spark(
+    master: str,
+    files: list[EventFile],
+    start: dt.date,
+    end: dt.date,
+    limits: ReadLimits,
+    bounds: TsBounds,
+    out: Path,
+    parts: int | None,
+) -> dict[int, dict[str, int]]:
+    """One Spark task per part of `files`, each writing its Parquet files under `out`."""
+    for table in PART_TABLES:
+        (out / table).mkdir(parents=True)
+    from pyspark.sql.functions import col, udf
+
+    spark = spark_session(master, "costwatch ingestion")
+    try:
+        groups = balanced_parts(files, parts or spark.sparkContext.defaultParallelism)
+
+        def task(i: int) -> str:
+            name = f"part-{i:05d}"
+            return json.dumps(parse_part(groups[i], start, end, limits, bounds, out, name))
+
+        # a plain Python UDF (rows pickled, not Arrow: nothing more to install on the executors)
+        parse = udf(task, "string").asNondeterministic()
+        done = (
+            spark.range(0, len(groups), 1, len(groups))  # one part per Spark partition
+            .select(col("id"), parse(col("id")).alias("rows"))
+            .collect()
+        )
+    finally:
+        spark.stop()
+    found = {r.id: json.loads(r.rows) for r in done}
+    if sorted(found) != list(range(len(groups))):
+        raise RuntimeError(f"Spark ingestion: parts {sorted(found)} of {len(groups)} came back")
+    return found
+
+
+def _file_map(con: duckdb.DuckDBPyConnection, files: list[EventFile]) -> None:
+    """Temp table `file_map` of every file read (what the writes read of it: OTLP or not)."""
+    con.execute(
+        "create or replace temp table file_map (read_path VARCHAR, source_file VARCHAR, "
+        "normalized BOOLEAN, mtime_day DATE, is_otlp BOOLEAN)"
+    )
+    if files:
+        con.executemany(
+            "insert into file_map values (?, ?, false, ?, ?)",
+            [(str(f.path), f.source_file, f.mtime_day, f.is_otlp) for f in files],
+        )

@@ -47,6 +47,8 @@ def spark_session(master: str, app: str):
     python = conf.get("spark.pyspark.python", None) or os.environ.get("PYSPARK_PYTHON")
     os.environ["PYSPARK_PYTHON"] = python or sys.executable
     conf.set("spark.ui.showConsoleProgress", "false")
+    # the parts' UDF pickles its few rows: no PyArrow needed on the executors, no warning
+    conf.set("spark.sql.execution.pythonUDF.arrow.enabled", "false")
     return SparkSession.builder.master(master).appName(app).config(conf=conf).getOrCreate()
 
 

@@ -1,6 +1,6 @@
 """benchmarks/engines.py: the scale model and its page, from measured numbers worked by hand."""
 
-from benchmarks.engines import engine_lines, scale_model
+from benchmarks.engines import _parts, engine_lines, scale_model
 
 
 def _m(engine: str, sessions: int, ingest: float, dbt: float) -> dict:
@@ -60,3 +60,33 @@ def test_the_page_shows_every_measurement_and_projection():
     assert "| spark cluster 2x1 | 1,000,000 | 32 | 1,191 s | 1,008 s | ingest |" in text
     assert "its warehouse by 11 GB a year at 100x" in text and "about 1.1 TB a year" in text
     assert "Tasks per executor on the cluster: {'0': 10, '1': 12}" in text
+
+
+def test_the_event_files_parsing_on_spark_divides_among_workers_the_rest_of_ingest_does_not():
+    profile = {
+        "run_s": 30.0,
+        "steps": {
+            "ingest_app_events": 8.0,
+            "dbt_models": 20.0,
+            "published__analytics_warehouse": 1.0,
+        },
+        "dbt_sql_s": 12.0,
+        "ingest_stages": {"spark tasks": 5.0, "dedup": 1.0},
+    }
+    parts = _parts(32.0, profile)
+    assert (parts["ingest on Spark"], parts["ingest"], parts["dbt SQL"], parts["dbt other"]) == (
+        5.0, 3.0, 12.0, 8.0,
+    )  # fmt: skip
+    assert parts["start-up"] == 2.0 and parts["publish"] == 1.0
+    assert sum(parts.values()) == 32.0  # the rest is "checks and Dagster"
+    measured = []
+    for sessions, on_spark, rest in ((1_000, 3.0, 1.0), (10_000, 12.0, 10.0)):
+        m = _m("spark cluster 2x1", sessions, rest, 60.0)
+        m["parts_s"]["ingest on Spark"] = on_spark
+        measured.append(m)
+    (eight,) = [
+        p for p in scale_model(measured) if (p["sessions_per_day"], p["workers"]) == (100_000, 8)
+    ]
+    # ingest on Spark: 2 fixed + 0.001 x 100k x 2/8 = 27; ingest (the driver's): 0.001 x 100k = 100
+    assert round(eight["projected_s"], 6) == 5 + 100 + 27 + 60 + 2 + 1
+    assert round(eight["driver_s"], 6) == 5 + 100 + 2 + 1

@@ -8,7 +8,9 @@ an event in other parts and does the deduplication and the writes.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tempfile
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -49,8 +51,11 @@ def parse_part(
         con.execute(f"create temp table parsed as {parse_sql(bounds)}")
         rows = {}
         for table in PART_TABLES:
+            # written aside, then renamed: a retried or duplicated task never leaves half a file
             target = out / table / f"{name}.parquet"
-            con.execute(f"copy {table} to {literal(str(target))} (format parquet)")
+            aside = target.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
+            con.execute(f"copy {table} to {literal(str(aside))} (format parquet)")
+            os.replace(aside, target)
             rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]  # noqa: S608
         return rows
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,15 +26,13 @@ from sources.events.contract import (
     EVENT_TYPES,
     known_keys,
 )
-from sources.events.contract_sql import TYPED_COLUMNS, TsBounds, ts_bounds
+from sources.events.contract_sql import TYPED_COLUMNS, ts_bounds
 from sources.events.files import (
     EventFile,
     ReadLimits,
-    Translate,
     discover_files,
 )
-from sources.events.parsing import parse_sql
-from sources.events.reading import files_to_read, load_lines
+from sources.events.reading import ReadAndParse, files_to_read, read_and_parse_here
 from sources.events.tables import (
     FROM_EVENT_LOG,
     FROM_OPENTELEMETRY,
@@ -69,42 +66,6 @@ class IngestResult:
     def totals(self) -> dict[str, int]:
         keys = ("lines_read", "accepted", "duplicates", "quarantined", "blank")
         return {k: sum(d.get(k, 0) for d in self.per_day.values()) for k in keys}
-
-
-# Reads `files` and parses what the days [start, end] need, leaving temp tables `line_days` (the
-# day of every line read), `parsed` (parse_sql's row of every line kept) and `file_map` (whether
-# each file is OTLP): (con, files, scratch, start, end, limits, bounds, translate, clock).
-ReadAndParse = Callable[
-    [
-        duckdb.DuckDBPyConnection,
-        list[EventFile],
-        Path,
-        dt.date,
-        dt.date,
-        ReadLimits,
-        TsBounds,
-        Translate,
-        StageClock,
-    ],
-    None,
-]
-
-
-def read_and_parse_here(
-    con: duckdb.DuckDBPyConnection,
-    files: list[EventFile],
-    scratch: Path,
-    start: dt.date,
-    end: dt.date,
-    limits: ReadLimits,
-    bounds: TsBounds,
-    translate: Translate,
-    clock: StageClock,
-) -> None:
-    """ReadAndParse in this process's DuckDB."""
-    load_lines(con, files, scratch, start, end, limits, bounds, translate, clock)
-    with clock.stage("parse"):
-        con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
 
 
 class FilesRemoved(RuntimeError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,7 @@ from sources.events.files import (
     prepare_readable,
     write_normalized,
 )
+from sources.events.parsing import parse_sql
 from sources.stages import StageClock
 
 
@@ -323,3 +324,39 @@ def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None
 
 
 LINES_BATCH_BYTES = 256 * 2**20
+
+
+# Reads `files` and parses what the days [start, end] need, leaving temp tables `line_days` (the
+# day of every line read), `parsed` (parse_sql's row of every line kept) and `file_map` (whether
+# each file is OTLP): (con, files, scratch, start, end, limits, bounds, translate, clock).
+ReadAndParse = Callable[
+    [
+        duckdb.DuckDBPyConnection,
+        list[EventFile],
+        Path,
+        dt.date,
+        dt.date,
+        ReadLimits,
+        TsBounds,
+        Translate,
+        StageClock,
+    ],
+    None,
+]
+
+
+def read_and_parse_here(
+    con: duckdb.DuckDBPyConnection,
+    files: list[EventFile],
+    scratch: Path,
+    start: dt.date,
+    end: dt.date,
+    limits: ReadLimits,
+    bounds: TsBounds,
+    translate: Translate,
+    clock: StageClock,
+) -> None:
+    """ReadAndParse in this process's DuckDB."""
+    load_lines(con, files, scratch, start, end, limits, bounds, translate, clock)
+    with clock.stage("parse"):
+        con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")

@@ -25,10 +25,9 @@ import duckdb
 
 from sources.events.contract_sql import TsBounds
 from sources.events.files import EventFile, ReadLimits, Translate
-from sources.events.log import ReadAndParse
 from sources.events.parsing import parse_sql
 from sources.events.parts import PART_TABLES, balanced_parts, parse_part
-from sources.events.reading import load_lines, load_other_day_copies
+from sources.events.reading import ReadAndParse, load_lines, load_other_day_copies
 from sources.stages import StageClock
 from sources.warehouse import literal
 
@@ -44,8 +43,11 @@ def spark_session(master: str, app: str):
 
     SparkContext._ensure_initialized()  # the JVM, which reads spark-defaults.conf
     conf = SparkConf()
-    python = conf.get("spark.pyspark.python", None) or os.environ.get("PYSPARK_PYTHON")
-    os.environ["PYSPARK_PYTHON"] = python or sys.executable
+    python = conf.get("spark.pyspark.python", None)
+    if python:
+        os.environ["PYSPARK_PYTHON"] = python
+    else:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf.set("spark.ui.showConsoleProgress", "false")
     # the parts' UDF pickles its few rows: no PyArrow needed on the executors, no warning
     conf.set("spark.sql.execution.pythonUDF.arrow.enabled", "false")
@@ -53,7 +55,7 @@ def spark_session(master: str, app: str):
 
 
 def read_and_parse_on_spark(master: str, lake: Path, parts: int | None = None) -> ReadAndParse:
-    """ReadAndParse (sources/events/log.py) whose files are read and parsed by Spark tasks, in
+    """ReadAndParse (sources/events/reading.py) whose files are read and parsed by Spark tasks, in
     `parts` parts (default: the session's default parallelism)."""
 
     def run(

@@ -318,8 +318,9 @@ STARTUP_COMMANDS = {
 }
 
 
-def _time_startup(repeat: int) -> dict[str, float]:
-    """Each start-up command's median wall time over `repeat` runs, in a scratch home."""
+def bench_startup(repeat: int) -> dict[str, float]:
+    """Fixed costs paid once per run, whatever the data: each of STARTUP_COMMANDS' median wall
+    time over `repeat` runs, in a scratch home."""
     with tempfile.TemporaryDirectory(prefix="costwatch-startup-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
         env |= {"COSTWATCH_HOME": tmp, "COSTWATCH_WAREHOUSE": f"{tmp}/w.duckdb"}
@@ -331,11 +332,6 @@ def _time_startup(repeat: int) -> dict[str, float]:
             name: _median_time(lambda c=cmd: run(c), repeat)
             for name, cmd in STARTUP_COMMANDS.items()
         }
-
-
-def bench_startup(repeat: int) -> dict:
-    """Fixed costs paid once per run, whatever the data (STARTUP_COMMANDS)."""
-    return _time_startup(repeat)
 
 
 WARM_CODE_NOTE = (
@@ -355,13 +351,10 @@ def startup_note(results: list[dict]) -> list[str]:
 
 
 def warm_code() -> dict[str, float]:
-    """Start both processes once, so that the measured run reads the code (Python, Dagster, dbt,
-    the project) from memory, not disk, as in a deployment, where the code server and the daemon
-    keep it loaded; the warehouse is not touched. Without it, the start-up of a run right after
-    the bench wrote tens of gigabytes was 5.7 to 11.6 s cold against 3.4 s warm (BENCHMARKS.md,
-    2026-11-30 and 2026-12-01): noise of what the bench did before, not the product. Returns the
-    cold times, which the run's metadata keeps."""
-    return _time_startup(1)
+    """Start both processes once, so that the measured run reads the code from memory, not disk
+    (why: WARM_CODE_NOTE); the warehouse is not touched. Returns the cold times, which the
+    results keep."""
+    return bench_startup(1)
 
 
 ANALYST_QUERIES = {

@@ -127,6 +127,20 @@ join (select source_file, min(ts_day) as first_day from dated group by 1) f usin
 """  # noqa: S608 (built from module constants and computed bounds)
 
 
+def write_file_map(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, EventFile, bool]]) -> None:
+    """Temp table `file_map`: for each file, the path DuckDB reads (the file, or its normalized
+    copy) and whether it is that copy, and what the writes read of the file (OTLP or not)."""
+    con.execute(
+        "create or replace temp table file_map (read_path VARCHAR, source_file VARCHAR, "
+        "normalized BOOLEAN, mtime_day DATE, is_otlp BOOLEAN)"
+    )
+    if rows:
+        con.executemany(
+            "insert into file_map values (?, ?, ?, ?, ?)",
+            [(p, f.source_file, n, f.mtime_day, f.is_otlp) for p, f, n in rows],
+        )
+
+
 class _Reader:
     """Reads batches of files into temp table `batch_lines`; `file_map` says what DuckDB reads
     for each file (the file itself, or its normalized copy in `scratch`)."""
@@ -148,15 +162,7 @@ class _Reader:
             for p, s, normalized in readable
         }
         self.paths = [p for p, _, _ in readable]
-        con.execute(
-            "create or replace temp table file_map (read_path VARCHAR, source_file VARCHAR, "
-            "normalized BOOLEAN, mtime_day DATE, is_otlp BOOLEAN)"
-        )
-        if readable:
-            con.executemany(
-                "insert into file_map values (?, ?, ?, ?, ?)",
-                [(p, s, n, by_name[s].mtime_day, by_name[s].is_otlp) for p, s, n in readable],
-            )
+        write_file_map(con, [(p, by_name[s], n) for p, s, n in readable])
 
     def batches(self, paths: list[str]) -> Iterator[list[str]]:
         """Consecutive groups of files of at most LINES_BATCH_BYTES together (a bigger file

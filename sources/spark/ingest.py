@@ -27,7 +27,12 @@ from sources.events.contract_sql import TsBounds
 from sources.events.files import EventFile, ReadLimits, Translate
 from sources.events.parsing import parse_sql
 from sources.events.parts import PART_TABLES, balanced_parts, parse_part
-from sources.events.reading import ReadAndParse, load_lines, load_other_day_copies
+from sources.events.reading import (
+    ReadAndParse,
+    load_lines,
+    load_other_day_copies,
+    write_file_map,
+)
 from sources.stages import StageClock
 from sources.warehouse import literal
 
@@ -106,7 +111,8 @@ def read_and_parse_on_spark(master: str, lake: Path, parts: int | None = None) -
                     )
         finally:
             shutil.rmtree(out, ignore_errors=True)
-        _file_map(con, files)
+        # what the writes read of each file (the parts' own maps stayed in their tasks)
+        write_file_map(con, [(str(f.path), f, False) for f in files])
 
     return run
 
@@ -120,7 +126,7 @@ def _parse_parts_on_spark(
     bounds: TsBounds,
     out: Path,
     parts: int | None,
-) -> dict[int, dict[str, int]]:
+) -> None:
     """One Spark task per part of `files`, each writing its Parquet files under `out`."""
     for table in PART_TABLES:
         (out / table).mkdir(parents=True)
@@ -143,20 +149,6 @@ def _parse_parts_on_spark(
         )
     finally:
         spark.stop()
-    found = {r.id: json.loads(r.rows) for r in done}
-    if sorted(found) != list(range(len(groups))):
-        raise RuntimeError(f"Spark ingestion: parts {sorted(found)} of {len(groups)} came back")
-    return found
-
-
-def _file_map(con: duckdb.DuckDBPyConnection, files: list[EventFile]) -> None:
-    """Temp table `file_map` of every file read (what the writes read of it: OTLP or not)."""
-    con.execute(
-        "create or replace temp table file_map (read_path VARCHAR, source_file VARCHAR, "
-        "normalized BOOLEAN, mtime_day DATE, is_otlp BOOLEAN)"
-    )
-    if files:
-        con.executemany(
-            "insert into file_map values (?, ?, false, ?, ?)",
-            [(str(f.path), f.source_file, f.mtime_day, f.is_otlp) for f in files],
-        )
+    came_back = sorted(r.id for r in done)
+    if came_back != list(range(len(groups))):
+        raise RuntimeError(f"Spark ingestion: parts {came_back} of {len(groups)} came back")

@@ -89,6 +89,7 @@ class EngineResource(dg.ConfigurableResource):
     engine: str
     lake: str
     spark_master: str
+    spark_ingest_min_mb: int  # below it, the event files are read in the run's process
 
     @property
     def on_spark(self) -> bool:
@@ -121,6 +122,7 @@ def build_resources() -> dict[str, object]:
             engine=dg.EnvVar(ENV["engine"]),
             lake=dg.EnvVar(ENV["lake"]),
             spark_master=dg.EnvVar(ENV["spark_master"]),
+            spark_ingest_min_mb=dg.EnvVar.int(ENV["spark_ingest_min_mb"]),
         ),
         "retention": RetentionResource(retention_days=dg.EnvVar.int(ENV["retention_days"])),
         "dbt": DbtResource(

@@ -92,6 +92,9 @@ def measure(engine: str, sessions: int, work: Path, cluster_env: dict | None) ->
         env["COSTWATCH_ENGINE"] = "spark"
         env |= cluster_env if engine.startswith("spark cluster") else {}
         env.setdefault("COSTWATCH_SPARK_MASTER", "local[2]")
+        # read by Spark tasks at any size (the product's default reads these days in the run's
+        # process): the scale model divides that part among workers
+        env["COSTWATCH_SPARK_INGEST_MIN_MB"] = "0"
     print(f"  {engine}, {sessions:,} sessions: seed day", flush=True)
     timed_run(env, seed, seed, cwd=home, timeout_s=RUN_TIMEOUT_S)
     print(f"  {engine}, {sessions:,} sessions: measured day", flush=True)

@@ -122,6 +122,11 @@ class Settings(BaseModel):
     lake: Path
     spark_master: Annotated[str, BeforeValidator(spark_master_url)] = "local[*]"
     spark_metastore_uri: Annotated[str, BeforeValidator(metastore_uri)] = ""
+    # below this many MB of event files to read, a Spark engine's run reads them in its own
+    # process: a Spark application costs ~12 s before it parses a byte (docs/spark.md)
+    spark_ingest_min_mb: Annotated[
+        int, BeforeValidator(whole("COSTWATCH_SPARK_INGEST_MIN_MB", minimum=0))
+    ] = 512
 
     @property
     def alerts_dir(self) -> Path:
@@ -222,6 +227,7 @@ ENV = {
     "lake": "COSTWATCH_LAKE",
     "spark_master": "COSTWATCH_SPARK_MASTER",
     "spark_metastore_uri": "COSTWATCH_SPARK_METASTORE_URI",
+    "spark_ingest_min_mb": "COSTWATCH_SPARK_INGEST_MIN_MB",
 }
 # What the dbt project reads with env_var() itself (profiles.yml, macros/window.sql)
 DBT_VARIABLES = ("COSTWATCH_WAREHOUSE", "COSTWATCH_MEMORY_LIMIT", "COSTWATCH_WINDOW_START",
@@ -232,7 +238,7 @@ EXPORTED = (
     "home", "events_dir", "warehouse", "published", "dagster_home", "report", "custom_prices",
     "rate_card", "budgets", "memory_limit", "retention_days", "provider_max_attempts",
     "prices_url", "openai_base_url", "anthropic_base_url", "engine", "lake", "spark_master",
-    "spark_metastore_uri",
+    "spark_metastore_uri", "spark_ingest_min_mb",
 )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from assets.partitions import daily_partitions, day_range, day_results, single_r
 from assets.resources import EngineResource, EventLogResource
 from sources.events.log import IngestResult, ingest_range
 from sources.pricing.model_catalog import map_new_models
-from sources.settings import read_limits
+from sources.settings import ENV, read_limits
 from sources.warehouse import note_unpublished
 
 APP_EVENTS = dg.AssetKey(["raw", "app_events"])
@@ -106,8 +106,9 @@ def ingest_app_events(
     elif engine.on_spark:  # the files read and parsed by Spark tasks (docs/spark.md)
         from sources.spark.ingest import read_and_parse_on_spark
 
-        read_and_parse = read_and_parse_on_spark(engine.spark_master, Path(engine.lake))
-        context.log.info(f"event files read and parsed by Spark tasks on {engine.spark_master}")
+        read_and_parse = read_and_parse_on_spark(
+            engine.spark_master, Path(engine.lake), min_bytes=engine.spark_ingest_min_mb * 2**20
+        )
     with duckdb.get_connection() as con:
         note_unpublished(con, start, end)
         result = ingest_range(
@@ -128,6 +129,8 @@ def ingest_app_events(
             """,
             {"s": start, "e": end},
         ).fetchall()
+    if read_and_parse is not None:
+        context.log.info(_where_parsed(result.stage_seconds, engine))
     totals = result.totals()
     for day, c in sorted(result.per_day.items()):
         context.log.info(f"{day}: {c}")
@@ -205,3 +208,14 @@ def ingest_app_events(
             if c["lines_read"] and c["quarantined"] / c["lines_read"] > QUARANTINE_WARN_SHARE
         },
     )
+
+
+def _where_parsed(stages: dict[str, float], engine: EngineResource) -> str:
+    from sources.spark.ingest import BELOW_SPARK_SIZE
+
+    if BELOW_SPARK_SIZE in stages:
+        return (
+            f"event files read and parsed in this process: fewer than {ENV['spark_ingest_min_mb']}="
+            f"{engine.spark_ingest_min_mb} MB to read, less than a Spark application's start-up"
+        )
+    return f"event files read and parsed by Spark tasks on {engine.spark_master}"

@@ -31,11 +31,14 @@ from sources.events.reading import (
     ReadAndParse,
     load_lines,
     load_other_day_copies,
+    read_and_parse_here,
     write_file_map,
 )
 from sources.stages import StageClock
 from sources.warehouse import literal
 
+# the stage (no time of its own) that says the files were read here, under the size for Spark
+BELOW_SPARK_SIZE = "below the Spark size"
 STAGING = "_ingest"  # <lake>/_ingest/<load id>/<table>/<part>.parquet, removed after each load
 
 
@@ -59,9 +62,12 @@ def spark_session(master: str, app: str):
     return SparkSession.builder.master(master).appName(app).config(conf=conf).getOrCreate()
 
 
-def read_and_parse_on_spark(master: str, lake: Path, parts: int | None = None) -> ReadAndParse:
+def read_and_parse_on_spark(
+    master: str, lake: Path, parts: int | None = None, min_bytes: int = 0
+) -> ReadAndParse:
     """ReadAndParse (sources/events/reading.py) whose files are read and parsed by Spark tasks, in
-    `parts` parts (default: the session's default parallelism)."""
+    `parts` parts (default: the session's default parallelism); files of fewer than `min_bytes`
+    in all are read and parsed in this process (stage `below the Spark size` says so)."""
 
     def run(
         con: duckdb.DuckDBPyConnection,
@@ -75,6 +81,11 @@ def read_and_parse_on_spark(master: str, lake: Path, parts: int | None = None) -
         clock: StageClock,
     ) -> None:
         plain = [f for f in files if not f.is_otlp]
+        if sum(f.size_bytes for f in plain) < min_bytes:
+            with clock.stage(BELOW_SPARK_SIZE):
+                pass
+            read_and_parse_here(con, files, scratch, start, end, limits, bounds, translate, clock)
+            return
         # this process: the OpenTelemetry files' lines of the window
         load_lines(
             con,

@@ -21,7 +21,13 @@ import pytest
 from sources.demo.fake_provider import fake_providers
 from sources.demo.provider_sample import provider_reports
 from sources.spark.catalog import write_lake_catalog
-from sources.spark.cluster import SMALL_DATA_CONF, executors_with_tasks, local_cluster
+from sources.spark.cluster import (
+    QUICK_RUN_CONF,
+    SMALL_DATA_CONF,
+    executors_with_tasks,
+    local_cluster,
+)
+from sources.spark.ingest import BELOW_SPARK_SIZE
 from tests.conftest import Home, make_home
 
 pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.slow]
@@ -82,7 +88,7 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
     assert [o.success for o in duck.run(first, last, reports)] == [True]
     local_conf = root / "local-conf"
     local_conf.mkdir()
-    (local_conf / "spark-defaults.conf").write_text(SMALL_DATA_CONF)
+    (local_conf / "spark-defaults.conf").write_text(SMALL_DATA_CONF + QUICK_RUN_CONF)
     raw_days = spark.root / "lake" / "raw" / "app_events"
     with fake_providers(reports):  # sets the providers' URLs and keys in os.environ
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
@@ -99,8 +105,10 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
             _late_file(home, first)
         assert [o.success for o in duck.run(first, first, reports)] == [True]
         before = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
-        with local_cluster(root / "cluster") as cluster:
-            rerun_output = _spark_run(spark, first, first, env | cluster.env())
+        with local_cluster(root / "cluster", extra_conf=QUICK_RUN_CONF) as cluster:
+            # the late day's files read and parsed by the cluster's tasks, however few bytes
+            rerun_env = env | cluster.env() | {"COSTWATCH_SPARK_INGEST_MIN_MB": "0"}
+            rerun_output = _spark_run(spark, first, first, rerun_env)
             assert len(cluster.state()["workers"]) == 2
             executors = executors_with_tasks(cluster.event_log)
     after = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
@@ -192,7 +200,9 @@ def _every_mart_snapshot_and_archive_equals_duckdbs(both: duckdb.DuckDBPyConnect
 def _the_same_quarantine_line_accounting_and_checks(built: Built, both):
     """Spark tasks read and parsed the event files (sources/spark/ingest.py), with the same
     quarantine, line accounting, raw events and failed checks as DuckDB's ingestion."""
-    assert "spark tasks" in _ingest_stages(built.spark)
+    range_run, rerun = _ingest_stages(built.spark)
+    assert BELOW_SPARK_SIZE in range_run  # kilobytes: read in the run's process
+    assert "spark tasks" in rerun  # COSTWATCH_SPARK_INGEST_MIN_MB=0: on the cluster
     for sql in (
         "select * exclude (ingested_at) from {c}.raw.app_events",
         "select source_file, line_no, reason, raw_line from {c}.raw.event_quarantine",
@@ -208,20 +218,18 @@ def _the_same_quarantine_line_accounting_and_checks(built: Built, both):
     assert failed == _failed_checks(built.duck)
 
 
-def _ingest_stages(home: Home) -> dict[str, float]:
-    """The stages of the last run's ingestion (its materialization's `stage_seconds`)."""
+def _ingest_stages(home: Home) -> list[dict[str, float]]:
+    """The stages of each run's ingestion (its materialization's `stage_seconds`), oldest first."""
     dg = __import__("dagster")
     with home.active(), dg.DagsterInstance.get() as instance:
-        (run,) = instance.get_runs(limit=1)
-        records = instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        records = instance.fetch_materializations(
+            dg.AssetKey(["raw", "app_events"]), limit=100, ascending=True
         ).records
-    (ingested,) = [
-        r.event_log_entry.asset_materialization
-        for r in records
-        if r.event_log_entry.asset_materialization.asset_key == dg.AssetKey(["raw", "app_events"])
-    ]
-    return dict(ingested.metadata["stage_seconds"].value)
+    runs: dict[str, dict[str, float]] = {}  # a range run records its materialization per day
+    for r in records:
+        stages = r.event_log_entry.asset_materialization.metadata["stage_seconds"].value
+        runs.setdefault(r.run_id, dict(stages))
+    return list(runs.values())
 
 
 def _failed_checks(home: Home) -> list[str]:

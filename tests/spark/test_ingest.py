@@ -18,7 +18,8 @@ from sources.demo.sample_data import generate
 from sources.events.files import EventFile, ReadLimits
 from sources.events.log import ingest_range
 from sources.events.parts import balanced_parts
-from sources.spark.ingest import read_and_parse_on_spark
+from sources.spark.cluster import QUICK_RUN_CONF, SMALL_DATA_CONF
+from sources.spark.ingest import BELOW_SPARK_SIZE, read_and_parse_on_spark
 from tests.otel.conftest import otlp_json, request, span
 from tests.unit.test_parse_paths import corpus
 
@@ -80,7 +81,15 @@ def _events(root: Path) -> None:
     (otlp / "a.otlp.jsonl").write_text(f"{otlp_json(child)}\n\nnot json\n{otlp_json(parent)}\n")
 
 
-def _ingest(db: Path, events: Path, start: dt.date, end: dt.date, spark: bool) -> tuple[dict, dict]:
+def _ingest(
+    db: Path,
+    events: Path,
+    start: dt.date,
+    end: dt.date,
+    spark: bool,
+    master: str = "local[2]",
+    min_bytes: int = 0,
+) -> tuple[dict, dict]:
     db.parent.mkdir(exist_ok=True)
     with duckdb.connect(str(db)) as con:
         result = ingest_range(
@@ -90,7 +99,9 @@ def _ingest(db: Path, events: Path, start: dt.date, end: dt.date, spark: bool) -
             end,
             ingested_at=NOW,
             limits=LIMITS,
-            read_and_parse=read_and_parse_on_spark("local[2]", db.parent / "lake", parts=3)
+            read_and_parse=read_and_parse_on_spark(
+                master, db.parent / "lake", parts=3, min_bytes=min_bytes
+            )
             if spark
             else None,
         )
@@ -106,7 +117,11 @@ def _ingest(db: Path, events: Path, start: dt.date, end: dt.date, spark: bool) -
     return found, result.stage_seconds
 
 
-def test_spark_tasks_ingest_exactly_what_one_process_ingests(tmp_path: Path):
+def test_spark_tasks_ingest_exactly_what_one_process_ingests(tmp_path: Path, monkeypatch):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "spark-defaults.conf").write_text(SMALL_DATA_CONF + QUICK_RUN_CONF)
+    monkeypatch.setenv("SPARK_CONF_DIR", str(conf))
     events = tmp_path / "events"
     _events(events)
     last = START + dt.timedelta(days=DAYS - 1)
@@ -123,6 +138,21 @@ def test_spark_tasks_ingest_exactly_what_one_process_ingests(tmp_path: Path):
     assert any(stats[4] > 0 for stats in tables["raw.event_file_stats"])  # duplicates
     assert here["otel"]["otlp/a.otlp.jsonl"]["events"] == 1
     assert not list((tmp_path / "spark" / "lake" / "_ingest").iterdir())  # staging removed
+
+
+def test_files_under_the_spark_size_are_read_in_this_process_without_spark(tmp_path: Path):
+    """COSTWATCH_SPARK_INGEST_MIN_MB: under it, no Spark application is started (the master here
+    answers nobody: a Spark session on it would fail) and the result is the one-process one."""
+    events = tmp_path / "events"
+    _events(events)
+    plain = sum(p.stat().st_size for p in events.rglob("*") if p.is_file() and "otlp" not in p.name)
+    here, _ = _ingest(tmp_path / "here" / "w.duckdb", events, START, START, spark=False)
+    under, stages = _ingest(
+        tmp_path / "under" / "w.duckdb", events, START, START, spark=True,
+        master="spark://127.0.0.1:1", min_bytes=plain + 1,
+    )  # fmt: skip
+    assert BELOW_SPARK_SIZE in stages and "spark tasks" not in stages
+    assert under == here
 
 
 def test_parts_balance_bytes_and_keep_each_files_order():

@@ -88,8 +88,9 @@ def test_a_size_left_out_is_not_measured_rather_than_met():
 def test_a_history_the_disk_cannot_hold_is_skipped_before_it_is_built():
     from benchmarks.run import disk_needed_gb, disk_short_gb
 
-    assert disk_needed_gb(10_000, 365) == 20.0 and disk_needed_gb(10_000, 1095) == 60.0
-    assert disk_short_gb(10_000, 1095, 50 * 10**9) == 10.0
+    assert disk_needed_gb(10_000, 365) == 25.0 and disk_needed_gb(10_000, 1095) == 75.0
+    # the disk the three years ran out of on 2026-12-01 is short
+    assert disk_short_gb(10_000, 1095, 62 * 10**9) == 13.0
     assert disk_short_gb(10_000, 365, 50 * 10**9) == 0.0
 
 

@@ -21,5 +21,9 @@ class StageClock:
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
+    def mark(self, name: str) -> None:
+        """A stage of no time of its own, which says which way the work went."""
+        self.seconds.setdefault(name, 0.0)
+
     def rounded(self, digits: int = 3) -> dict[str, float]:
         return {name: round(s, digits) for name, s in self.seconds.items()}

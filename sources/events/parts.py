@@ -37,27 +37,23 @@ def parse_part(
     bounds: TsBounds,
     out: Path,
     name: str,
-) -> dict[str, int]:
+) -> None:
     """Read `files` (no OpenTelemetry file: their translation needs spans of other files) and
     parse the lines of the days [start, end], as the ingestion in one process does, but without
     the lines of other days that repeat an event id of the window (the caller finds those across
-    all parts); write `parsed` and `line_days` to out/<table>/<name>.parquet. Returns the rows
-    of each."""
+    all parts); write `parsed` and `line_days` to out/<table>/<name>.parquet."""
     with duckdb.connect() as con, tempfile.TemporaryDirectory(prefix="costwatch-part-") as tmp:
         con.execute("set threads = 1")  # one task per core
         load_lines(
             con, files, Path(tmp), start, end, limits, bounds, _no_translation, other_days=False
         )
         con.execute(f"create temp table parsed as {parse_sql(bounds)}")
-        rows = {}
         for table in PART_TABLES:
             # written aside, then renamed: a retried or duplicated task never leaves half a file
             target = out / table / f"{name}.parquet"
             aside = target.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
             con.execute(f"copy {table} to {literal(str(aside))} (format parquet)")
             os.replace(aside, target)
-            rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]  # noqa: S608
-        return rows
 
 
 def balanced_parts(files: list[EventFile], parts: int) -> list[list[EventFile]]:

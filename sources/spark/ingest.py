@@ -14,7 +14,6 @@ same paths (a shared mount), and the executors' Python must have this package an
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import sys
@@ -82,8 +81,7 @@ def read_and_parse_on_spark(
     ) -> None:
         plain = [f for f in files if not f.is_otlp]
         if sum(f.size_bytes for f in plain) < min_bytes:
-            with clock.stage(BELOW_SPARK_SIZE):
-                pass
+            clock.mark(BELOW_SPARK_SIZE)
             read_and_parse_here(con, files, scratch, start, end, limits, bounds, translate, clock)
             return
         # this process: the OpenTelemetry files' lines of the window
@@ -149,13 +147,14 @@ def _parse_parts_on_spark(
 
         def task(i: int) -> str:
             name = f"part-{i:05d}"
-            return json.dumps(parse_part(groups[i], start, end, limits, bounds, out, name))
+            parse_part(groups[i], start, end, limits, bounds, out, name)
+            return name
 
         # a plain Python UDF (rows pickled, not Arrow: nothing more to install on the executors)
         parse = udf(task, "string").asNondeterministic()
         done = (
             spark.range(0, len(groups), 1, len(groups))  # one part per Spark partition
-            .select(col("id"), parse(col("id")).alias("rows"))
+            .select(col("id"), parse(col("id")).alias("part"))
             .collect()
         )
     finally:

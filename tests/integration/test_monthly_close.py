@@ -252,6 +252,7 @@ def test_close_then_correction_rows(tmp_path):
     nov3 = dt.date(2026, 11, 3)
     assert [o.success for o in _run(home, nov3, corrected, ROLLUP_PATH)] == [True]
     _user_months_add_up(home)
+    _budget_spend_adds_up(home)
 
 
 def _user_months_add_up(home: Home) -> None:

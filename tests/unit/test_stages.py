@@ -22,3 +22,13 @@ def test_a_stage_entered_twice_adds_up_and_a_failing_stage_still_counts():
     assert clock.seconds["a"] >= 0.04
     assert clock.seconds["b"] < clock.seconds["c"] < clock.seconds["a"]
     assert clock.rounded(1)["a"] == round(clock.seconds["a"], 1)
+
+
+def test_a_mark_is_a_stage_of_no_time_that_keeps_a_timed_stage_of_its_name():
+    clock = StageClock()
+    clock.mark("below")
+    with clock.stage("a"):
+        time.sleep(0.01)
+    clock.mark("a")
+    assert clock.seconds["below"] == 0.0 and clock.seconds["a"] >= 0.01
+    assert list(clock.rounded()) == ["below", "a"]

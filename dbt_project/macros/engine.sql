@@ -101,7 +101,7 @@
                      ~ column ~ " = date'" ~ day ~ "')") -%}
 {%- endmacro %}
 
-{#- Spark: the same, as Parquet, and the contract's not-null columns checked after each append. -#}
+{#- Spark: the same, as Parquet tables. -#}
 {% macro spark__window_rebuilt(pre_hook) -%}
     {{ config(
         materialized='incremental',
@@ -133,7 +133,7 @@
     {%- if columns -%}
         {%- set counts = [] -%}
         {%- for name in columns -%}
-            {%- do counts.append('count_if(' ~ name ~ ' is null)') -%}
+            {%- do counts.append('coalesce(count_if(' ~ name ~ ' is null), 0)') -%}
         {%- endfor -%}
         {%- set sql = 'select ' ~ (counts | join(', ')) ~ ' from ' ~ relation ~ ' where ' ~ where -%}
         {%- set row = run_query(sql).rows[0] -%}

@@ -80,6 +80,8 @@
 {#-
   The configuration of every window-rebuilt model: incremental, appending the days it rebuilds
   after deleting them (delete_window). A model calls `{{ window_rebuilt() }}` instead of config().
+  After each append, the contract's not_null columns are checked in the window's rows: DuckDB
+  enforces them on a table created since they were declared, not on one created before.
 -#}
 {% macro window_rebuilt(pre_hook="{{ delete_window() }}") -%}
     {{ return(adapter.dispatch('window_rebuilt', 'costwatch')(pre_hook)) }}
@@ -90,7 +92,8 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook=pre_hook
+        pre_hook=pre_hook,
+        post_hook="{{ assert_not_null_columns(this, model, in_window()) }}"
     ) }}
 {%- endmacro %}
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -165,7 +166,23 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     home = make_home(tmp_path_factory.mktemp("home"))
     outcomes = home.run(home.days[0], home.days[-1])
     assert [o.success for o in outcomes] == [True]
+    # as built, before any test changes it: what `built_copy` hands out
+    shutil.copytree(home.root, _as_built(home))
     return home
+
+
+def _as_built(home: Home) -> Path:
+    return home.root.with_name(home.root.name + "-as-built")
+
+
+@pytest.fixture
+def built_copy(built_home: Home, tmp_path: Path) -> Home:
+    """A home of the test's own, as `built_home` was right after its run (warehouse, published
+    copy, Dagster instance and event files with their times), for a test that changes it. A test
+    using it is in the "built" xdist group, else its worker builds `built_home` again."""
+    root = tmp_path / "home"
+    shutil.copytree(_as_built(built_home), root)
+    return Home(root, built_home.ledger)
 
 
 def relations_holding(path: Path, needle: str, views: bool = False) -> list[str]:

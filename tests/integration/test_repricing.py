@@ -1,7 +1,7 @@
 """README: "custom prices override genai-prices for a provider and model from a date" and "costs
 already built never change as a side effect: only a rebuild of their days re-prices them;
-`pricing_version` on each row says which prices were used" (issue 23: untested). Real runs of
-two days; the re-priced cost is computed here from the negotiated price."""
+`pricing_version` on each row says which prices were used" (issue 23: untested). Real runs on a
+copy of the built home; the re-priced cost is computed here from the negotiated price."""
 
 from decimal import Decimal
 from pathlib import Path
@@ -9,9 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import make_home
+from tests.conftest import Home
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 COSTS = (
@@ -20,14 +20,13 @@ COSTS = (
 )
 
 
-def test_a_new_price_reprices_only_the_days_rebuilt_from_its_date(tmp_path):
+def test_a_new_price_reprices_only_the_days_rebuilt_from_its_date(built_copy: Home, tmp_path):
     from orchestration.runs import run_range
     from sources.demo.fake_provider import fake_providers
     from sources.demo.provider_sample import provider_reports
 
-    home = make_home(tmp_path / "home", days=2, users=4)
-    d1, d2 = home.days
-    assert [o.success for o in home.run(d1, d2)] == [True]
+    home = built_copy
+    d1, d2 = home.days[-2:]  # (and an earlier day: no price of its changes either)
     before = {r[0]: r for r in home.query(COSTS)}
     model = home.query(
         "select canonical_model from marts.cost_breakdown where provider = 'openai' "

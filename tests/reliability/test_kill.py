@@ -13,10 +13,10 @@ import dagster as dg
 import pytest
 
 from sources import settings
-from tests.conftest import Home, make_home
+from tests.conftest import Home
 from tests.integration.test_pipeline import _snapshot
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
 
 def _digest(path) -> str:
@@ -82,9 +82,8 @@ KILL_POINTS = [
 ]
 
 
-def test_killed_runs_lose_nothing_and_the_next_run_completes_them(tmp_path):
-    home = make_home(tmp_path, days=2, users=8)
-    assert [o.success for o in home.run(home.days[0], home.days[-1])] == [True]
+def test_killed_runs_lose_nothing_and_the_next_run_completes_them(built_copy: Home):
+    home = built_copy
     before = _snapshot(home)
     published = _digest(home.published)
     day = home.days[1]

@@ -76,6 +76,9 @@ def _step_events(home: Home, run_id: str) -> set[tuple[str, str]]:
         }
 
 
+# a kill that lands after its step ended (the step takes a fraction of a second: a loaded machine
+# can see its start late) is still a killed run, and the point is tried again
+TRIES = 3
 KILL_POINTS = [
     ("ingest_app_events", "STEP_START", None),  # ingestion has begun
     ("dbt_models", "ASSET_MATERIALIZATION", ["marts", "interactions"]),  # dbt half-way
@@ -88,12 +91,18 @@ def test_killed_runs_lose_nothing_and_the_next_run_completes_them(built_copy: Ho
     published = _digest(home.published)
     day = home.days[1]
 
+    kills = 0
     for step, event_type, asset in KILL_POINTS:
         # the second kill also finds the first run orphaned: it must not wait for its pool slot
-        killed = _kill_when(home, day.isoformat(), step, event_type, asset)
-        assert (step, "STEP_SUCCESS") not in _step_events(home, killed)  # it died inside
-        assert _digest(home.published) == published  # analysts never see a half-built day
-        assert home.query("select count(*) from marts.interactions")[0][0] > 0  # still opens
+        for _ in range(TRIES):
+            killed = _kill_when(home, day.isoformat(), step, event_type, asset)
+            kills += 1
+            assert _digest(home.published) == published  # analysts never see a half-built day
+            assert home.query("select count(*) from marts.interactions")[0][0] > 0  # still opens
+            if (step, "STEP_SUCCESS") not in _step_events(home, killed):
+                break  # it died inside the step
+        else:
+            raise AssertionError(f"{step} ended before its kill landed, {TRIES} times")
 
     outcomes = home.run(day, day)
     assert [o.success for o in outcomes] == [True]
@@ -101,5 +110,5 @@ def test_killed_runs_lose_nothing_and_the_next_run_completes_them(built_copy: Ho
     assert _snapshot(home, published=True) == before
     with home.active(), dg.DagsterInstance.get() as instance:
         statuses = [r.status for r in instance.get_runs()]
-    assert statuses.count(dg.DagsterRunStatus.FAILURE) == len(KILL_POINTS)
+    assert statuses.count(dg.DagsterRunStatus.FAILURE) == kills
     assert dg.DagsterRunStatus.STARTED not in statuses

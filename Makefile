@@ -5,46 +5,46 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser postgres java demo test lint format bench bench-guard bench-engines ui \
+.PHONY: install browser postgres java debs demo test lint format bench bench-guard bench-engines ui \
 	clean mutation screenshots
 
 # root installs Debian packages directly, anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL = $(SUDO) apt-get update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-install: $(STAMP)
+# The Debian packages the tests use, each with the test that says it is there: headless Chromium
+# for the test that renders the HTML report, PostgreSQL 15 for the tests of running it for a team
+# (tests/deployment/), a Java runtime (OpenJDK 17) for Spark (tests/spark/).
+CHROMIUM := chromium
+HAS_CHROMIUM := command -v chromium >/dev/null 2>&1
+POSTGRES := postgresql
+HAS_POSTGRES := test -x /usr/lib/postgresql/15/bin/initdb
+JAVA := openjdk-17-jre-headless
+HAS_JAVA := command -v java >/dev/null 2>&1
 
-$(STAMP): requirements.lock pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	UV_COMPILE_BYTECODE=1 $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
-	UV_COMPILE_BYTECODE=1 $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	@touch $(STAMP)
-
-# Headless Chromium (Debian package) for the test that renders the HTML report.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing chromium (Debian) for the report render test..."; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@$(HAS_CHROMIUM) || { echo "Installing $(CHROMIUM) (Debian)..."; $(APT_INSTALL) $(CHROMIUM); }
 
-# PostgreSQL 15 (Debian) for the tests of running it for a team (tests/deployment/).
 postgres:
-	@test -x /usr/lib/postgresql/15/bin/initdb || { \
-	  echo "Installing postgresql (Debian) for the deployment tests..."; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+	@$(HAS_POSTGRES) || { echo "Installing $(POSTGRES) (Debian)..."; $(APT_INSTALL) $(POSTGRES); }
 
-# A Java runtime (Debian's OpenJDK 17) for Spark (tests/spark/).
 java:
-	@command -v java >/dev/null 2>&1 || { \
-	  echo "Installing openjdk-17-jre-headless (Debian) for the Spark tests..."; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
+	@$(HAS_JAVA) || { echo "Installing $(JAVA) (Debian)..."; $(APT_INSTALL) $(JAVA); }
+
+# all three for `make test`, the missing ones in one apt-get (one package index update)
+debs:
+	@missing=""; \
+	$(HAS_CHROMIUM) || missing="$$missing $(CHROMIUM)"; \
+	$(HAS_POSTGRES) || missing="$$missing $(POSTGRES)"; \
+	$(HAS_JAVA) || missing="$$missing $(JAVA)"; \
+	test -z "$$missing" || { echo "Installing$$missing (Debian) for the tests..."; \
+	  $(APT_INSTALL) $$missing; }
 
 demo: install
 	$(BIN)/costwatch demo
 
-test: install browser postgres java
+test: install debs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -272,3 +272,12 @@
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Column names as SQL: a name with capitals (the FOCUS columns) quoted the engine's way. -#}
+{% macro column_sql_names(columns) -%}
+    {%- set names = [] -%}
+    {%- for c in columns -%}
+        {%- do names.append(adapter.quote(c) if c != c | lower else c) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{%- endmacro %}

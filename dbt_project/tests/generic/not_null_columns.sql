@@ -6,10 +6,7 @@
   not one per column: each check is a dbt node and a Dagster check evaluation per day of a run.
 -#}
 {% test not_null_columns(model, columns) %}
-{%- set names = [] -%}
-{%- for c in columns -%}
-    {%- do names.append(adapter.quote(c) if c != c | lower else c) -%}
-{%- endfor -%}
+{%- set names = column_sql_names(columns) -%}
 with null_rows as (
     select
     {%- for name in names %}

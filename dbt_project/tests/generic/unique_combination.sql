@@ -1,12 +1,9 @@
 {#-
-  Fails on every combination of the given columns that appears more than once. A column named
-  with capitals (the FOCUS columns) is quoted the engine's way.
+  Fails on every combination of the given columns that appears more than once (a name with
+  capitals quoted the engine's way: column_sql_names).
 -#}
 {% test unique_combination(model, columns) %}
-{%- set names = [] -%}
-{%- for c in columns -%}
-    {%- do names.append(adapter.quote(c) if c != c | lower else c) -%}
-{%- endfor -%}
+{%- set names = column_sql_names(columns) -%}
 select {{ names | join(', ') }}, count(*) as n_rows
 from {{ model }}
 group by {{ names | join(', ') }}

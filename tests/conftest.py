@@ -1,8 +1,11 @@
 """Shared fixtures: a temporary COSTWATCH_HOME with generated events, built by real Dagster runs."""
 
 import datetime as dt
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -206,3 +209,23 @@ def relations_holding(path: Path, needle: str, views: bool = False) -> list[str]
             if found:
                 hits.append(f"{schema}.{table}")
     return hits
+
+
+def run_dbt(warehouse: Path, tmp: Path, *args: str, day: dt.date | None = None) -> list[dict]:
+    """`dbt <args>` in a subprocess on `warehouse` (a test's copy), for the window of `day` (None:
+    no window, all history); the run results of its nodes (not the project's hooks)."""
+    from sources.settings import DBT_PROJECT_DIR
+
+    target = tmp / "target"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSTWATCH_")}
+    env["COSTWATCH_WAREHOUSE"] = str(warehouse)
+    if day:
+        env |= {"COSTWATCH_WINDOW_START": str(day), "COSTWATCH_WINDOW_END": str(day)}
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), *args,
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(target), "--log-path", str(tmp / "logs")],
+        env=env, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return [r for r in results if not r["unique_id"].startswith("operation.")]

@@ -4,37 +4,15 @@ enforced by its build, also on a table created before the constraint was declare
 on copies of the built warehouse."""
 
 import datetime as dt
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from sources.settings import DBT_PROJECT_DIR
-from tests.conftest import Home
+from tests.conftest import Home, run_dbt
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
-
-
-def _dbt(warehouse: Path, day: dt.date | None, tmp: Path, *args: str) -> list[dict]:
-    """dbt `args` on `warehouse` for the window of `day` (None: no window); its run results."""
-    target = tmp / "target"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COSTWATCH_")}
-    env["COSTWATCH_WAREHOUSE"] = str(warehouse)
-    if day:
-        env |= {"COSTWATCH_WINDOW_START": str(day), "COSTWATCH_WINDOW_END": str(day)}
-    subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), *args,
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(target), "--log-path", str(tmp / "logs")],
-        env=env, capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    return [r for r in results if not r["unique_id"].startswith("operation.")]  # not the hooks
 
 
 def _copy(home: Home, tmp: Path) -> Path:
@@ -63,7 +41,9 @@ def test_one_check_names_each_column_with_nulls_in_the_tested_days(built_home: H
     name = "not_null_columns_int_session_days"
     found = {}
     for window in (day, None):  # the row without a day is in no day's window, only in the whole
-        (result,) = _dbt(warehouse, window, tmp_path, "test", "--select", name, "--store-failures")
+        (result,) = run_dbt(
+            warehouse, tmp_path, "test", "--select", name, "--store-failures", day=window
+        )
         assert result["status"] == "fail"
         with duckdb.connect(str(warehouse), read_only=True) as con:
             failed = f"select * from dbt_test__audit.{name} order by 1"  # noqa: S608
@@ -84,7 +64,7 @@ def test_a_null_in_a_marts_not_null_column_fails_its_build(built_home: Home, tmp
         # what the mart reads gives a call of the day no session
         _null_out(con, "intermediate.int_events_sessionized", "session_id", "event_day", day)
         before = con.execute("select * from marts.interactions order by all").fetchall()
-    (result,) = _dbt(warehouse, day, tmp_path, "run", "--select", "interactions")
+    (result,) = run_dbt(warehouse, tmp_path, "run", "--select", "interactions", day=day)
     assert result["status"] == "error"
     if created == "before the constraint":
         assert '"marts"."interactions".session_id holds 1 nulls' in result["message"]

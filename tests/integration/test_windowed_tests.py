@@ -3,18 +3,13 @@ relationships test from a cost to its interaction reads the window on both sides
 SQL), and still finds a cost of that day whose interaction is gone."""
 
 import datetime as dt
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from sources.settings import DBT_PROJECT_DIR
-from tests.conftest import Home
+from tests.conftest import Home, run_dbt
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
@@ -22,22 +17,11 @@ TEST = "relationships_cost_breakdown_event_id__event_id__ref_interactions_"
 
 
 def _failures(warehouse: Path, day: dt.date, tmp: Path) -> int:
-    dbt = str(Path(sys.executable).parent / "dbt")
-    target = tmp / f"target-{day}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COSTWATCH_")}
-    env |= {
-        "COSTWATCH_WAREHOUSE": str(warehouse),
-        "COSTWATCH_WINDOW_START": day.isoformat(),
-        "COSTWATCH_WINDOW_END": day.isoformat(),
-    }
-    subprocess.run(
-        [dbt, "test", "--select", TEST, "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target),
-         "--log-path", str(tmp / "logs")],
-        env=env, capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    (result,) = [r for r in results if r["unique_id"].startswith(f"test.costwatch.{TEST}")]
+    (result,) = [
+        r
+        for r in run_dbt(warehouse, tmp, "test", "--select", TEST, day=day)
+        if r["unique_id"].startswith(f"test.costwatch.{TEST}")
+    ]
     compiled = result["compiled_code"]
     # both sides read the window's day only
     assert compiled.count(f"interaction_day between (date '{day.isoformat()}' + 0)") == 2

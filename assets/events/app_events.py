@@ -120,7 +120,12 @@ def ingest_app_events(
             accept_removed=config.accept_removed_files,
             read_and_parse=read_and_parse,
         )
-        unknown_models = map_new_models(con, "select provider, model from raw.app_events")
+        # the run's days: a model of another day was mapped by the run that loaded it
+        unknown_models = map_new_models(
+            con,
+            "select provider, model from raw.app_events where event_day between $s and $e",
+            {"s": start, "e": end},
+        )
         bad_files = con.execute(
             """
             select source_file, event_day from raw.event_file_stats

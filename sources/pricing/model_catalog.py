@@ -44,11 +44,13 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def map_new_models(con: duckdb.DuckDBPyConnection, pairs_sql: str) -> list[tuple[str, str]]:
+def map_new_models(
+    con: duckdb.DuckDBPyConnection, pairs_sql: str, params: dict | None = None
+) -> list[tuple[str, str]]:
     """Add a mapping for every (provider, model) the query yields that has none yet.
 
-    `pairs_sql` is a constant query of this project returning (provider, model). Returns the pairs
-    genai-prices does not know.
+    `pairs_sql` is a constant query of this project returning (provider, model), with `params`.
+    Returns the pairs genai-prices does not know.
     """
     ensure_table(con)
     new = con.execute(
@@ -58,7 +60,8 @@ def map_new_models(con: duckdb.DuckDBPyConnection, pairs_sql: str) -> list[tuple
           and not exists (select 1 from raw.model_aliases a
                           where a.provider = p.provider and a.model = p.model)
         order by 1, 2
-        """  # noqa: S608 (pairs_sql is a constant query of this project)
+        """,  # noqa: S608 (pairs_sql is a constant query of this project)
+        params or {},
     ).fetchall()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = []

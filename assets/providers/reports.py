@@ -105,8 +105,11 @@ def pull_provider_reports(
         ensure_tables(con)
         for result in pulls:  # every pull succeeded before anything is written
             replace_pull(con, result)
-        unknown = map_new_models(
-            con, "select provider, model from raw.provider_usage where model is not null"
+        unknown = map_new_models(  # the pulled days: other days' models were mapped then
+            con,
+            "select provider, model from raw.provider_usage "
+            "where model is not null and day between $s and $e",
+            {"s": first, "e": end},
         )
     metadata = {"providers": dg.MetadataValue.json(pulled), "days": f"{first}..{end}"}
     yield dg.MaterializeResult(

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 
+import dagster as dg
 import duckdb
 import pytest
 
+from assets.dbt import REUSED_PARSE
 from sources.events.contract import INTERACTION_TYPES
 from sources.publishing.publish import publish_method
 from tests.conftest import Home, make_home
@@ -268,8 +270,18 @@ def test_day_by_day_runs_equal_one_range_run(built_home: Home, tmp_path_factory)
     daily = make_home(tmp_path_factory.mktemp("daily"))
     *earlier, last = daily.days
     assert [o.success for o in daily.run(earlier[0], earlier[-1])] == [True]
-    assert [o.success for o in daily.run(last, last)] == [True]
+    outcomes = daily.run(last, last)
+    assert [o.success for o in outcomes] == [True]
     assert _snapshot(daily) == _snapshot(built_home)
+    # the second run of a home reuses the parse of the dbt project its first run saved (another
+    # home's dbt runs in between, in this suite, have other profiles)
+    with daily.active(), dg.DagsterInstance.get() as instance:
+        notes = [
+            r.user_message
+            for r in instance.all_logs(outcomes[0].run_id)
+            if not r.is_dagster_event and r.user_message.startswith(("dbt parsed", "dbt reused"))
+        ]
+    assert notes == [REUSED_PARSE]
     # after the first day, each run's publish refreshes only the days it changed
     assert publish_method(daily.published) == "changed days"
     assert _snapshot(daily, published=True) == _snapshot(built_home, published=True)

@@ -168,17 +168,26 @@ def _copy_atomically(source: Path, destination: Path) -> None:
 
 
 REUSED_PARSE = "dbt reused its saved parse of the project (only changed files parsed)"
+# dbt's events (in its JSON log) that say why it parsed the whole project
+WHOLE_PARSE_EVENTS = {
+    "UnableToPartialParse": None,  # the reason is in the event
+    "ParsedFileLoadFailed": "its saved parse could not be read",
+    "PartialParsingNotEnabled": "partial parsing is off",
+}
 
 
 def parse_note(dbt_log: Path) -> str:
-    """What dbt's log says of its parse: the whole project (and why) or its saved parse reused."""
+    """What dbt's log says of its parse: its saved parse reused, or the whole project and why."""
     if not dbt_log.is_file():
         return "dbt wrote no log"
+    why = "no saved parse"
     for line in dbt_log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if '"UnableToPartialParse"' in line or '"PartialParsingNotEnabled"' in line:
-            reason = json.loads(line).get("data", {}).get("reason", "partial parsing is off")
-            return f"dbt parsed the whole project ({reason})"
-    return REUSED_PARSE
+        if '"PartialParsingEnabled"' in line:
+            return REUSED_PARSE
+        for event, reason in WHOLE_PARSE_EVENTS.items():
+            if f'"{event}"' in line:
+                why = reason or json.loads(line).get("data", {}).get("reason", event)
+    return f"dbt parsed the whole project ({why})"
 
 
 def _remove_run_target(target: Path) -> None:

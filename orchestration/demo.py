@@ -8,13 +8,13 @@ import argparse
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from orchestration.runs import DEFAULT_CHUNK_DAYS, RunOutcome, open_instance, run_range
+from orchestration.services import kill_group
 from sources import settings
 
 DEMO_MARKER = ".costwatch-demo"
@@ -160,8 +160,7 @@ def _daemon_tick(sensor_name: str, after: float, log_path: Path):
             return None
         finally:
             # The daemon's children may ignore SIGTERM; the tick is already stored.
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+            kill_group(proc)
 
 
 DEMO_QUERY = "select day, total_cost_usd, session_count from marts.daily_totals order by day"

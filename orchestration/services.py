@@ -174,6 +174,33 @@ def _stop_tree(pid: int) -> None:
             os.kill(p, signal.SIGKILL)
 
 
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group `pgid` that have not exited (zombies have), from /proc."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # state ppid pgrp ...
+        except OSError:  # exited while we looked
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def kill_group(leader: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGKILL the process group `leader` started (`start_new_session=True`) and wait until every
+    process of it has exited, not only the leader: a child still dying (a dbt build) holds the
+    warehouse's lock for a moment after the leader has been collected."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGKILL)
+    leader.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while alive := group_members(leader.pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes {alive} outlived SIGKILL for {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def running(pid: int) -> bool:
     """Alive and not a zombie (a zombie has exited; its parent has not collected it yet)."""
     from orchestration.run_launcher import process_alive

@@ -22,7 +22,7 @@ import httpx
 import psycopg2
 import pytest
 
-from orchestration.services import LOCATION, descendants, running
+from orchestration.services import LOCATION, descendants, kill_group, running
 from sources.demo.fake_provider import fake_providers
 from sources.demo.provider_sample import provider_reports
 from sources.demo.sample_data import generate
@@ -147,9 +147,7 @@ def team(tmp_path_factory) -> Iterator[Team]:
             yield t
         finally:
             for proc in t.services.values():
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=30)
+                kill_group(proc)
 
 
 def test_a_ui_launched_run_succeeds_on_postgres_with_its_check_results(team: Team):

@@ -6,7 +6,6 @@ the run's overall verdict. Read from the Dagster instance's check execution reco
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from assets.internals import AssetCheckExecutionRecordStatus as Status
+from orchestration.services import kill_group
 from sources import settings
 from sources.demo.provider_sample import DISCREPANCY
 from tests.conftest import Home, free_port
@@ -144,5 +144,4 @@ def test_the_ui_checks_tab_shows_the_real_statuses(built_home: Home):
         assert graph.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and graph.stat().st_size > 50_000
         assert "Global asset lineage" in _page_text(browser, f"{base}/asset-groups")
     finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
+        kill_group(server)

@@ -4,7 +4,6 @@ uninterrupted run does."""
 
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import time
 import dagster as dg
 import pytest
 
+from orchestration.services import kill_group
 from sources import settings
 from tests.conftest import Home
 from tests.integration.test_pipeline import _snapshot
@@ -55,15 +55,12 @@ def _kill_when(home: Home, day: str, step: str, event_type: str, asset: list[str
                                 and entry.step_key == step
                                 and (asset is None or entry.dagster_event.asset_key.path == asset)
                             ):
-                                os.killpg(proc.pid, signal.SIGKILL)
-                                proc.wait(timeout=30)
+                                kill_group(proc)
                                 return run.run_id
                     time.sleep(0.05)
                 raise AssertionError(f"{step} never logged {event_type}")
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+            kill_group(proc)  # every process of it, so that the warehouse's lock is free
 
 
 def _step_events(home: Home, run_id: str) -> set[tuple[str, str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from orchestration.services import kill_group
 from sources import settings
 from tests.conftest import make_home
 
@@ -101,8 +102,7 @@ def test_a_killed_daemon_launched_run_is_failed_and_frees_its_slot(tmp_path):
                 "its warehouse slot to be freed", lambda: not _held_slots(instance, run.run_id), 60
             )
     finally:
-        os.killpg(daemon.pid, signal.SIGKILL)
-        daemon.wait(timeout=30)
+        kill_group(daemon)
     # the next run needing the pool (the ingestion: its three keys are one step) is not blocked
     ingestion = [
         dg.AssetKey(["raw", t]) for t in ("app_events", "event_quarantine", "model_aliases")

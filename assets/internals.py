@@ -16,6 +16,11 @@ only place to fix.
   `costwatch demo` waits for the daemon's first budget tick.
 - `AssetCheckExecutionRecordStatus` (tests/integration/test_check_results.py): the check status
   the instance records, which the UI's Checks tab shows.
+- `SqliteEventLogStorage` and its `_connect`, `has_table`, `_initdb`, `_initialized_dbs`,
+  `_db_lock`, `SQLITE_BUSY_TIMEOUT_SECONDS` (orchestration/event_log.py): Dagster's SQLite event
+  log builds a new SQLAlchemy engine for every statement it sends, which also throws away the
+  engine's compiled-statement cache; the embedded instance keeps one engine per database file
+  instead. No public setting does this.
 - `DbtCliResource._cli_version`, `._initialize_dbt_core_adapter` (assets/resources.py,
   `DbtResource` below): two start-up costs dagster-dbt has no public switch for.
 """
@@ -30,6 +35,8 @@ from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._grpc.client import DagsterGrpcClient
 from dagster._grpc.types import GetCurrentRunsResult
@@ -39,12 +46,14 @@ from packaging import version
 
 __all__ = [
     "GRPC_INFO_TAG",
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
     "AssetCheckExecutionRecordStatus",
     "CheckRunHealthResult",
     "DagsterGrpcClient",
     "DbtResource",
     "GetCurrentRunsResult",
     "InstigatorType",
+    "SqliteEventLogStorage",
     "TickStatus",
     "WorkerStatus",
     "deserialize_value",

@@ -275,16 +275,27 @@ def apply() -> Settings:
 
 
 PG_PASSWORD_VARIABLE = "COSTWATCH_DAGSTER_PG_PASSWORD"  # set by apply(), read by Dagster
+# The embedded instance's event log: Dagster's SQLite files, written without a new database engine
+# per statement (orchestration/event_log.py). Not with `storage: postgres`, which it would override.
+EMBEDDED_EVENT_LOG = """# written by costwatch: Dagster's SQLite event log, keeping its engines
+event_log_storage:
+  module: orchestration.event_log
+  class: KeptEnginesSqliteEventLogStorage
+  config:
+    instance_dir:
+      env: DAGSTER_HOME
+"""
 
 
 def instance_config(s: Settings) -> str:
     """The Dagster instance config: the shipped one, with run, event-log and schedule storage on
-    PostgreSQL when COSTWATCH_DAGSTER_PG_URL is set. The file holds the URL's host, port,
-    database, user and query parameters, never its password: Dagster reads that from
-    PG_PASSWORD_VARIABLE, which apply() sets from the URL (else from PGPASSWORD)."""
+    PostgreSQL when COSTWATCH_DAGSTER_PG_URL is set, else SQLite with EMBEDDED_EVENT_LOG. The
+    file holds the URL's host, port, database, user and query parameters, never its password:
+    Dagster reads that from PG_PASSWORD_VARIABLE, which apply() sets from the URL (else from
+    PGPASSWORD)."""
     text = INSTANCE_TEMPLATE.read_text()
     if s.dagster_pg_url is None:
-        return text
+        return text + EMBEDDED_EVENT_LOG
     url = urlsplit(s.dagster_pg_url.get_secret_value())
     params = "".join(f"\n        {k}: {json.dumps(v)}" for k, v in parse_qsl(url.query))
     return text + (

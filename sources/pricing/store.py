@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import duckdb
-import pandas as pd
 
 from sources.pricing.files import Rate
 from sources.pricing.genai import FETCHED_MARK, MAX_TIERS, PRICE_KEYS, PriceRow
@@ -58,7 +57,10 @@ def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], versi
         "pricing_source_version VARCHAR not null)"
     )
     # executemany costs ~2 ms a row here (6 s for genai-prices): load a DataFrame of exact decimal
-    # strings instead and let DuckDB cast them (same values, ~50 ms)
+    # strings instead and let DuckDB cast them (same values, ~50 ms). pandas is imported here, not
+    # with the module: every `costwatch` command loads this module, few write prices (0.3-0.6 s)
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
             **{c: [getattr(r, c) for r in rows] for c in ROW_COLUMNS},

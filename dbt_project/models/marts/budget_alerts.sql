@@ -1,4 +1,7 @@
-{#- One row per alert the budget sensor raised, with whether its delivery succeeded (latest attempt). -#}
+{#-
+  One row per alert the budget sensor raised, with whether its delivery succeeded (latest
+  attempt).
+-#}
 {{ config(materialized='table') }}
 
 with

@@ -36,10 +36,9 @@ aggregated as (
         spend.spent_tokens
     from spend
     inner join budgets
-        on
-            spend.budget_id = budgets.budget_id
-            and spend.scope = budgets.scope
-            and spend.period = budgets.period
+        on spend.budget_id = budgets.budget_id
+        and spend.scope = budgets.scope
+        and spend.period = budgets.period
 ),
 
 measured as (

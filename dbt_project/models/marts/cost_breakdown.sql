@@ -14,7 +14,9 @@
 -#}
 {{ window_rebuilt() }}
 
-{%- set stems = ['input', 'cache_read', 'cache_write', 'cache_write_1h', 'output', 'output_reasoning', 'request'] %}
+{%- set stems = [
+    'input', 'cache_read', 'cache_write', 'cache_write_1h', 'output', 'output_reasoning', 'request'
+] %}
 
 with
 
@@ -38,8 +40,9 @@ rate_card as (
 pricing_version as (
     select
         (select any_value(pricing_source_version) from llm_prices)
-        || ';ratecard=' || coalesce((select any_value(rate_card_version) from rate_card), 'none')
-        as pricing_version
+        || ';ratecard='
+        || coalesce((select any_value(rate_card_version) from rate_card), 'none')
+            as pricing_version
 ),
 
 llm_calls as (
@@ -69,7 +72,8 @@ llm_calls as (
         ) as second_of_day
     from interactions
     left join model_aliases
-        on interactions.provider = model_aliases.provider and interactions.model = model_aliases.model
+        on interactions.provider = model_aliases.provider
+        and interactions.model = model_aliases.model
     where interactions.interaction_type = 'llm_call'
 ),
 
@@ -92,8 +96,8 @@ matched as (
         and (
             llm_prices.context_key is null
             or (
-                llm_prices.context_key = llm_calls.context_key
-                and llm_prices.context_value = llm_calls.context_value
+                llm_calls.context_key = llm_prices.context_key
+                and llm_calls.context_value = llm_prices.context_value
             )
         )
 ),
@@ -108,10 +112,10 @@ unit_prices as (
         cache_write_tokens,
         cache_write_1h_tokens,
         output_tokens,
-        reasoning_tokens,
         {%- for stem in stems %}
-        {{ tier_price(stem, 'input_tokens') }} as {{ stem }}_price{{ "," if not loop.last }}
+            {{ tier_price(stem, 'input_tokens') }} as {{ stem }}_price,
         {%- endfor %}
+        reasoning_tokens
     from matched
     where match_rank = 1
 ),
@@ -120,14 +124,19 @@ leaves as (
     select
         *,
         case when cache_read_price is not null then cache_read_tokens else 0 end as n_cache_read,
-        case when cache_write_1h_price is not null then cache_write_1h_tokens else 0 end as n_cache_write_1h,
+        case when cache_write_1h_price is not null then cache_write_1h_tokens else 0 end
+            as n_cache_write_1h,
         case
             when cache_write_price is not null
-                then cache_write_tokens
-                - case when cache_write_1h_price is not null then cache_write_1h_tokens else 0 end
+                then
+                    cache_write_tokens
+                    - case
+                        when cache_write_1h_price is not null then cache_write_1h_tokens else 0
+                    end
             else 0
         end as n_cache_write,
-        case when output_reasoning_price is not null then reasoning_tokens else 0 end as n_output_reasoning
+        case when output_reasoning_price is not null then reasoning_tokens else 0 end
+            as n_output_reasoning
     from unit_prices
 ),
 
@@ -159,7 +168,8 @@ rates as (
         max(rate_card.usd_per_unit) filter (where rate_card.kind = 'db_read_row') as db_read_rate,
         max(rate_card.usd_per_unit) filter (where rate_card.kind = 'db_write_row') as db_write_rate,
         max(rate_card.usd_per_unit) filter (where rate_card.kind = 'compute_ms') as compute_ms_rate,
-        max(rate_card.usd_per_unit) filter (where rate_card.kind = 'compute_mb_ms') as compute_mb_ms_rate,
+        max(rate_card.usd_per_unit) filter (where rate_card.kind = 'compute_mb_ms')
+            as compute_mb_ms_rate,
         max(rate_card.usd_per_unit) filter (
             where rate_card.kind = 'api_unit' and rate_card.service = interactions.service
         ) as api_service_rate,
@@ -187,7 +197,8 @@ final as (
         interactions.canonical_model,
         interactions.service_tier,
         ai_costs.uncached_input_tokens,
-        interactions.interaction_type = 'llm_call' and ai_costs.event_id is null as is_unpriced_llm_call,
+        interactions.interaction_type = 'llm_call' and ai_costs.event_id is null
+            as is_unpriced_llm_call,
         ai_costs.price_source,
         ai_costs.price_row_id,
         coalesce(ai_costs.exact_ai_tokens_cost_usd, 0) as exact_ai_tokens_cost_usd,

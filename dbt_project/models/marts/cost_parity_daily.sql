@@ -28,7 +28,9 @@ billed_items as (
 ),
 
 logged_projects as (
-    select distinct provider, project_id
+    select distinct
+        provider,
+        project_id
     from {{ ref('interactions') }}
     where interaction_type = 'llm_call' and project_id is not null
 ),
@@ -90,7 +92,8 @@ final as (
         end as diff_pct,
         case
             when billed_tokens_usd = 0 and app_usd <> 0 then 'fail'
-            when billed_tokens_usd <> 0
+            when
+                billed_tokens_usd <> 0
                 and abs((app_usd - billed_tokens_usd) / billed_tokens_usd * 100)
                 > {{ var('parity_fail_pct') }}
                 then 'fail'

@@ -1,4 +1,7 @@
-{#- One row per UTC day: volumes, latency percentiles, error and cache-hit rates, cost by category. -#}
+{#-
+  One row per UTC day: volumes, latency percentiles, error and cache-hit rates, cost by
+  category.
+-#}
 {{ window_rebuilt() }}
 
 with
@@ -31,7 +34,8 @@ interaction_stats as (
         count(*) filter (where interaction_type = 'llm_call' and status = 'error')
         / nullif(count(*) filter (where interaction_type = 'llm_call'), 0) as llm_error_rate,
         sum(cached_input_tokens) filter (where interaction_type = 'llm_call')
-        / nullif(sum(input_tokens) filter (where interaction_type = 'llm_call'), 0) as cache_hit_rate
+        / nullif(sum(input_tokens) filter (where interaction_type = 'llm_call'), 0)
+            as cache_hit_rate
     from interactions
     group by all
 ),

@@ -95,8 +95,15 @@ final as (
         cast(count(*) as bigint) as x_interactions,
         any_value(pricing_version) as x_pricing_version
     from classified
-    group by interaction_day, user_id, session_id, interaction_type, service_name,
-        service_category, sku_id, consumed_unit
+    group by
+        interaction_day,
+        user_id,
+        session_id,
+        interaction_type,
+        service_name,
+        service_category,
+        sku_id,
+        consumed_unit
 )
 
 select * from final

@@ -25,7 +25,11 @@ calls as (
 ),
 
 feedback as (
-    select ref_event_id, action, quality_score, rating
+    select
+        ref_event_id,
+        action,
+        quality_score,
+        rating
     from {{ ref('int_events_sessionized') }}
     where
         event_type = 'feedback'
@@ -103,7 +107,8 @@ final as (
         cast(per_model.unpriced_calls as bigint) as unpriced_calls,
         cast(coalesce(call_feedback.feedback_count, 0) as bigint) as feedback_count,
         cast(coalesce(call_feedback.approved_count, 0) as bigint) as approved_count,
-        cast(call_feedback.approved_count as double) / call_feedback.feedback_count as acceptance_rate,
+        cast(call_feedback.approved_count as double) / call_feedback.feedback_count
+            as acceptance_rate,
         cast(call_feedback.edited_count as double) / call_feedback.feedback_count as edit_rate,
         cast(call_feedback.regenerated_count as double) / call_feedback.feedback_count
             as regeneration_rate,

@@ -60,12 +60,14 @@ billed_costs as (
 
 current_totals as (
     select
-        month_start,
-        provider,
+        coalesce(app_costs.month_start, billed_costs.month_start) as month_start,
+        coalesce(app_costs.provider, billed_costs.provider) as provider,
         coalesce(app_costs.app_ai_cost_usd, 0) as app_ai_cost_usd,
         coalesce(billed_costs.provider_billed_cost_usd, 0) as provider_billed_cost_usd
     from app_costs
-    full outer join billed_costs using (month_start, provider)
+    full outer join billed_costs
+        on app_costs.month_start = billed_costs.month_start
+        and app_costs.provider = billed_costs.provider
 ),
 
 closed_totals as (
@@ -79,20 +81,20 @@ closed_totals as (
 
 recorded as (
     {% if is_incremental() %}
-    select
-        month_start,
-        provider,
-        sum(app_ai_cost_usd) as app_ai_cost_usd,
-        sum(provider_billed_cost_usd) as provider_billed_cost_usd
-    from recorded_rows
-    group by all
+        select
+            month_start,
+            provider,
+            sum(app_ai_cost_usd) as app_ai_cost_usd,
+            sum(provider_billed_cost_usd) as provider_billed_cost_usd
+        from recorded_rows
+        group by all
     {% else %}
-    select
-        cast(null as date) as month_start,
-        cast(null as {{ text_type() }}) as provider,
-        cast(null as decimal(18, 9)) as app_ai_cost_usd,
-        cast(null as decimal(18, 9)) as provider_billed_cost_usd
-    where false
+        select
+            cast(null as date) as month_start,
+            cast(null as {{ text_type() }}) as provider,
+            cast(null as decimal(18, 9)) as app_ai_cost_usd,
+            cast(null as decimal(18, 9)) as provider_billed_cost_usd
+        where false
     {% endif %}
 ),
 
@@ -106,7 +108,9 @@ changes as (
         coalesce(closed_totals.provider_billed_cost_usd, 0)
         - coalesce(recorded.provider_billed_cost_usd, 0) as provider_billed_cost_usd
     from closed_totals
-    full outer join recorded using (month_start, provider)
+    full outer join recorded
+        on closed_totals.month_start = recorded.month_start
+        and closed_totals.provider = recorded.provider
 ),
 
 final as (

@@ -33,21 +33,26 @@ scope as (
     {%- if scope_keys %}
     {%- set literals = [] %}
     {%- for k in scope_keys %}{% do literals.append("'" ~ k ~ "'") %}{% endfor %}
-    select {{ rows_of(literals) }}
-        as api_key_id
+        select {{ rows_of(literals) }}
+            as api_key_id
     {%- else %}
-    select distinct api_key_id from {{ ref('interactions') }}
-    where interaction_type = 'llm_call' and api_key_id is not null
+        select distinct api_key_id from {{ ref('interactions') }}
+        where interaction_type = 'llm_call' and api_key_id is not null
     {%- endif %}
     {%- if scope_projects %}
-    union
-    select distinct api_key_id from {{ ref('provider_usage_daily') }}
-    where project_id in ({% for p in scope_projects %}'{{ p }}'{{ ", " if not loop.last }}{% endfor %})
+        {%- set projects = [] %}
+        {%- for p in scope_projects %}{% do projects.append("'" ~ p ~ "'") %}{% endfor %}
+        union
+        select distinct api_key_id from {{ ref('provider_usage_daily') }}
+        where project_id in ({{ projects | join(', ') }})
     {%- endif %}
 ),
 
 reported_days as (
-    select distinct day, provider from provider_usage
+    select distinct
+        day,
+        provider
+    from provider_usage
 ),
 
 app as (
@@ -100,23 +105,30 @@ measured as (
     select
         joined.*,
         case
-            when provider_input_tokens > 0
-                then 100.0 * (coalesce(app_input_tokens, 0) - provider_input_tokens) / provider_input_tokens
-            when coalesce(app_input_tokens, 0) = 0 then 0.0
+            when joined.provider_input_tokens > 0
+                then
+                    100.0 * (coalesce(joined.app_input_tokens, 0) - joined.provider_input_tokens)
+                    / joined.provider_input_tokens
+            when coalesce(joined.app_input_tokens, 0) = 0 then 0.0
         end as input_diff_pct,
         case
-            when provider_output_tokens > 0
-                then 100.0 * (coalesce(app_output_tokens, 0) - provider_output_tokens) / provider_output_tokens
-            when coalesce(app_output_tokens, 0) = 0 then 0.0
+            when joined.provider_output_tokens > 0
+                then
+                    100.0
+                    * (coalesce(joined.app_output_tokens, 0) - joined.provider_output_tokens)
+                    / joined.provider_output_tokens
+            when coalesce(joined.app_output_tokens, 0) = 0 then 0.0
         end as output_diff_pct,
         case
-            when provider_requests > 0
-                then 100.0 * (coalesce(app_requests, 0) - provider_requests) / provider_requests
+            when joined.provider_requests > 0
+                then
+                    100.0 * (coalesce(joined.app_requests, 0) - joined.provider_requests)
+                    / joined.provider_requests
         end as requests_diff_pct,
-        joined.api_key_id in (select api_key_id from scope) as is_in_scope,
-        exists (
-            select 1 from reported_days r
-            where r.day = joined.day and r.provider = joined.provider
+        joined.api_key_id in (select scope.api_key_id from scope) as is_in_scope,
+        exists(
+            select 1 from reported_days
+            where reported_days.day = joined.day and reported_days.provider = joined.provider
         ) as is_provider_reported
     from joined
 ),

@@ -17,12 +17,16 @@ renamed as (
         coalesce(valid_to, date '9999-12-31') as valid_to,
         seconds_from,
         seconds_to,
-        {%- for stem in ['input', 'cache_read', 'cache_write', 'cache_write_1h', 'output', 'output_reasoning', 'request'] %}
-        {{ stem }}_base,
-        {{ stem }}_t1_start,
-        {{ stem }}_t1,
-        {{ stem }}_t2_start,
-        {{ stem }}_t2,
+        {%- set stems = [
+            'input', 'cache_read', 'cache_write', 'cache_write_1h', 'output', 'output_reasoning',
+            'request'
+        ] %}
+        {%- for stem in stems %}
+            {{ stem }}_base,
+            {{ stem }}_t1_start,
+            {{ stem }}_t1,
+            {{ stem }}_t2_start,
+            {{ stem }}_t2,
         {%- endfor %}
         pricing_source_version
     from source

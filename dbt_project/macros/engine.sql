@@ -281,3 +281,21 @@
     {%- endfor -%}
     {{ return(names) }}
 {%- endmacro %}
+
+{#-
+  The archived rows of a mart the archive step moves (sources/publishing/archive.py), for a model
+  that must see every day ever built: DuckDB's `archive.<name>` once the archive has created it,
+  else none. On Spark none: the archive moves days out of the warehouse, the lake keeps them all.
+-#}
+{% macro archived_relation(name) -%}
+    {{ return(adapter.dispatch('archived_relation', 'costwatch')(name)) }}
+{%- endmacro %}
+
+{% macro default__archived_relation(name) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {{ return(adapter.get_relation(database=this.database, schema='archive', identifier=name)) }}
+{%- endmacro %}
+
+{% macro spark__archived_relation(name) -%}
+    {{ return(none) }}
+{%- endmacro %}

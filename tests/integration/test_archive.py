@@ -79,3 +79,37 @@ def test_archival_round_trips_every_row_and_cent(built_home: Home, tmp_path):
         assert pub.execute(total.format("history")).fetchall() == built_home.query(
             total.format("marts")
         )
+
+
+def test_keys_and_projects_of_archived_days_stay_in_the_parity_scope(built_copy: Home):
+    """The parity marts' default scope is what the application ever logged: a key and a project
+    seen only on a day the archive has moved stay in it (on Spark the lake keeps every day), also
+    when the scope's table is built again from nothing (it then reads the archive)."""
+    home = built_copy
+    first, last = home.days[0], home.days[-1]
+    late = home.root / "events" / "late" / "archived-key.jsonl"
+    late.parent.mkdir(parents=True)
+    late.write_text(
+        '{"event_id": "evt-archived-key", "type": "llm_call", '
+        f'"ts": "{first}T08:00:00Z", "user_id": "user_archived", "provider": "openai", '
+        '"model": "gpt-4o-mini", "project_id": "proj_archived", "api_key_id": "key_archived", '
+        '"input_tokens": 10, "output_tokens": 5, "status": "ok"}\n'
+    )
+    assert [o.success for o in home.run(first, first)] == [True]
+    archiving = {"COSTWATCH_RETENTION_DAYS": str((dt.datetime.now(dt.UTC).date() - first).days - 1)}
+    scope = (
+        "select interaction_day, provider, project_id from intermediate.int_logged_scope_days "
+        "where api_key_id = 'key_archived'"
+    )
+    for rebuilt in (False, True):
+        if rebuilt:  # a warehouse from before the table, or a full refresh
+            with duckdb.connect(str(home.warehouse)) as con:
+                con.execute("drop table intermediate.int_logged_scope_days")
+        assert [o.success for o in home.run(last, last, env=archiving)] == [True]
+        assert home.query(
+            "select count(*) from marts.interactions where event_id = 'evt-archived-key'"
+        ) == [(0,)]
+        assert home.query(
+            "select count(*) from archive.interactions where event_id = 'evt-archived-key'"
+        ) == [(1,)]
+        assert home.query(scope) == [(first, "openai", "proj_archived")]

@@ -31,8 +31,8 @@ logged_projects as (
     select distinct
         provider,
         project_id
-    from {{ ref('interactions') }}
-    where interaction_type = 'llm_call' and project_id is not null
+    from {{ ref('int_logged_scope_days') }}
+    where project_id is not null
 ),
 
 app as (

@@ -2,7 +2,8 @@
   What the application logged vs what the provider reports, per day, provider, canonical model and
   API key. Status:
   - out_of_scope: usage on a key outside the parity scope (vars parity_scope_api_keys and
-    parity_scope_projects; by default the keys the application has ever logged), or a provider
+    parity_scope_projects; by default the keys the application has ever logged, archived days
+    included: int_logged_scope_days), or a provider
     with no report for that day (no key);
   - missing_app: the provider reports usage, the application logged none;
   - missing_provider: the application logged usage, the provider reports none that day;
@@ -36,8 +37,8 @@ scope as (
         select {{ rows_of(literals) }}
             as api_key_id
     {%- else %}
-        select distinct api_key_id from {{ ref('interactions') }}
-        where interaction_type = 'llm_call' and api_key_id is not null
+        select distinct api_key_id from {{ ref('int_logged_scope_days') }}
+        where api_key_id is not null
     {%- endif %}
     {%- if scope_projects %}
         {%- set projects = [] %}

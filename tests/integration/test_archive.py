@@ -13,7 +13,7 @@ from assets.resources import RetentionResource, WarehouseResource
 from sources.events.contract import INTERACTION_TYPES
 from sources.publishing.archive import ARCHIVED
 from sources.publishing.publish import publish_copy
-from tests.conftest import Home
+from tests.conftest import Home, run_dbt
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
 
@@ -81,35 +81,47 @@ def test_archival_round_trips_every_row_and_cent(built_home: Home, tmp_path):
         )
 
 
-def test_keys_and_projects_of_archived_days_stay_in_the_parity_scope(built_copy: Home):
+def test_keys_and_projects_of_archived_days_stay_in_the_parity_scope(built_home: Home, tmp_path):
     """The parity marts' default scope is what the application ever logged: a key and a project
     seen only on a day the archive has moved stay in it (on Spark the lake keeps every day), also
     when the scope's table is built again from nothing (it then reads the archive)."""
-    home = built_copy
-    first, last = home.days[0], home.days[-1]
-    late = home.root / "events" / "late" / "archived-key.jsonl"
-    late.parent.mkdir(parents=True)
-    late.write_text(
-        '{"event_id": "evt-archived-key", "type": "llm_call", '
-        f'"ts": "{first}T08:00:00Z", "user_id": "user_archived", "provider": "openai", '
-        '"model": "gpt-4o-mini", "project_id": "proj_archived", "api_key_id": "key_archived", '
-        '"input_tokens": 10, "output_tokens": 5, "status": "ok"}\n'
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_home.warehouse, warehouse)
+    first = built_home.days[0]
+    scope_of_first_day = (
+        "select distinct provider, project_id, api_key_id from intermediate.int_logged_scope_days "
+        "where interaction_day = ? order by all"
     )
-    assert [o.success for o in home.run(first, first)] == [True]
-    archiving = {"COSTWATCH_RETENTION_DAYS": str((dt.datetime.now(dt.UTC).date() - first).days - 1)}
-    scope = (
-        "select interaction_day, provider, project_id from intermediate.int_logged_scope_days "
-        "where api_key_id = 'key_archived'"
-    )
-    for rebuilt in (False, True):
-        if rebuilt:  # a warehouse from before the table, or a full refresh
-            with duckdb.connect(str(home.warehouse)) as con:
-                con.execute("drop table intermediate.int_logged_scope_days")
-        assert [o.success for o in home.run(last, last, env=archiving)] == [True]
-        assert home.query(
-            "select count(*) from marts.interactions where event_id = 'evt-archived-key'"
-        ) == [(0,)]
-        assert home.query(
-            "select count(*) from archive.interactions where event_id = 'evt-archived-key'"
-        ) == [(1,)]
-        assert home.query(scope) == [(first, "openai", "proj_archived")]
+    with duckdb.connect(str(warehouse)) as con:
+        # a call on the first day with a key and a project of its own, as a run would have built it
+        con.execute(
+            "insert into marts.interactions by name select * replace ("
+            "'evt-archived-key' as event_id, 'proj_archived' as project_id, "
+            "'key_archived' as api_key_id) from marts.interactions "
+            "where interaction_day = ? and interaction_type = 'llm_call' limit 1",
+            [first],
+        )
+        con.execute(
+            "insert into intermediate.int_logged_scope_days by name select interaction_day, "
+            "provider, project_id, api_key_id from marts.interactions "
+            "where event_id = 'evt-archived-key'"
+        )
+        expected = con.execute(scope_of_first_day, [first]).fetchall()
+    assert any(row[1:] == ("proj_archived", "key_archived") for row in expected)
+    retention = (dt.datetime.now(dt.UTC).date() - built_home.days[1]).days  # first day is out
+    assert _moved(_archive(warehouse, retention))["interactions"] > 0
+
+    def scope() -> list[tuple]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            archived = con.execute(
+                "select count(*) from archive.interactions where event_id = 'evt-archived-key'"
+            ).fetchall()
+            assert archived == [(1,)]
+            return con.execute(scope_of_first_day, [first]).fetchall()
+
+    assert scope() == expected  # the archive leaves the scope's days alone
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table intermediate.int_logged_scope_days")
+    (result,) = run_dbt(warehouse, tmp_path, "run", "--select", "int_logged_scope_days")
+    assert result["status"] == "success", result
+    assert scope() == expected  # built from nothing: the marts' days and the archived ones

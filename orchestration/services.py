@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from orchestration.runs import UsageError, open_instance
@@ -139,15 +140,27 @@ def _default_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
+def _stat(stat: Path) -> list[str] | None:
+    """The fields of a /proc/<pid>/stat after the command name (state, ppid, pgrp, ...), or None
+    for a process that exited while we looked. The name may hold spaces and parentheses."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, stat fields) of every process, from /proc."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        if (fields := _stat(stat)) is not None:
+            yield int(stat.parent.name), fields
+
+
 def descendants(pid: int) -> list[int]:
     """Every live process below `pid` (from /proc), children first."""
     parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    for child, fields in _processes():
+        parents.setdefault(int(fields[1]), []).append(child)
     out: list[int] = []
     todo = list(parents.get(pid, []))
     while todo:
@@ -176,15 +189,7 @@ def _stop_tree(pid: int) -> None:
 
 def group_members(pgid: int) -> list[int]:
     """The processes of process group `pgid` that have not exited (zombies have), from /proc."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # state ppid pgrp ...
-        except OSError:  # exited while we looked
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
+    return [pid for pid, fields in _processes() if int(fields[2]) == pgid and fields[0] != "Z"]
 
 
 def kill_group(leader: subprocess.Popen, timeout: float = 60) -> None:
@@ -207,7 +212,5 @@ def running(pid: int) -> bool:
 
     if not process_alive(pid):
         return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return fields is not None and fields[0] != "Z"

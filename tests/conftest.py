@@ -41,6 +41,22 @@ COSTWATCH_VARS = (
 )
 
 
+# the variables as the test session found them: a test or fixture that changes one must restore it
+# by the end of the test, or every later test on its worker runs with it (an admin key a session
+# fixture left set made a "no key is set" test call a closed port)
+VARS_AT_START = {name: os.environ.get(name) for name in COSTWATCH_VARS}
+
+
+@pytest.fixture(autouse=True)
+def _variables_restored() -> Iterator[None]:
+    yield  # torn down after the test's other function-scoped fixtures (monkeypatch included)
+    left = sorted(n for n in COSTWATCH_VARS if os.environ.get(n) != VARS_AT_START[n])
+    assert not left, (
+        f"{left} changed in os.environ and not restored after the test: set them in a subprocess's "
+        "env, with monkeypatch, or with sources.settings.temporary_env"
+    )
+
+
 @contextmanager
 def serving(server, **client_options) -> Iterator[httpx.Client]:
     """A costwatch HTTP server (sources/http_server.Server) answering from a thread, and a client

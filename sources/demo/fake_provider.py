@@ -179,6 +179,15 @@ class FakeProviderServer(ThreadingHTTPServer):
     def anthropic_url(self) -> str:
         return self.base_url + ANTHROPIC_PREFIX
 
+    def client_env(self) -> dict[str, str]:
+        """The variables that point both providers' clients at this server, with demo keys."""
+        return {
+            "OPENAI_BASE_URL": self.openai_url,
+            "ANTHROPIC_BASE_URL": self.anthropic_url,
+            "OPENAI_ADMIN_KEY": "demo-openai-admin-key",
+            "ANTHROPIC_ADMIN_KEY": "demo-anthropic-admin-key",
+        }
+
     def start(self) -> FakeProviderServer:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
@@ -386,12 +395,5 @@ def fake_providers(data: FakeProviderData) -> Iterator[FakeProviderServer]:
     The demo never talks to the real APIs, whatever keys the environment holds; the variables
     are restored afterwards.
     """
-    with FakeProviderServer(data) as server:
-        demo_env = {
-            "OPENAI_BASE_URL": server.openai_url,
-            "ANTHROPIC_BASE_URL": server.anthropic_url,
-            "OPENAI_ADMIN_KEY": "demo-openai-admin-key",
-            "ANTHROPIC_ADMIN_KEY": "demo-anthropic-admin-key",
-        }
-        with temporary_env(demo_env):
-            yield server
+    with FakeProviderServer(data) as server, temporary_env(server.client_env()):
+        yield server

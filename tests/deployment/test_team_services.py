@@ -23,7 +23,7 @@ import psycopg2
 import pytest
 
 from orchestration.services import LOCATION, descendants, kill_group, running
-from sources.demo.fake_provider import fake_providers
+from sources.demo.fake_provider import FakeProviderServer
 from sources.demo.provider_sample import provider_reports
 from sources.demo.sample_data import generate
 from tests.conftest import free_port
@@ -111,7 +111,9 @@ def team(tmp_path_factory) -> Iterator[Team]:
     root = tmp_path_factory.mktemp("team")
     ledger = generate(root / "events", DAYS[0], len(DAYS), 6)
     at = _schedule_time()
-    with postgres() as pg, fake_providers(provider_reports(ledger)):
+    # the fake providers' variables go to the services only: this worker's other tests must not
+    # see admin keys for the whole session
+    with postgres() as pg, FakeProviderServer(provider_reports(ledger)) as providers:
         code, web = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWATCH_", "DAGSTER_"))}
         env |= {
@@ -121,13 +123,7 @@ def team(tmp_path_factory) -> Iterator[Team]:
             "COSTWATCH_SCHEDULE_TIME": at.strftime("%H:%M"),
             "COSTWATCH_START_DATE": str(DAYS[0] - dt.timedelta(days=3)),
         }
-        for name in (
-            "OPENAI_BASE_URL",
-            "ANTHROPIC_BASE_URL",
-            "OPENAI_ADMIN_KEY",
-            "ANTHROPIC_ADMIN_KEY",
-        ):
-            env[name] = os.environ[name]  # the fake providers' (set by fake_providers)
+        env |= providers.client_env()
         logs = root / "service-logs"
         logs.mkdir()
         t = Team(pg, root, env, f"http://127.0.0.1:{web}", logs, schedule_at=at)

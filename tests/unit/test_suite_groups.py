@@ -31,3 +31,38 @@ def test_the_installed_pytest_and_xdist_keep_a_group_on_one_worker(tmp_path: Pat
     workers = seen.read_text().split()
     assert len(workers) == 8
     assert len(set(workers)) == 1, workers
+
+
+LEAKING = """
+import os, pytest
+
+@pytest.fixture(scope="session")
+def admin_key():
+    os.environ["OPENAI_ADMIN_KEY"] = "set-for-the-whole-session"
+    yield
+    del os.environ["OPENAI_ADMIN_KEY"]
+
+def test_sets_and_restores_with_monkeypatch(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", "for-this-test-only")
+
+def test_uses_a_session_fixture_that_sets_a_key(admin_key):
+    pass
+"""
+
+
+def test_a_variable_left_changed_after_a_test_is_an_error(tmp_path: Path):
+    """tests/conftest.py fails the test after which a provider key, a base URL or a COSTWATCH_
+    variable stays changed: a session fixture once left an admin key set for every later test of
+    its worker."""
+    (tmp_path / "test_leaking.py").write_text(LEAKING)
+    repo = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.conftest", "-q",
+         "--rootdir", str(tmp_path), "test_leaking.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    out = done.stdout
+    assert "2 passed, 1 error" in out, out[-3000:]  # monkeypatch's change is restored in time
+    assert "ERROR at teardown of test_uses_a_session_fixture_that_sets_a_key" in out, out[-3000:]
+    assert "['OPENAI_ADMIN_KEY'] changed in os.environ and not restored" in out, out[-3000:]

@@ -15,10 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def defs(built_home):
-    with built_home.active():
+    with built_home.active():  # loaded for the built home; the graph needs no variables after
         from orchestration.definitions import defs
-
-        yield defs
+    return defs
 
 
 def test_definitions_validate_like_the_cli(built_home):

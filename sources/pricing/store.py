@@ -4,6 +4,7 @@ transaction, as exact decimals.
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 import duckdb
@@ -44,8 +45,33 @@ ROW_COLUMNS = {
 }
 
 
+def _contents_digest(ddl: str, rows: list[PriceRow], version: str, price_cols: list[str]) -> str:
+    """What raw.llm_prices would hold, hashed: its definition, every value as written, the
+    version."""
+    digest = hashlib.sha256(f"{ddl}\n{version}\n".encode())
+    for r in rows:
+        values = [getattr(r, c) for c in ROW_COLUMNS] + [
+            _exact_text(r.prices[c]) for c in price_cols
+        ]
+        digest.update(
+            ("\x1f".join("\x00" if v is None else str(v) for v in values) + "\n").encode()
+        )
+    return digest.hexdigest()
+
+
+def _stored_digest(con: duckdb.DuckDBPyConnection) -> str | None:
+    found = con.execute(
+        "select comment from duckdb_tables() "
+        "where database_name = current_database() and schema_name = 'raw' "
+        "and table_name = 'llm_prices'"
+    ).fetchall()
+    return found[0][0] if found else None
+
+
 def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], version: str) -> int:
-    """Replace raw.llm_prices with `rows` (one transaction)."""
+    """Replace raw.llm_prices with `rows` (one transaction), unless it holds them already: every
+    run loads the prices, and they rarely change (the table's comment is the digest of what it
+    holds)."""
     price_cols = price_column_names()
     types = {c: t for c, (t, _) in ROW_COLUMNS.items()} | {
         c: "BIGINT" if c.endswith("_start") else "DECIMAL(38,18)" for c in price_cols
@@ -56,6 +82,9 @@ def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], versi
         f"create or replace table raw.llm_prices ({columns}, "
         "pricing_source_version VARCHAR not null)"
     )
+    digest = _contents_digest(ddl, rows, version, price_cols)
+    if _stored_digest(con) == digest:
+        return len(rows)
     # executemany costs ~2 ms a row here (6 s for genai-prices): load a DataFrame of exact decimal
     # strings instead and let DuckDB cast them (same values, ~50 ms). pandas is imported here, not
     # with the module: every `costwatch` command loads this module, few write prices (0.3-0.6 s)
@@ -78,6 +107,7 @@ def write_llm_prices(con: duckdb.DuckDBPyConnection, rows: list[PriceRow], versi
             con.execute(insert, {"version": version})
         finally:
             con.unregister("frame")
+        con.execute(f"comment on table raw.llm_prices is '{digest}'")  # hex digits only
     return len(rows)
 
 

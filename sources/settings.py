@@ -132,6 +132,12 @@ class Settings(BaseModel):
     def alerts_dir(self) -> Path:
         return self.home / "alerts"
 
+    @property
+    def scratch_dir(self) -> Path:
+        """A run's temporary files (the ingestion's copies of event lines): in the home, where a
+        killed run's leftovers are found and removed by the next run, not in the system's /tmp."""
+        return self.home / "scratch"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings of an environment mapping (defaults to os.environ); no side effects.

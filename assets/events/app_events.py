@@ -10,7 +10,7 @@ from assets.partitions import daily_partitions, day_range, day_results, single_r
 from assets.resources import EngineResource, EventLogResource
 from sources.events.log import IngestResult, ingest_range
 from sources.pricing.model_catalog import map_new_models
-from sources.settings import ENV, read_limits
+from sources.settings import ENV, current, read_limits
 from sources.warehouse import note_unpublished
 
 APP_EVENTS = dg.AssetKey(["raw", "app_events"])
@@ -119,6 +119,7 @@ def ingest_app_events(
             limits=read_limits(),
             accept_removed=config.accept_removed_files,
             read_and_parse=read_and_parse,
+            scratch_dir=current().scratch_dir,
         )
         # the run's days: a model of another day was mapped by the run that loaded it
         unknown_models = map_new_models(

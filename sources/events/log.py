@@ -16,6 +16,7 @@ partition run reads only the files holding its days plus files that are new or c
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,19 @@ class FilesRemoved(RuntimeError):
     """A rerun would drop events because files it read before are gone or shorter."""
 
 
+SCRATCH_PREFIX = "costwatch-ingest-"
+
+
+def remove_stale_scratch(scratch_dir: Path, prefix: str = SCRATCH_PREFIX) -> list[Path]:
+    """Remove what killed ingestions left in a scratch folder (a process killed inside its
+    temporary folder cannot remove it: copies of event lines, up to a day of logs each). Called
+    with the warehouse open for writing, which no other ingestion of the home can be then."""
+    stale = sorted(scratch_dir.glob(f"{prefix}*"))
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
 def ingest_range(
     con: duckdb.DuckDBPyConnection,
     events_root: Path,
@@ -102,7 +116,10 @@ def ingest_range(
         files = discover_files(events_root)
         to_read, changed = files_to_read(con, files, start_day, end_day)
         translation = Translation(ancestry_files(files, to_read, start_day), limits)
-    with tempfile.TemporaryDirectory(dir=scratch_dir, prefix="costwatch-ingest-") as tmp:
+    if scratch_dir is not None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(scratch_dir)
+    with tempfile.TemporaryDirectory(dir=scratch_dir, prefix=SCRATCH_PREFIX) as tmp:
         read_and_parse(
             con, to_read, Path(tmp), start_day, end_day, limits, bounds, translation.write, clock
         )

@@ -24,6 +24,7 @@ import duckdb
 
 from sources.events.contract_sql import TsBounds
 from sources.events.files import EventFile, ReadLimits, Translate
+from sources.events.log import remove_stale_scratch
 from sources.events.parsing import parse_sql
 from sources.events.parts import PART_TABLES, balanced_parts, parse_part
 from sources.events.reading import (
@@ -97,6 +98,9 @@ def read_and_parse_on_spark(
             clock,
             other_days=False,
         )
+        # what loads killed before their `finally` left (Parquet parts of event lines): this run
+        # holds the warehouse for writing, so no other load of the lake is under way
+        remove_stale_scratch(lake / STAGING, prefix="")
         out = lake / STAGING / uuid.uuid4().hex
         try:
             if plain:

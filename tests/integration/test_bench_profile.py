@@ -1,6 +1,7 @@
 """The bench's profile of a run (benchmarks/run.py `run_profile`) read from a real Dagster
 instance: the built warehouse's run."""
 
+import dagster as dg
 import pytest
 
 from benchmarks.run import run_profile
@@ -25,3 +26,22 @@ def test_the_profile_names_each_dbt_node_and_the_readers_stages(built_home: Home
     stages = profile["ingest_stages"]  # as stored: keys sorted
     assert {"files", "read lines", "parse", "dedup", "write"} <= set(stages)
     assert len(stages) == 10 and all(s >= 0 for s in stages.values())
+
+
+def test_a_multi_day_runs_nodes_count_once(built_home: Home):
+    """The built home's run covers 3 days: Dagster records each dbt model's materialization once
+    per day, each with the duration of the model's one build; the profile counts it once."""
+    profile = run_profile(built_home.root / "dagster")
+    with built_home.active(), dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(["marts", "sessions"])), limit=10
+        ).records
+    durations = {
+        r.asset_materialization.metadata["Execution Duration"].value
+        for r in records
+        if r.run_id == run.run_id
+    }
+    assert len([r for r in records if r.run_id == run.run_id]) == len(built_home.days)
+    assert len(durations) == 1
+    assert profile["dbt_nodes"]["marts/sessions"] == pytest.approx(float(durations.pop()))

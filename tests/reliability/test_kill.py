@@ -101,8 +101,15 @@ def test_killed_runs_lose_nothing_and_the_next_run_completes_them(built_copy: Ho
         else:
             raise AssertionError(f"{step} ended before its kill landed, {TRIES} times")
 
+    # what an ingestion killed inside its temporary folder leaves (the kill above lands before it
+    # or inside it): copies of event lines, in the home's scratch folder, not the system's /tmp
+    scratch = home.root / "scratch"
+    left = scratch / "costwatch-ingest-killed"
+    left.mkdir(parents=True, exist_ok=True)
+    (left / "0000000.jsonl").write_text('{"event_id": "copied", "user_id": "someone"}\n')
     outcomes = home.run(day, day)
     assert [o.success for o in outcomes] == [True]
+    assert list(scratch.iterdir()) == []  # the next run removed every leftover, and its own
     assert _snapshot(home) == before
     assert _snapshot(home, published=True) == before
     with home.active(), dg.DagsterInstance.get() as instance:

@@ -126,6 +126,9 @@ def test_spark_tasks_ingest_exactly_what_one_process_ingests(tmp_path: Path, mon
     _events(events)
     last = START + dt.timedelta(days=DAYS - 1)
     here, _ = _ingest(tmp_path / "here" / "w.duckdb", events, START, last, spark=False)
+    killed = tmp_path / "spark" / "lake" / "_ingest" / "0123abcd"  # a load killed before its end
+    (killed / "parsed").mkdir(parents=True)
+    (killed / "parsed" / "part-0.parquet").write_bytes(b"PAR1")
     there, stages = _ingest(tmp_path / "spark" / "w.duckdb", events, START, last, spark=True)
     assert "spark tasks" in stages
     assert there == here
@@ -137,7 +140,8 @@ def test_spark_tasks_ingest_exactly_what_one_process_ingests(tmp_path: Path, mon
     ), reasons
     assert any(stats[4] > 0 for stats in tables["raw.event_file_stats"])  # duplicates
     assert here["otel"]["otlp/a.otlp.jsonl"]["events"] == 1
-    assert not list((tmp_path / "spark" / "lake" / "_ingest").iterdir())  # staging removed
+    # the killed load's staging and this load's are removed
+    assert not list((tmp_path / "spark" / "lake" / "_ingest").iterdir())
 
 
 def test_files_under_the_spark_size_are_read_in_this_process_without_spark(tmp_path: Path):

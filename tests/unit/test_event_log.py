@@ -425,3 +425,18 @@ def test_stage_seconds_say_where_the_load_went(tmp_path: Path):
     ]
     assert all(s >= 0 for s in result.stage_seconds.values())
     assert sum(result.stage_seconds.values()) <= wall + 0.001 * len(result.stage_seconds)
+
+
+def test_a_killed_ingestions_scratch_is_removed_by_the_next_one(tmp_path: Path):
+    """A process killed inside its temporary folder leaves it (copies of event lines); the next
+    ingestion of the home, which holds the warehouse for writing, removes it, and its own."""
+    events, scratch = tmp_path / "events", tmp_path / "home" / "scratch"
+    _write(events, "a.jsonl", [json.dumps(LLM)])
+    left = scratch / "costwatch-ingest-x1"
+    left.mkdir(parents=True)
+    (left / "0000000.jsonl").write_text(json.dumps(LLM) + "\n")
+    (scratch / "not-ours").mkdir()
+    con = duckdb.connect()
+    result = ingest_range(con, events, DAY, DAY, scratch_dir=scratch)
+    assert result.totals()["accepted"] == 1
+    assert sorted(p.name for p in scratch.iterdir()) == ["not-ours"]

@@ -16,7 +16,6 @@ partition run reads only the files holding its days plus files that are new or c
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from sources.events.files import (
     discover_files,
 )
 from sources.events.reading import ReadAndParse, files_to_read, read_and_parse_here
+from sources.events.scratch import SCRATCH_PREFIX, remove_stale_scratch
 from sources.events.tables import (
     FROM_EVENT_LOG,
     FROM_OPENTELEMETRY,
@@ -71,19 +71,6 @@ class IngestResult:
 
 class FilesRemoved(RuntimeError):
     """A rerun would drop events because files it read before are gone or shorter."""
-
-
-SCRATCH_PREFIX = "costwatch-ingest-"
-
-
-def remove_stale_scratch(scratch_dir: Path, prefix: str = SCRATCH_PREFIX) -> list[Path]:
-    """Remove what killed ingestions left in a scratch folder (a process killed inside its
-    temporary folder cannot remove it: copies of event lines, up to a day of logs each). Called
-    with the warehouse open for writing, which no other ingestion of the home can be then."""
-    stale = sorted(scratch_dir.glob(f"{prefix}*"))
-    for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
-    return stale
 
 
 def ingest_range(

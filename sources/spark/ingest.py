@@ -24,7 +24,6 @@ import duckdb
 
 from sources.events.contract_sql import TsBounds
 from sources.events.files import EventFile, ReadLimits, Translate
-from sources.events.log import remove_stale_scratch
 from sources.events.parsing import parse_sql
 from sources.events.parts import PART_TABLES, balanced_parts, parse_part
 from sources.events.reading import (
@@ -34,6 +33,7 @@ from sources.events.reading import (
     read_and_parse_here,
     write_file_map,
 )
+from sources.events.scratch import remove_stale_scratch
 from sources.stages import StageClock
 from sources.warehouse import literal
 

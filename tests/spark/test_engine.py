@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -170,7 +171,11 @@ def _differences(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tup
 def test_a_run_and_a_late_files_rerun_on_a_spark_cluster_equal_duckdb(tmp_path_factory):
     """One test whose parts share one Spark run (as separate tests they would each build it): the
     range run, then a late file for the first day and a rerun of that day, on both engines."""
+    hive_folders = set(Path(tempfile.gettempdir()).glob("*_resources"))
     built = _build(tmp_path_factory)
+    # Hive's per-session folder is the lake's one, not a new /tmp/<session id>_resources each
+    assert set(Path(tempfile.gettempdir()).glob("*_resources")) - hive_folders == set()
+    assert (built.spark.root / "lake" / "hive-resources").is_dir()
     _the_run_used_both_workers_of_the_cluster(built)
     _the_late_days_rerun_wrote_only_its_day_of_raw_events(built)
     with duckdb.connect() as both:

@@ -9,11 +9,9 @@ from pathlib import Path
 SCRATCH_PREFIX = "costwatch-ingest-"
 
 
-def remove_stale_scratch(scratch_dir: Path, prefix: str = SCRATCH_PREFIX) -> list[Path]:
+def remove_stale_scratch(scratch_dir: Path, prefix: str = SCRATCH_PREFIX) -> None:
     """Remove what killed ingestions left in a scratch folder (a process killed inside its
     temporary folder cannot remove it: copies of event lines, up to a day of logs each). Called
     with the warehouse open for writing, which no other ingestion of the home can be then."""
-    stale = sorted(scratch_dir.glob(f"{prefix}*"))
-    for path in stale:
+    for path in scratch_dir.glob(f"{prefix}*"):
         shutil.rmtree(path, ignore_errors=True)
-    return stale

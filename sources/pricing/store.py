@@ -50,12 +50,10 @@ def _contents_digest(ddl: str, rows: list[PriceRow], version: str, price_cols: l
     version."""
     digest = hashlib.sha256(f"{ddl}\n{version}\n".encode())
     for r in rows:
-        values = [getattr(r, c) for c in ROW_COLUMNS] + [
-            _exact_text(r.prices[c]) for c in price_cols
-        ]
-        digest.update(
-            ("\x1f".join("\x00" if v is None else str(v) for v in values) + "\n").encode()
-        )
+        values = [getattr(r, c) for c in ROW_COLUMNS]
+        values += [_exact_text(r.prices[c]) for c in price_cols]
+        line = "\x1f".join("\x00" if v is None else str(v) for v in values)
+        digest.update(f"{line}\n".encode())
     return digest.hexdigest()
 
 

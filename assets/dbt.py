@@ -122,6 +122,7 @@ def dbt_models(
     _copy_atomically(kept, target / PARTIAL_PARSE.name)
     with window_env(start.isoformat(), end.isoformat()):
         invocation = dbt.cli(["build"], context=context, target_path=target)
+    context.log.info(f"dbt {getattr(invocation.process, 'how', 'started')}")
     for event in invocation.stream():
         if isinstance(event, dg.AssetCheckResult):
             # a dbt test reads the run's whole window: each day of a multi-day run gets its verdict

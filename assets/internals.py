@@ -23,15 +23,31 @@ only place to fix.
   instead. No public setting does this.
 - `DbtCliResource._cli_version`, `._initialize_dbt_core_adapter` (assets/resources.py,
   `DbtResource` below): two start-up costs dagster-dbt has no public switch for.
+- `dagster_dbt.core.dbt_cli_invocation.subprocess`: the name through which dagster-dbt's
+  `DbtCliInvocation.run` starts dbt (`subprocess.Popen(args=..., stdout=PIPE, stderr=STDOUT,
+  env=..., cwd=...)`). Below, that module sees `subprocess` with a `Popen` that forks dbt from the
+  run's process when it safely can (sources/dbt_process.py: dbt is imported there already, 2.5-3
+  CPU-seconds of every run); dagster-dbt has no public way to say how dbt is started.
+- `InstanceConcurrencyContext.interval_to_next_pending_claim_check`: a run whose step waits for
+  the warehouse pool (another run holds it) asks this how long to sleep before its next look, and
+  Dagster's answer is `min([0, *seconds_to_each_pending_check])`, never more than 0: the run's
+  loop spins at a full core for as long as it waits (measured: two one-day runs at once used 20
+  CPU-seconds more than one after the other), while the claim itself is only retried when its
+  back-off has passed (dagster-io/dagster#20367 found it in 2024 and was closed unmerged). Below,
+  the answer is the time to the next pending check, at most `POOL_WAIT_LOOK_S`.
 """
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from importlib import metadata
+from typing import Any
 
 from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -42,7 +58,10 @@ from dagster._grpc.client import DagsterGrpcClient
 from dagster._grpc.types import GetCurrentRunsResult
 from dagster._serdes import deserialize_value
 from dagster_dbt import DbtCliResource
+from dagster_dbt.core import dbt_cli_invocation
 from packaging import version
+
+from sources import dbt_process
 
 __all__ = [
     "GRPC_INFO_TAG",
@@ -52,6 +71,7 @@ __all__ = [
     "DagsterGrpcClient",
     "DbtResource",
     "GetCurrentRunsResult",
+    "InstanceConcurrencyContext",
     "InstigatorType",
     "SqliteEventLogStorage",
     "TickStatus",
@@ -77,3 +97,40 @@ class DbtResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
         return None
+
+
+class _SubprocessForkingDbt:
+    """The `subprocess` module as dagster-dbt's invocation module sees it: the module itself, but
+    for `Popen`, which forks dbt from the run's process when it can (`sources/dbt_process.py`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def Popen(args: Sequence[str], env: dict[str, str], cwd: Any, **popen: Any):
+        process, _ = dbt_process.start(args, env=env, cwd=cwd, **popen)
+        return process
+
+
+dbt_cli_invocation.subprocess = _SubprocessForkingDbt()  # type: ignore[assignment]
+
+
+# the longest a run waiting for a pool slot sleeps before looking at its loop again: Dagster's
+# shortest back-off between two claims of a slot, so a slot is taken as soon as before
+POOL_WAIT_LOOK_S = 1.0
+
+
+def _interval_to_next_pending_claim_check(self: InstanceConcurrencyContext) -> float:
+    """Seconds until the next pending claim may be retried (0: one may be now)."""
+    if not self._pending_claims or not self._pending_timeouts:
+        return 0.0
+    wait = min(self._pending_timeouts.values()) - time.time()
+    return min(max(wait, 0.0), POOL_WAIT_LOOK_S)
+
+
+_dagster_interval_to_next_pending_claim_check = (
+    InstanceConcurrencyContext.interval_to_next_pending_claim_check
+)
+InstanceConcurrencyContext.interval_to_next_pending_claim_check = (  # type: ignore[method-assign]
+    _interval_to_next_pending_claim_check
+)

@@ -1,0 +1,9 @@
+"""Costwatch's plain-Python parts (no Dagster)."""
+
+import os
+
+# Costwatch does no linear algebra, yet importing numpy (pandas, for a few small frames) starts
+# OpenBLAS's pool of threads, one per further core. Threads that are not Python's keep a run from
+# forking dbt (sources/dbt_process.py), so OpenBLAS gets none unless the environment says otherwise.
+# It must be set before numpy is imported: every entry point imports this package first.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

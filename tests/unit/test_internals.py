@@ -3,6 +3,7 @@ relies on. An upgrade that moves or changes one fails here, naming it (issue 21)
 
 import inspect
 import re
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -73,3 +74,35 @@ def test_the_dbt_resource_overrides_private_methods_that_still_exist():
         dbt_executable=str(Path(sys.executable).parent / "dbt"),
     )
     assert str(resource._cli_version) == metadata.version("dbt-core")
+
+
+def _waiting(seconds: list[float]) -> internals.InstanceConcurrencyContext:
+    """A concurrency context with claims pending, each retried `seconds` from now."""
+    import time
+
+    context = object.__new__(internals.InstanceConcurrencyContext)
+    context._pending_claims = {f"step_{i}" for i in range(len(seconds))}
+    context._pending_timeouts = {f"step_{i}": time.time() + s for i, s in enumerate(seconds)}
+    return context
+
+
+def test_dagsters_pool_wait_never_sleeps_and_the_adapters_sleeps_to_the_next_claim():
+    """Dagster's answer is at most 0 however far the next retry is: a run waiting for the
+    warehouse pool spins (when an upgrade fixes it, this fails: drop the replacement)."""
+    assert internals._dagster_interval_to_next_pending_claim_check(_waiting([10.0, 12.0])) <= 0
+    patched = internals.InstanceConcurrencyContext.interval_to_next_pending_claim_check
+    assert patched is internals._interval_to_next_pending_claim_check
+    assert 0.4 < patched(_waiting([0.5, 12.0])) <= 0.5  # the nearest retry, under the cap
+    assert patched(_waiting([10.0, 12.0])) == internals.POOL_WAIT_LOOK_S == 1.0  # look each second
+    assert patched(_waiting([-3.0])) == 0.0  # a retry that is due: no sleep
+    assert patched(_waiting([])) == 0.0  # nothing pending
+
+
+def test_dagster_dbt_starts_dbt_through_the_adapters_subprocess():
+    from dagster_dbt.core import dbt_cli_invocation
+
+    source = inspect.getsource(dbt_cli_invocation.DbtCliInvocation.run)
+    assert "subprocess.Popen(" in source  # the name the adapter replaces is the one used
+    assert isinstance(dbt_cli_invocation.subprocess, internals._SubprocessForkingDbt)
+    assert dbt_cli_invocation.subprocess.PIPE == subprocess.PIPE  # the rest is the module's
+    assert dbt_cli_invocation.subprocess.STDOUT == subprocess.STDOUT

@@ -1,0 +1,164 @@
+"""dbt forked from the run's process (sources/dbt_process.py): the same command line, output, exit
+code, environment and working folder as the `dbt` executable started anew; signals as in a new
+process; and no fork while a library's own thread runs (a DuckDB database open).
+
+Each case runs in a fresh Python process of its own, so the threads of the test's process (pytest,
+xdist) do not decide what is tested."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from sources.dbt_process import DBT_EXECUTABLE
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _in_fresh_process(code: str, cwd: Path, env: dict[str, str] | None = None) -> dict:
+    """Run `code` (which sets `result`) in a new interpreter; its `result`, from JSON."""
+    script = "import json, sys\n" + code + "\nprint('RESULT ' + json.dumps(result))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**(os.environ if env is None else env), "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
+
+
+START = """
+import os, sys
+from pathlib import Path
+from sources.dbt_process import DBT_EXECUTABLE, ForkedDbt, start
+import subprocess
+
+def through(args, env, cwd):
+    process, reason = start(args, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    output = process.stdout.read().decode()
+    return {"forked": isinstance(process, ForkedDbt), "reason": reason,
+            "code": process.wait(), "output": output}
+"""
+
+
+def _anew(args: list[str], env: dict[str, str], cwd: Path) -> dict:
+    done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return {"code": done.returncode, "output": done.stdout + done.stderr}
+
+
+def _timeless(output: str) -> str:
+    """dbt's lines without the clock time each starts with."""
+    return re.sub(r"(?<!\d)\d\d:\d\d:\d\d(?!\d)", "hh:mm:ss", output)
+
+
+def test_a_forked_dbt_answers_as_the_executable_does(tmp_path: Path):
+    """`--version`, an unknown command (exit code 2, click's usage error) and `debug --config-dir`,
+    which prints the profiles folder: from DBT_PROFILES_DIR when set, else the working folder
+    when it holds a profiles.yml."""
+    (tmp_path / "profiles.yml").write_text("{}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    cases = [
+        (["--version"], env),
+        (["no-such-command"], env),
+        (["debug", "--config-dir"], env),
+        (["debug", "--config-dir"], env | {"DBT_PROFILES_DIR": str(elsewhere)}),
+    ]
+    code = START + "result = [through([DBT_EXECUTABLE, *a], e, sys.argv[-1]) for a, e in CASES]"
+    got = _in_fresh_process(
+        f"CASES = {cases!r}\nsys.argv.append({str(tmp_path)!r})\n" + code, tmp_path
+    )
+    for (args, env_), forked in zip(cases, got, strict=True):
+        assert forked["forked"], forked["reason"]
+        assert forked["reason"] == "forked from the run's process"
+        expected = _anew([DBT_EXECUTABLE, *args], env_, tmp_path)
+        assert forked["code"] == expected["code"], args
+        assert _timeless(forked["output"]) == _timeless(expected["output"]), args
+    assert [g["code"] for g in got] == [0, 2, 0, 0]
+    assert str(tmp_path) in got[2]["output"] and str(elsewhere) in got[3]["output"]
+
+
+def test_an_open_duckdb_database_means_dbt_starts_anew(tmp_path: Path):
+    """DuckDB's worker threads are not Python threads: no fork while they run; after the database
+    is closed the process forks again."""
+    code = START + (
+        "import duckdb\n"
+        "con = duckdb.connect(config={'threads': 2})\n"
+        "con.execute('select 1').fetchall()\n"
+        "open_db = through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')\n"
+        "con.close(); del con\n"
+        "closed = through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')\n"
+        "result = [open_db, closed]"
+    )
+    open_db, closed = _in_fresh_process(code, tmp_path)
+    assert not open_db["forked"] and open_db["code"] == 0
+    assert open_db["reason"].startswith("started anew: the process runs ")
+    assert "thread(s) of a library's own" in open_db["reason"]
+    assert closed["forked"] and closed["output"] == open_db["output"]
+
+
+def test_another_executable_or_other_popen_arguments_are_started_anew(tmp_path: Path):
+    code = START + (
+        "other = through([sys.executable, '-c', 'print(42)'], dict(os.environ), '.')\n"
+        "process, reason = start([DBT_EXECUTABLE, '--version'], env=dict(os.environ), cwd='.',\n"
+        "    stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "process.communicate()\n"
+        "result = [other, {'forked': isinstance(process, ForkedDbt), 'reason': reason}]"
+    )
+    other, separate_errors = _in_fresh_process(code, tmp_path)
+    assert (other["forked"], other["output"], other["code"]) == (False, "42\n", 0)
+    assert other["reason"] == f"started anew: the dbt executable is {sys.executable!r}, not " + (
+        DBT_EXECUTABLE
+    )
+    assert not separate_errors["forked"]
+    assert "output and errors on one pipe" in separate_errors["reason"]
+
+
+def test_the_child_has_a_new_processs_signals_and_stops_on_sigint(tmp_path: Path):
+    """The run's process handles SIGINT and SIGTERM its own way (here: ignores them); the child
+    does not inherit that, so dagster-dbt's SIGINT on a cancelled run stops dbt."""
+    code = START + (
+        "import signal, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "def main(args):\n"
+        "    print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+        "          signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, flush=True)\n"
+        "    time.sleep(60)\n"
+        "process = ForkedDbt([DBT_EXECUTABLE, 'build'], dict(os.environ), '.', main=main)\n"
+        "first = process.stdout.readline().decode()\n"
+        "began = time.monotonic()\n"
+        "process.send_signal(signal.SIGINT)\n"
+        "code = process.wait(timeout=30)\n"
+        "rest = process.stdout.read().decode()\n"
+        "result = {'first': first, 'code': code, 'seconds': time.monotonic() - began,\n"
+        "          'rest': rest}"
+    )
+    got = _in_fresh_process(code, tmp_path)
+    assert got["first"] == "True True\n"
+    assert got["code"] == -2  # killed by SIGINT, as a Python process stopped by Ctrl-C is
+    assert "KeyboardInterrupt" in got["rest"]
+    assert got["seconds"] < 30
+
+
+def test_numpy_leaves_the_run_forkable_unless_openblas_is_given_threads(tmp_path: Path):
+    """Importing numpy (pandas) starts OpenBLAS's threads, one per further core, unless
+    OPENBLAS_NUM_THREADS says otherwise; `sources` says 1 unless the environment has a value."""
+    code = START + (
+        "import numpy\n"
+        "result = [os.environ['OPENBLAS_NUM_THREADS'],\n"
+        "          through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')]"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    (default, forked) = _in_fresh_process(code, tmp_path, env)
+    assert (default, forked["forked"]) == ("1", True)
+    (given, anew) = _in_fresh_process(code, tmp_path, env | {"OPENBLAS_NUM_THREADS": "2"})
+    assert (given, anew["forked"]) == ("2", False)
+    assert anew["reason"] == (
+        "started anew: the process runs 1 thread(s) of a library's own (an open DuckDB database, "
+        "a JVM)"
+    )

@@ -16,6 +16,7 @@ dbt as before (`subprocess.Popen`); `start` says which in its reason.
 
 from __future__ import annotations
 
+import gc
 import io
 import multiprocessing
 import os
@@ -76,9 +77,13 @@ class ForkedDbt:
         self._process = multiprocessing.get_context("fork").Process(
             target=_child, args=(self.args, env, cwd, read, write, main or _dbt_main), name="dbt"
         )
+        # the child's garbage collector leaves the parent's objects alone (it would otherwise
+        # write to each one's header and so copy nearly every page of the parent's heap)
+        gc.freeze()
         try:
             self._process.start()
         finally:
+            gc.unfreeze()
             os.close(write)
         self.pid = self._process.pid
         self.stdout = os.fdopen(read, "rb")

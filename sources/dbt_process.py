@@ -43,8 +43,14 @@ def fork_refusal(args: Sequence[str]) -> str | None:
     if multiprocessing.current_process().daemon:
         return "the process is a daemonic multiprocessing child, which may not start one"
     spark = sys.modules.get("pyspark")
-    if spark is not None and getattr(spark.SparkContext, "_active_spark_context", None):
-        return "the process holds a Spark session (its JVM gateway is not the child's to share)"
+    if spark is not None and (
+        getattr(spark.SparkContext, "_gateway", None)
+        or getattr(spark.SparkContext, "_active_spark_context", None)
+    ):
+        # a stopped session keeps its JVM: a forked dbt would reuse it, with the run's settings
+        return (
+            "the process has started Spark's JVM (a forked dbt would share it, not start its own)"
+        )
     # every Python thread has a frame, those of `threading` and of `_thread` (pytest-xdist's) alike
     threads, python_threads = len(os.listdir(TASKS)), len(sys._current_frames())
     if threads != python_threads:

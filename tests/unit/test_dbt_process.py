@@ -162,3 +162,22 @@ def test_numpy_leaves_the_run_forkable_unless_openblas_is_given_threads(tmp_path
         "started anew: the process runs 1 thread(s) of a library's own (an open DuckDB database, "
         "a JVM)"
     )
+
+
+def test_a_process_that_started_sparks_jvm_starts_dbt_anew(tmp_path: Path):
+    """The Spark ingestion stops its session but pyspark keeps the JVM it launched (the class's
+    gateway): a forked dbt-spark would reuse that JVM with the run's settings instead of its own."""
+    code = START + (
+        "import pyspark\n"
+        "before = through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')\n"
+        "pyspark.SparkContext._gateway = object()  # what _ensure_initialized leaves behind\n"
+        "after = through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')\n"
+        "result = [before, after]"
+    )
+    before, after = _in_fresh_process(code, tmp_path)
+    assert before["forked"] and not after["forked"]
+    assert after["reason"] == (
+        "started anew: the process has started Spark's JVM (a forked dbt would share it, not "
+        "start its own)"
+    )
+    assert after["output"] == before["output"]

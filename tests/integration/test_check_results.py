@@ -135,12 +135,18 @@ def test_the_ui_checks_tab_shows_the_real_statuses(built_home: Home):
         seen = httpx.post(f"{base}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=30)
         assert seen.json() == {"data": {"setNuxSeen": True}}
         graph = FRONT_PAGE_IMAGES / "asset-graph.png"
-        subprocess.run(
-            [browser, *CHROMIUM_FLAGS, "--disable-background-networking", "--no-first-run",
-             "--virtual-time-budget=20000", "--window-size=1600,900", f"--screenshot={graph}",
-             f"{base}/asset-groups"],
-            capture_output=True, timeout=180, check=True,
-        )  # fmt: skip
+        # the graph's layout is computed by a web worker, which Chromium's virtual time does not
+        # wait for: on a loaded machine a shot can catch the page before the graph (about 36 KB
+        # instead of over 50 KB, twice in seven suite runs on 2 cores one morning): up to 3 shots
+        for _ in range(3):
+            subprocess.run(
+                [browser, *CHROMIUM_FLAGS, "--disable-background-networking", "--no-first-run",
+                 "--virtual-time-budget=20000", "--window-size=1600,900", f"--screenshot={graph}",
+                 f"{base}/asset-groups"],
+                capture_output=True, timeout=180, check=True,
+            )  # fmt: skip
+            if graph.stat().st_size > 50_000:
+                break
         assert graph.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and graph.stat().st_size > 50_000
         assert "Global asset lineage" in _page_text(browser, f"{base}/asset-groups")
     finally:

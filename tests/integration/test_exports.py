@@ -59,7 +59,8 @@ def test_export_each_format_with_a_day_range(built_home: Home, tmp_path, fmt):
     elif fmt == "json":
         rows = [json.loads(line) for line in out.read_text().splitlines()]
     else:
-        rows = duckdb.read_parquet(str(out)).fetchall()
+        with duckdb.connect() as con:  # not DuckDB's module-wide connection, which stays open
+            rows = con.read_parquet(str(out)).fetchall()
     assert len(rows) == expected
     # row for row what the typed query of the published copy gives (issue 23)
     typed = built_home.query(
@@ -68,7 +69,9 @@ def test_export_each_format_with_a_day_range(built_home: Home, tmp_path, fmt):
         published=True,
     )
     if fmt == "parquet":
-        exported = duckdb.sql(f"select * from read_parquet('{out}') order by event_id").fetchall()  # noqa: S608
+        with duckdb.connect() as con:
+            sql = f"select * from read_parquet('{out}') order by event_id"  # noqa: S608
+            exported = con.sql(sql).fetchall()
         assert exported == typed  # every column, with its type
     else:
         ids = [r["event_id"] for r in rows]

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from sources import settings
@@ -39,3 +40,12 @@ def test_two_runs_at_once_both_succeed(tmp_path):
     assert not any("Could not set lock" in o or "Conflicting lock" in o for o in outputs)
     days = home.query("select distinct event_day from raw.app_events order by 1")
     assert [d for (d,) in days] == home.days
+    # each `costwatch run` forked its dbt from its own process (sources/dbt_process.py)
+    with home.active(), dg.DagsterInstance.get() as instance:
+        started = [
+            r.user_message
+            for run in instance.get_runs()
+            for r in instance.all_logs(run.run_id)
+            if r.user_message.startswith(("dbt forked", "dbt started"))
+        ]
+    assert started == ["dbt forked from the run's process"] * 2

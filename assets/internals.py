@@ -108,8 +108,7 @@ class _SubprocessForkingDbt:
 
     @staticmethod
     def Popen(args: Sequence[str], env: dict[str, str], cwd: Any, **popen: Any):
-        process, _ = dbt_process.start(args, env=env, cwd=cwd, **popen)
-        return process
+        return dbt_process.start(args, env=env, cwd=cwd, **popen)
 
 
 dbt_cli_invocation.subprocess = _SubprocessForkingDbt()  # type: ignore[assignment]

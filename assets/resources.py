@@ -4,7 +4,6 @@ process resolves them when it starts."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from assets.internals import DbtResource
+from sources.dbt_process import DBT_EXECUTABLE
 from sources.http_client import RetryPolicy
 from sources.settings import DBT_PROJECT_DIR, ENV, current
 from sources.warehouse import preflight
@@ -128,7 +128,7 @@ def build_resources() -> dict[str, object]:
         "dbt": DbtResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
-            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+            dbt_executable=DBT_EXECUTABLE,
             # no manifest.json, semantic_manifest.json or run_results.json: the run's target folder
             # is removed once dbt's events are streamed, and nothing reads them (0.3 s a run; the
             # saved parse is written all the same)

@@ -9,9 +9,9 @@ own pid, exit code, standard output and signals, as dagster-dbt expects of a sub
 Forking copies only the thread that forks. That is safe when every thread of the process is a
 Python thread (they wait for the interpreter's lock, which the fork hands to the child, and the
 child touches none of their objects); a thread started by a library's C code (DuckDB's workers
-while a database is open, a JVM, gRPC) may hold a lock the child then needs. So the run forks only
+while a database is open, gRPC's) may hold a lock the child then needs. So the run forks only
 when the operating system's threads of the process are all Python threads, and otherwise starts
-dbt as before (`subprocess.Popen`); `start` says which in its reason.
+dbt as before (`subprocess.Popen`); the process's `how` says which, and why.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def fork_refusal(args: Sequence[str]) -> str | None:
     if threads != python_threads:
         return (
             f"the process runs {threads - python_threads} thread(s) of a library's own "
-            "(an open DuckDB database, a JVM)"
+            "(an open DuckDB database, OpenBLAS)"
         )
     return None
 
@@ -156,9 +156,10 @@ def _child(
 
 def start(
     args: Sequence[str], env: dict[str, str], cwd: str | os.PathLike, **popen: object
-) -> tuple[ForkedDbt | subprocess.Popen, str]:
+) -> ForkedDbt | subprocess.Popen:
     """dbt's process for `args` (with its output and errors on one pipe, as dagster-dbt asks),
-    forked when it can be; with the reason when it is not."""
+    forked when it can be; its `how` says which, with the reason when it is not (the run's log
+    shows it)."""
     refusal = fork_refusal(args)
     if refusal is None and popen != ONE_PIPE:
         refusal = f"dagster-dbt asked for {popen}, not output and errors on one pipe"
@@ -167,5 +168,5 @@ def start(
         how = "forked from the run's process"
     else:
         process, how = subprocess.Popen(args, env=env, cwd=cwd, **popen), f"started anew: {refusal}"
-    process.how = how  # type: ignore[union-attr] (the run's log says it)
-    return process, how
+    process.how = how  # type: ignore[union-attr]
+    return process

@@ -36,8 +36,8 @@ from sources.dbt_process import DBT_EXECUTABLE, ForkedDbt, start
 import subprocess
 
 def through(args, env, cwd):
-    process, reason = start(args, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    process = start(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    reason = process.how
     output = process.stdout.read().decode()
     return {"forked": isinstance(process, ForkedDbt), "reason": reason,
             "code": process.wait(), "output": output}
@@ -104,8 +104,9 @@ def test_an_open_duckdb_database_means_dbt_starts_anew(tmp_path: Path):
 def test_another_executable_or_other_popen_arguments_are_started_anew(tmp_path: Path):
     code = START + (
         "other = through([sys.executable, '-c', 'print(42)'], dict(os.environ), '.')\n"
-        "process, reason = start([DBT_EXECUTABLE, '--version'], env=dict(os.environ), cwd='.',\n"
+        "process = start([DBT_EXECUTABLE, '--version'], env=dict(os.environ), cwd='.',\n"
         "    stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "reason = process.how\n"
         "process.communicate()\n"
         "result = [other, {'forked': isinstance(process, ForkedDbt), 'reason': reason}]"
     )
@@ -160,7 +161,7 @@ def test_numpy_leaves_the_run_forkable_unless_openblas_is_given_threads(tmp_path
     assert (given, anew["forked"]) == ("2", False)
     assert anew["reason"] == (
         "started anew: the process runs 1 thread(s) of a library's own (an open DuckDB database, "
-        "a JVM)"
+        "OpenBLAS)"
     )
 
 

@@ -187,9 +187,23 @@ def _stop_tree(pid: int) -> None:
             os.kill(p, signal.SIGKILL)
 
 
+def _exited(pid: int, state: str) -> bool:
+    """Every thread of the process has ended. /proc shows a process as a zombie ("Z") once its
+    main thread has ended, while its other threads may still be exiting with its files open (a
+    killed dbt build's worker thread, holding the warehouse's lock): those are its tasks."""
+    if state != "Z":
+        return False
+    tasks = (_stat(task) for task in Path(f"/proc/{pid}/task").glob("[0-9]*/stat"))
+    return all(fields is None or fields[0] in ("Z", "X") for fields in tasks)
+
+
 def group_members(pgid: int) -> list[int]:
-    """The processes of process group `pgid` that have not exited (zombies have), from /proc."""
-    return [pid for pid, fields in _processes() if int(fields[2]) == pgid and fields[0] != "Z"]
+    """The processes of process group `pgid` that have not exited, from /proc."""
+    return [
+        pid
+        for pid, fields in _processes()
+        if int(fields[2]) == pgid and not _exited(pid, fields[0])
+    ]
 
 
 def kill_group(leader: subprocess.Popen, timeout: float = 60) -> None:
@@ -207,10 +221,11 @@ def kill_group(leader: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def running(pid: int) -> bool:
-    """Alive and not a zombie (a zombie has exited; its parent has not collected it yet)."""
+    """Alive and not exited (a zombie whose threads have all ended has exited; its parent has not
+    collected it yet)."""
     from orchestration.run_launcher import process_alive
 
     if not process_alive(pid):
         return False
     fields = _stat(Path(f"/proc/{pid}/stat"))
-    return fields is not None and fields[0] != "Z"
+    return fields is not None and not _exited(pid, fields[0])

@@ -207,23 +207,37 @@ def built_copy(built_home: Home, tmp_path: Path) -> Home:
 def relations_holding(path: Path, needle: str, views: bool = False) -> list[str]:
     """Relations of a DuckDB file with a row whose text holds `needle` (whatever the
     compression): base tables, and views too when asked."""
+    return relations_holding_each(path, [needle], views)[needle]
+
+
+# each row's text computed once, tested against every needle (a substring, not a LIKE pattern)
+HOLDING = (
+    "select list_distinct(flatten(list(list_filter($needles::VARCHAR[], "
+    "lambda n: contains(row_text, n))))) from (select t::VARCHAR as row_text from {relation} t)"
+)
+
+
+def relations_holding_each(
+    path: Path, needles: list[str], views: bool = False
+) -> dict[str, list[str]]:
+    """For each needle, the relations of a DuckDB file with a row whose text holds it (as
+    `relations_holding`), each relation read once for all needles."""
     kinds = ["BASE TABLE", "VIEW"] if views else ["BASE TABLE"]
-    hits = []
+    hits: dict[str, list[str]] = {needle: [] for needle in needles}
     with duckdb.connect(str(path), read_only=True) as con:
         relations = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type in (select unnest($kinds::VARCHAR[])) "
-            "and table_schema not in ('information_schema', 'pg_catalog')",
+            "and table_schema not in ('information_schema', 'pg_catalog') order by 1, 2",
             {"kinds": kinds},
         ).fetchall()
         for schema, table in relations:
             relation = f'"{schema}"."{table}"'  # names from the catalog, quoted
             found = con.execute(
-                f"select count(*) from {relation} t where t::VARCHAR like '%' || ? || '%'",  # noqa: S608
-                [needle],
+                HOLDING.format(relation=relation), {"needles": list(needles)}
             ).fetchall()[0][0]
-            if found:
-                hits.append(f"{schema}.{table}")
+            for needle in found or []:
+                hits[needle].append(f"{schema}.{table}")
     return hits
 
 

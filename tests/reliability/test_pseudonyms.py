@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from sources.publishing.publish import publish_copy
-from tests.conftest import make_home, relations_holding
+from tests.conftest import make_home, relations_holding_each
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,8 @@ def _extra_events(root: Path, day: dt.date) -> None:
 
 
 def _hits(path: Path, needles: list[str]) -> list[str]:
-    return [f"{r}: {n}" for n in needles for r in relations_holding(path, n, views=True)]
+    found = relations_holding_each(path, needles, views=True)
+    return [f"{r}: {n}" for n in needles for r in found[n]]
 
 
 def _identifiers(path: Path) -> set[str]:

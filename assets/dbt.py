@@ -22,6 +22,7 @@ from assets.partitions import daily_partitions, day_range, day_results, single_r
 from assets.resources import EngineResource
 from sources.settings import DBT_PROJECT_DIR, current, temporary_env, tools_on_path
 from sources.spark import lake
+from sources.spark.jvm import stop_jvm
 from sources.warehouse import note_unpublished
 from sources.windows import read_windows, widest
 
@@ -116,6 +117,8 @@ def dbt_models(
                 f"raw tables copied to the lake {engine.lake} (rows written; the event tables "
                 f"by day, only the days that changed): {rows}"
             )
+    if stop_jvm():  # the Spark ingestion's: dbt-spark starts its own session, in dbt's process
+        context.log.info("the ingestion's Spark JVM stopped before dbt")
     context.log.info(f"dbt build on {engine.engine} for {start}..{end}")
     target = _run_target(context.run_id)
     kept = current().home / PARTIAL_PARSE

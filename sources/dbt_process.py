@@ -27,6 +27,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sources.spark.jvm import jvm_running
+
 # the dbt of this environment: the only executable that the forked child stands in for
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 TASKS = Path("/proc/self/task")
@@ -42,11 +44,7 @@ def fork_refusal(args: Sequence[str]) -> str | None:
         return "this system cannot tell the process's threads apart (no /proc/self/task)"
     if multiprocessing.current_process().daemon:
         return "the process is a daemonic multiprocessing child, which may not start one"
-    spark = sys.modules.get("pyspark")
-    if spark is not None and (
-        getattr(spark.SparkContext, "_gateway", None)
-        or getattr(spark.SparkContext, "_active_spark_context", None)
-    ):
+    if jvm_running():
         # a stopped session keeps its JVM: a forked dbt would reuse it, with the run's settings
         return (
             "the process has started Spark's JVM (a forked dbt would share it, not start its own)"

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -125,6 +126,25 @@ def _the_run_used_both_workers_of_the_cluster(built: Built):
     assert len([e for e, tasks in built.executors.items() if e != "driver" and tasks > 0]) == 2
 
 
+def _each_run_forked_dbt_the_rerun_after_stopping_its_ingestions_jvm(built: Built):
+    """The range run read its kilobytes in its process (no JVM); the rerun's ingestion ran on the
+    cluster, and its JVM was stopped before dbt (sources/spark/jvm.py), so both forked dbt."""
+    with built.spark.active(), dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()[::-1]  # oldest first
+        said = [
+            [
+                r.user_message
+                for r in instance.all_logs(run.run_id)
+                if r.user_message.startswith(("dbt forked", "dbt started", "the ingestion's"))
+            ]
+            for run in runs
+        ]
+    assert said == [
+        ["dbt forked from the run's process"],
+        ["the ingestion's Spark JVM stopped before dbt", "dbt forked from the run's process"],
+    ]
+
+
 def _the_late_days_rerun_wrote_only_its_day_of_raw_events(built: Built):
     assert built.lake_days_written == {"written": [f"day-{built.duck.days[0]}.parquet"]}
     for home in (built.duck, built.spark):  # the late session is in both, on its day
@@ -177,6 +197,7 @@ def test_a_run_and_a_late_files_rerun_on_a_spark_cluster_equal_duckdb(tmp_path_f
     assert set(Path(tempfile.gettempdir()).glob("*_resources")) - hive_folders == set()
     assert (built.spark.root / "lake" / "hive-resources").is_dir()
     _the_run_used_both_workers_of_the_cluster(built)
+    _each_run_forked_dbt_the_rerun_after_stopping_its_ingestions_jvm(built)
     _the_late_days_rerun_wrote_only_its_day_of_raw_events(built)
     with duckdb.connect() as both:
         both.execute(f"attach '{built.duck.warehouse}' as duck (read_only)")

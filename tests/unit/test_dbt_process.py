@@ -165,20 +165,35 @@ def test_numpy_leaves_the_run_forkable_unless_openblas_is_given_threads(tmp_path
     )
 
 
-def test_a_process_that_started_sparks_jvm_starts_dbt_anew(tmp_path: Path):
+def test_a_process_holding_sparks_jvm_starts_dbt_anew_until_the_jvm_is_stopped(tmp_path: Path):
     """The Spark ingestion stops its session but pyspark keeps the JVM it launched (the class's
-    gateway): a forked dbt-spark would reuse that JVM with the run's settings instead of its own."""
+    gateway): a forked dbt-spark would reuse that JVM with the run's settings instead of its own.
+    The dbt step stops it first (`stop_jvm`): the JVM process exits, dbt forks, and a later
+    session in the process launches a JVM of its own."""
     code = START + (
         "import pyspark\n"
-        "before = through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')\n"
-        "pyspark.SparkContext._gateway = object()  # what _ensure_initialized leaves behind\n"
+        "from sources.spark.jvm import jvm_running, stop_jvm\n"
+        "pyspark.SparkContext._ensure_initialized()  # what a session starts with: the JVM\n"
+        "jvm = pyspark.SparkContext._gateway.proc\n"
+        "held = through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')\n"
+        "stopped = stop_jvm()\n"
         "after = through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')\n"
-        "result = [before, after]"
+        "pyspark.SparkContext._ensure_initialized()\n"
+        "again = pyspark.SparkContext._gateway.proc\n"
+        "result = [held, stopped, jvm.poll(), after, again.poll(), jvm_running(), stop_jvm(),\n"
+        "          again.poll(), stop_jvm()]"
     )
-    before, after = _in_fresh_process(code, tmp_path)
-    assert before["forked"] and not after["forked"]
-    assert after["reason"] == (
+    env = {k: v for k, v in os.environ.items() if k != "PYSPARK_GATEWAY_PORT"}
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    held, stopped, jvm_exit, after, running, listed, stopped_again, exited, none_left = (
+        _in_fresh_process(code, tmp_path, env)
+    )
+    assert not held["forked"]
+    assert held["reason"] == (
         "started anew: the process has started Spark's JVM (a forked dbt would share it, not "
         "start its own)"
     )
-    assert after["output"] == before["output"]
+    assert stopped is True and jvm_exit is not None  # the JVM process has exited
+    assert after["forked"] and after["output"] == held["output"]
+    assert running is None and listed is True  # a new JVM for a new session
+    assert stopped_again is True and exited is not None and none_left is False

@@ -36,6 +36,7 @@ import duckdb  # noqa: E402
 
 from benchmarks.targets import PUBLISH_STEP, REFERENCE_SESSIONS, target_table, targets  # noqa: E402
 from orchestration.runs import DEFAULT_CHUNK_DAYS  # noqa: E402
+from sources.dbt_process import DBT_EXECUTABLE  # noqa: E402
 from sources.demo.pricing_calls import PRICING_DAYS, write_pricing_calls  # noqa: E402
 from sources.demo.reference_prices import calc_price_per_call  # noqa: E402
 from sources.events.files import discover_files  # noqa: E402
@@ -147,7 +148,7 @@ def bench_pricing(events: list[dict], home: Path, repeat: int) -> dict:
     for _ in range(repeat):
         subprocess.run(
             [
-                str(Path(sys.executable).parent / "dbt"),
+                DBT_EXECUTABLE,
                 "run",
                 "--quiet",
                 "--select",
@@ -306,7 +307,7 @@ def profile_cells(wall_s: float, profile: dict) -> list[str]:
 STARTUP_COMMANDS = {
     "definitions_s": [sys.executable, "-c", "import orchestration.definitions"],
     "dbt_s": [
-        str(Path(sys.executable).parent / "dbt"),
+        DBT_EXECUTABLE,
         "build",
         "--quiet",
         "--select",

@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ import duckdb
 import httpx
 import pytest
 
+from sources.dbt_process import DBT_EXECUTABLE
 from sources.demo.fake_provider import FakeProviderData
 from sources.demo.ledger import Ledger
 from sources.demo.provider_sample import provider_reports
@@ -252,7 +252,7 @@ def run_dbt(warehouse: Path, tmp: Path, *args: str, day: dt.date | None = None) 
     if day:
         env |= {"COSTWATCH_WINDOW_START": str(day), "COSTWATCH_WINDOW_END": str(day)}
     subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), *args,
+        [DBT_EXECUTABLE, *args,
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(target), "--log-path", str(tmp / "logs")],
         env=env, capture_output=True, text=True, check=False, timeout=600,

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from assets.dbt import REUSED_PARSE, parse_note
+from sources.dbt_process import DBT_EXECUTABLE
 from sources.settings import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def _parse(tmp: Path, name: str, saved: bytes | None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COSTWATCH_")}
     env["COSTWATCH_WAREHOUSE"] = str(tmp / "warehouse.duckdb")
     subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "parse", "--log-format", "json",
+        [DBT_EXECUTABLE, "parse", "--log-format", "json",
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(target), "--log-path", str(logs)],
         env=env, capture_output=True, check=True, timeout=300,

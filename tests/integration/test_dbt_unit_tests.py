@@ -7,12 +7,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from assets.dbt import DAILY_EXCLUDE
+from sources.dbt_process import DBT_EXECUTABLE
 from sources.settings import DBT_PROJECT_DIR
 from tests.conftest import Home
 
@@ -23,7 +23,7 @@ def test_every_dbt_unit_test_passes(built_home: Home, tmp_path: Path):
     assert DAILY_EXCLUDE == "resource_type:unit_test"
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built_home.warehouse, warehouse)
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = DBT_EXECUTABLE
     args = ["test", "--select", "resource_type:unit_test", "--project-dir", str(DBT_PROJECT_DIR),
             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
             "--log-path", str(tmp_path / "logs")]  # fmt: skip

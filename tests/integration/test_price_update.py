@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 import threading
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,7 @@ from genai_prices import data_snapshot
 
 from assets.pricing.prices import LLM_PRICES, load_prices
 from assets.resources import ConfigFilesResource, WarehouseResource
+from sources.dbt_process import DBT_EXECUTABLE
 from sources.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 # genai-prices' raw provider list (the shape of its data.json): one provider, two models.
@@ -112,7 +112,7 @@ def _genai_prices(warehouse: Path) -> dict[str, tuple[Decimal, Decimal, str]]:
 
 
 def _snapshot(warehouse: Path, tmp: Path) -> None:
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = DBT_EXECUTABLE
     args = ["snapshot", "--select", "llm_prices_snapshot", "--project-dir", str(DBT_PROJECT_DIR)]
     args += ["--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp / "target")]
     proc = subprocess.run(

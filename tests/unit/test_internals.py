@@ -4,7 +4,6 @@ relies on. An upgrade that moves or changes one fails here, naming it (issue 21)
 import inspect
 import re
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from assets import internals
+from sources.dbt_process import DBT_EXECUTABLE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def test_the_dbt_resource_overrides_private_methods_that_still_exist():
     assert params == ["self", "args"]
     resource = internals.DbtResource(
         project_dir=str(REPO / "dbt_project"),
-        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        dbt_executable=DBT_EXECUTABLE,
     )
     assert str(resource._cli_version) == metadata.version("dbt-core")
 

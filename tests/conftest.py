@@ -204,12 +204,6 @@ def built_copy(built_home: Home, tmp_path: Path) -> Home:
     return Home(root, built_home.ledger)
 
 
-def relations_holding(path: Path, needle: str, views: bool = False) -> list[str]:
-    """Relations of a DuckDB file with a row whose text holds `needle` (whatever the
-    compression): base tables, and views too when asked."""
-    return relations_holding_each(path, [needle], views)[needle]
-
-
 # each row's text computed once, tested against every needle (a substring, not a LIKE pattern)
 HOLDING = (
     "select list_distinct(flatten(list(list_filter($needles::VARCHAR[], "
@@ -220,8 +214,9 @@ HOLDING = (
 def relations_holding_each(
     path: Path, needles: list[str], views: bool = False
 ) -> dict[str, list[str]]:
-    """For each needle, the relations of a DuckDB file with a row whose text holds it (as
-    `relations_holding`), each relation read once for all needles."""
+    """For each needle, the relations of a DuckDB file with a row whose text holds it (whatever the
+    compression): base tables, and views too when asked; each relation read once for all
+    needles."""
     kinds = ["BASE TABLE", "VIEW"] if views else ["BASE TABLE"]
     hits: dict[str, list[str]] = {needle: [] for needle in needles}
     with duckdb.connect(str(path), read_only=True) as con:

@@ -23,13 +23,12 @@ def test_every_dbt_unit_test_passes(built_home: Home, tmp_path: Path):
     assert DAILY_EXCLUDE == "resource_type:unit_test"
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built_home.warehouse, warehouse)
-    dbt = DBT_EXECUTABLE
     args = ["test", "--select", "resource_type:unit_test", "--project-dir", str(DBT_PROJECT_DIR),
             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
             "--log-path", str(tmp_path / "logs")]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("COSTWATCH_")}
     proc = subprocess.run(
-        [dbt, *args],
+        [DBT_EXECUTABLE, *args],
         env={**env, "COSTWATCH_WAREHOUSE": str(warehouse)},
         capture_output=True,
         text=True,

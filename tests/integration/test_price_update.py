@@ -112,11 +112,10 @@ def _genai_prices(warehouse: Path) -> dict[str, tuple[Decimal, Decimal, str]]:
 
 
 def _snapshot(warehouse: Path, tmp: Path) -> None:
-    dbt = DBT_EXECUTABLE
     args = ["snapshot", "--select", "llm_prices_snapshot", "--project-dir", str(DBT_PROJECT_DIR)]
     args += ["--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp / "target")]
     proc = subprocess.run(
-        [dbt, *args, "--log-path", str(tmp / "logs")],
+        [DBT_EXECUTABLE, *args, "--log-path", str(tmp / "logs")],
         env={**os.environ, "COSTWATCH_WAREHOUSE": str(warehouse)},
         capture_output=True,
         text=True,

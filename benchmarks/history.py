@@ -42,7 +42,7 @@ from pathlib import Path
 
 import duckdb
 
-from sources.events.tables import event_id_hash_sql
+from sources.events.tables import EVENT_ID_HASH, event_id_hash_sql
 from sources.publishing.archive import ARCHIVED
 from sources.warehouse import ident
 
@@ -51,7 +51,7 @@ REKEYED = (
     "event_id", "session_id", "interaction_id", "trace_id", "span_id", "request_id", "dbt_scd_id",
 )  # fmt: skip
 # columns computed from a rekeyed one: computed again from the copy's key
-DERIVED = {"event_id_hash": ("event_id", event_id_hash_sql)}
+DERIVED = {EVENT_ID_HASH: ("event_id", event_id_hash_sql)}
 SKIPPED_SCHEMAS = ("meta", "information_schema", "pg_catalog")
 # one row per user or budget scope, rebuilt whole by every run: the seed run's rows stand
 NOT_DAILY = ("marts.user_stats", "marts.budget_status", "marts.budget_alerts")

@@ -35,6 +35,7 @@ from sources.events.files import (
 from sources.events.reading import ReadAndParse, files_to_read, read_and_parse_here
 from sources.events.scratch import SCRATCH_PREFIX, remove_stale_scratch
 from sources.events.tables import (
+    EVENT_ID_HASH,
     FROM_EVENT_LOG,
     FROM_OPENTELEMETRY,
     ensure_tables,
@@ -235,8 +236,8 @@ def _rank_copies(
 
 def _find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
     """Temp table `stored_copies`: the stored rows of other days with an event id of this run.
-    The days holding such ids are found by the ids' hashes (a narrow column; a run scans it
-    whole), then only those days' rows are matched on the ids themselves."""
+    Candidate rows are found by the ids' hashes (a narrow column; a run scans it whole), then
+    only those rows are read, by row id, and matched on the ids themselves."""
     con.execute(
         f"""
         create or replace temp table run_ids as
@@ -244,27 +245,26 @@ def _find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.
         from attributed where reason is null
         """  # noqa: S608 (a function of this package)
     )
-    days = [
-        d
-        for (d,) in con.execute(
-            """
-            select distinct event_day from raw.app_events
+    # The candidates' row ids first (usually a few dozen: the optimizer then reads the outer
+    # columns only in the row groups holding them), both reads in one snapshot of the table.
+    with transaction(con):
+        con.execute(
+            f"""
+            create or replace temp table candidate_rows as
+            select rowid as row_id from raw.app_events
             where event_day not between $start and $end
-              and event_id_hash in (select event_id_hash from run_ids)
-            order by 1
-            """,
+              and {EVENT_ID_HASH} in (select event_id_hash from run_ids)
+            """,  # noqa: S608 (a constant of this package)
             {"start": start, "end": end},
-        ).fetchall()
-    ]
-    con.execute(
-        """
-        create or replace temp table stored_copies as
-        select event_id, occurred_at, source_file, line_no, event_day from raw.app_events
-        where event_day between $first and $last and list_contains($days, event_day)
-          and event_id in (select event_id from run_ids)
-        """,
-        {"first": min(days, default=None), "last": max(days, default=None), "days": days},
-    )
+        )
+        con.execute(
+            """
+            create or replace temp table stored_copies as
+            select event_id, occurred_at, source_file, line_no, event_day from raw.app_events
+            where rowid in (select row_id from candidate_rows)
+              and event_id in (select event_id from run_ids)
+            """
+        )
 
 
 def _removed_events(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict:

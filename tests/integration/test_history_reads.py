@@ -29,7 +29,7 @@ from assets.resources import (
     WarehouseResource,
 )
 from benchmarks.scale import write_day
-from sources.events.tables import event_id_hash_sql
+from sources.events.tables import EVENT_ID_HASH, event_id_hash_sql
 from sources.providers.store import ensure_tables as ensure_provider_tables
 from sources.warehouse import table_columns
 
@@ -39,7 +39,7 @@ SEED = dt.date(2025, 6, 2)
 NEW_DAY = dt.date(2025, 7, 1)
 HISTORY_DAYS = 8
 ROWS_PER_DAY = 130_000  # more than a row group (122,880 rows): every day has row groups of its own
-DEDUP_COLUMNS = {"event_id_hash", "event_day"}
+DEDUP_COLUMNS = {EVENT_ID_HASH, "event_day"}
 
 
 class Profiled:
@@ -103,7 +103,7 @@ def _history(warehouse: Path) -> None:
             "event_id": "event_id || '-' || $day || '-' || k",
             "event_day": "$new_day::DATE",
             "occurred_at": "occurred_at + ($new_day::DATE - $seed::DATE) * interval 1 day",
-            "event_id_hash": event_id_hash_sql("(event_id || '-' || $day || '-' || k)"),
+            EVENT_ID_HASH: event_id_hash_sql("(event_id || '-' || $day || '-' || k)"),
         }
         select = ", ".join(replaced.get(c, c) for c in columns)
         for i in range(HISTORY_DAYS, 0, -1):

@@ -13,6 +13,8 @@ import pytest
 
 from sources.events.files import discover_files
 from sources.events.log import ingest_range
+from sources.events.tables import EVENT_ID_HASH
+from sources.warehouse import table_columns
 
 DAY = dt.date(2026, 11, 21)
 BASE = {"event_id": "e1", "type": "llm_call", "ts": "2026-11-21T09:00:00Z"}
@@ -363,12 +365,13 @@ def test_duplicates_with_the_same_ts_and_file_keep_the_first_line(tmp_path: Path
     assert result.per_day[DAY]["duplicates"] == 1
 
 
+@pytest.mark.parametrize("before", ["no hash", "the 64-bit hash"])
 def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id_hash(
-    tmp_path: Path,
+    tmp_path: Path, before: str
 ):
     """Earlier copies arriving late for two stored days: the run finds both stored days (by the
-    ids' hashes, then the ids), also on a warehouse whose rows predate the hash column (it gets
-    the column and every row's value in one go)."""
+    ids' hashes, then the ids), also on a warehouse whose rows predate the hash column, or have
+    the 64-bit hash of before (it gets the column and every row's value in one go)."""
     day2, day4 = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=3)
     _write(
         tmp_path, "b.jsonl", [json.dumps({**LLM, "event_id": "x", "ts": "2026-11-22T08:00:00Z"})]
@@ -377,7 +380,10 @@ def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id
         tmp_path, "d.jsonl", [json.dumps({**LLM, "event_id": "y", "ts": "2026-11-24T08:00:00Z"})]
     )
     con, _ = _ingest(tmp_path, day2, day4)
-    con.execute("alter table raw.app_events drop column event_id_hash")  # as before v2's hash
+    con.execute(f"alter table raw.app_events drop column {EVENT_ID_HASH}")  # as before v2's hash
+    if before == "the 64-bit hash":  # as the warehouses of v2 until 2026-12 hold it
+        con.execute("alter table raw.app_events add column event_id_hash UBIGINT")
+        con.execute("update raw.app_events set event_id_hash = md5_number_lower(event_id)")
     _write(
         tmp_path,
         "a.jsonl",
@@ -389,11 +395,12 @@ def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id
     )
     _, result = _ingest(tmp_path, DAY, DAY, con=con)
     assert result.late_days == [day2, day4]
-    hashes = con.execute("select event_id, event_id_hash from raw.app_events").fetchall()
+    hashes = con.execute(f"select event_id, {EVENT_ID_HASH} from raw.app_events").fetchall()  # noqa: S608
     assert sorted(hashes) == sorted(
-        (e, int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little"))
+        (e, int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little") >> 24)
         for e in ("x", "y", "x", "y", "z")
     )
+    assert "event_id_hash" not in table_columns(con, "raw", "app_events")
     _, result = _ingest(tmp_path, day2, day4, con=con)
     assert [(e["event_id"], e["event_day"]) for e in _events(con)] == [
         ("x", DAY),
@@ -401,6 +408,30 @@ def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id
         ("z", DAY),
     ]
     assert result.per_day[day2]["duplicates"] == result.per_day[day4]["duplicates"] == 1
+
+
+def test_a_stored_event_whose_ids_hash_equals_a_new_ids_is_not_its_copy(tmp_path: Path):
+    """Two ids with the same 40-bit hash (found by trying evt-0, evt-1, ... with hashlib): the
+    stored one is a candidate copy of the new one and is dropped on the id itself; a true copy
+    stored on another day is still found."""
+    a, b = "evt-892301", "evt-956787"
+    hash40 = [int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little") >> 24 for e in (a, b)]
+    assert hash40[0] == hash40[1]
+    day2 = DAY + dt.timedelta(days=1)
+    _write(tmp_path, "old.jsonl", [json.dumps({**LLM, "event_id": e}) for e in (a, "c")])
+    con, _ = _ingest(tmp_path)
+    late = {**LLM, "ts": "2026-11-22T08:00:00Z"}
+    _write(tmp_path, "new.jsonl", [json.dumps({**late, "event_id": e}) for e in (b, "c")])
+    _, result = _ingest(tmp_path, day2, day2, con=con)
+    assert [(e["event_id"], e["event_day"]) for e in _events(con)] == [
+        ("c", DAY),
+        (a, DAY),
+        (b, day2),
+    ]
+    assert result.per_day[day2] == {
+        "lines_read": 2, "accepted": 1, "duplicates": 1, "quarantined": 0, "blank": 0
+    }  # fmt: skip
+    assert result.late_days == []
 
 
 def test_stage_seconds_say_where_the_load_went(tmp_path: Path):

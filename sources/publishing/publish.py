@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -105,10 +106,19 @@ TOUCHED = {
 LAYOUT = "catalog + parquet days v1"
 
 
-def _previous_files(
+@dataclass(frozen=True)
+class Previous:
+    """What the previous published copy holds: each relation's day files, and the columns
+    (name -> type, in order) each relation of the catalog publishes."""
+
+    files: dict[str, dict]
+    columns: dict[str, dict[str, str]]
+
+
+def _previous_copy(
     target: Path, root: Path, fingerprint: str, metadata_keys: tuple[str, ...]
-) -> dict[str, dict] | None:
-    """The day files of the previous published copy when it can be refreshed (same layout, same
+) -> Previous | None:
+    """The previous published copy when it can be refreshed (same layout, same
     pseudonymisation, every file it names still there), else None."""
     if not target.exists():
         return None
@@ -120,7 +130,17 @@ def _previous_files(
             ).fetchall()
             if rows != [(fingerprint, ",".join(metadata_keys), LAYOUT)]:
                 return None
-            return read_manifest(pub, root)
+            files = read_manifest(pub, root)
+            if files is None:
+                return None
+            columns: dict[str, dict[str, str]] = {}
+            for relation, column, data_type in pub.execute(
+                "select table_schema || '.' || table_name, column_name, data_type "
+                "from information_schema.columns where table_catalog = current_database() "
+                "order by table_schema, table_name, ordinal_position"
+            ).fetchall():
+                columns.setdefault(relation, {})[column] = data_type
+            return Previous(files, columns)
     except duckdb.Error:
         return None
 
@@ -152,7 +172,7 @@ def publish_copy(
     fingerprint = key_fingerprint(pii_key)
     metadata_keys = tuple(sorted(set(metadata_keys))) if pii_key else ()
     changed = _unpublished_range(con)
-    previous = _previous_files(target, root, fingerprint, metadata_keys)
+    previous = _previous_copy(target, root, fingerprint, metadata_keys)
     reuse = changed is not None and previous is not None
     keys = Pseudonymisation(pii_key, metadata_keys)
     publish_id = new_publish_id()
@@ -194,7 +214,7 @@ def _write_copy(
     root: Path,
     publish_id: str,
     changed: tuple[dt.date, dt.date] | None,
-    previous: dict[str, dict] | None,
+    previous: Previous | None,
     keys: Pseudonymisation,
 ) -> tuple[dict[str, int], dict[str, list[DayFile]]] | None:
     """Fill the catalog `tmp` and write the day files of this publish: every day (`changed`
@@ -221,8 +241,10 @@ def _write_copy(
                 counts[name] = con.execute(f"select count(*) from {dst}").fetchall()[0][0]  # noqa: S608
                 continue
             files[name] = _write_relation_days(
-                con, src, dst, select, params, part, root, f"{publish_id}/{name}",
-                changed, (previous or {}).get(name, {}), TOUCHED.get((schema, table)),
+                con, src, dst, select, params, part, root, f"{publish_id}/{name}", changed,
+                previous.files.get(name, {}) if previous else {},
+                previous.columns.get(name) if previous else None,
+                TOUCHED.get((schema, table)),
             )  # fmt: skip
             counts[name] = sum(f.rows for f in files[name])
             if changed is not None:
@@ -246,12 +268,17 @@ def _write_relation_days(
     folder: str,
     changed: tuple[dt.date, dt.date] | None,
     previous: dict,
+    previous_columns: dict[str, str] | None,
     touched: str | None,
 ) -> list[DayFile]:
     """The relation's day files (new ones for the days to write, the previous ones for the
-    others) and its view in the catalog; an empty relation is an empty table instead."""
+    others) and its view in the catalog; an empty relation is an empty table instead. When the
+    relation's columns differ from what the previous copy published (a new version added or
+    retyped one), every day is written again: one view reads its files with one schema."""
     query = f"select {select} from {src}"  # noqa: S608 (identifiers quoted, key bound)
     columns = published_columns(con, query, params)
+    if previous_columns != columns:
+        changed = None
     if changed is None:
         day_files = write_days(con, src, select, params, part, root, folder, None)
     else:

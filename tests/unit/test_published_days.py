@@ -226,6 +226,46 @@ def test_a_missing_day_file_makes_the_next_publish_a_full_copy(tmp_path: Path):
     )
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        "alter table marts.interactions add column region VARCHAR default 'eu'",
+        "alter table marts.interactions alter column input_tokens type DOUBLE",
+        "alter table marts.interactions drop column flags",
+    ],
+)
+def test_a_relation_whose_columns_changed_gets_every_day_written_again(tmp_path, change):
+    """A new version adds, retypes or drops a mart's column: the next daily publish writes every
+    day of that relation again (one view reads its files with one schema; before, the view
+    mixed old and new files and failed to read), and only the changed days of the others."""
+    con = _warehouse(tmp_path / "w.duckdb")
+    target = tmp_path / "analytics.duckdb"
+    publish_copy(con, target, {"run_id": "1"})
+    before = _manifest(target)
+    con.execute(change)
+    note_unpublished(con, dt.date(2025, 1, 10), dt.date(2025, 1, 10))
+    publish_copy(con, target, {"run_id": "2"})
+    assert publish_method(target) == "changed days"
+    after = _manifest(target)
+    assert not set(after["marts.interactions"].values()) & set(
+        before["marts.interactions"].values()
+    )
+    kept = {
+        d
+        for d in after["marts.sessions"]
+        if after["marts.sessions"][d] == before["marts.sessions"].get(d)
+    }
+    assert kept == {dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(9)}  # all but Jan 10
+    for relation in ("marts.interactions", "marts.sessions"):
+        with duckdb.connect(str(target), read_only=True) as pub:
+            published = pub.execute(f"describe {relation}").fetchall()
+        assert [r[:2] for r in published] == [
+            r[:2] for r in con.execute(f"describe {relation}").fetchall()
+        ]  # names and types (a view has no column defaults)
+        warehouse = con.execute(f"select * from {relation} order by all").fetchall()  # noqa: S608
+        assert _rows(target, relation) == warehouse
+
+
 def test_a_keyed_publish_writes_no_user_id_or_key_into_the_files(tmp_path: Path):
     con = _warehouse(tmp_path / "w.duckdb")
     target = tmp_path / "analytics.duckdb"

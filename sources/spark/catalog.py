@@ -48,7 +48,8 @@ def partition_types(folder: Path) -> dict[str, str]:
 def view_sql(schema: str, table: str, folder: Path) -> str:
     files = str(folder / "**" / "*.parquet").replace("'", "''")
     hive = partition_types(folder)
-    options = ", hive_partitioning = true" if hive else ""
+    # by name: partitions written before a version added a column read NULL for it
+    options = ", union_by_name = true" + (", hive_partitioning = true" if hive else "")
     if hive:
         types = ", ".join(f"'{c}': '{t}'" for c, t in hive.items())
         options += f", hive_types = {{{types}}}"

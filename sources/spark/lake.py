@@ -125,7 +125,9 @@ def _partitions(folder: Path) -> dict[str, float]:
 
 
 def _source(folder: Path, files: list[Path] | None = None) -> str:
-    """A read_parquet over the table folder (or the listed files), partition columns typed."""
+    """A read_parquet over the table folder (or the listed files), partition columns typed.
+    By name: partitions written before a version added a column lack it (NULL there), as dbt's
+    `append_new_columns` leaves them."""
     if files is not None:
         listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
         target = f"[{listed}]"
@@ -133,9 +135,12 @@ def _source(folder: Path, files: list[Path] | None = None) -> str:
         target = "'" + str(folder / "**" / "*.parquet").replace("'", "''") + "'"
     hive = partition_types(folder)
     if not hive:
-        return f"read_parquet({target})"
+        return f"read_parquet({target}, union_by_name = true)"
     types = ", ".join(f"'{c}': '{t}'" for c, t in hive.items())
-    return f"read_parquet({target}, hive_partitioning = true, hive_types = {{{types}}})"
+    return (
+        f"read_parquet({target}, union_by_name = true, hive_partitioning = true, "
+        f"hive_types = {{{types}}})"
+    )
 
 
 def _declared(relation: Relation) -> str:
@@ -143,8 +148,27 @@ def _declared(relation: Relation) -> str:
     return ", ".join(f"{ident(c)} {t}" for c, t in pairs)
 
 
-def _lake_columns(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
-    return [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]  # noqa: S608
+def _lake_columns(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
+    """Column name -> type of what `source` reads, in order."""
+    return {r[0]: r[1] for r in con.execute(f"describe select * from {source}").fetchall()}  # noqa: S608
+
+
+def _add_new_columns(
+    con: duckdb.DuckDBPyConnection,
+    relation: Relation,
+    lake_columns: dict[str, str],
+    existing: dict[str, str],
+) -> None:
+    """Columns the lake has and the warehouse table lacks (a new version added them; dbt's
+    `append_new_columns` added them in the lake): added to the table, typed as the model declares
+    them, else as the lake has them. Its other rows get NULL, as the lake's older partitions."""
+    declared = dict(zip(relation.columns, relation.types, strict=True)) if relation.types else {}
+    for column, lake_type in lake_columns.items():
+        if column not in existing:
+            con.execute(
+                f"alter table {relation.qualified} add column {ident(column)} "
+                f"{declared.get(column, lake_type)}"
+            )
 
 
 @dataclass
@@ -182,6 +206,9 @@ def mirror(
             source = _source(folder)
             columns = _lake_columns(con, source)
             existing = table_columns(con, relation.schema, relation.name)
+            if existing and set(existing) < set(columns):
+                _add_new_columns(con, relation, columns, existing)
+                existing = table_columns(con, relation.schema, relation.name)
             hive = partition_types(folder)
             if len(hive) == 1 and existing and set(existing) == set(columns):
                 (column,) = hive

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from sources.spark import lake
+from sources.spark.catalog import write_lake_catalog
 from sources.spark.lake import Relation
 
 D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
@@ -76,6 +77,57 @@ def test_first_mirror_creates_the_declared_table_then_copies_only_changed_days(t
     lake.commit_mirror(tmp_path)
     assert (done.how, done.days) == ("days", [D2, D3])
     assert _rows(con) == [(D2, "b", 3), (D2, "c", 4), (D3, "d", 5)]  # D1 stays archived
+
+
+def _write_day_with_region(root: Path, day: dt.date, rows: list[tuple]) -> None:
+    """A day partition written by a version whose model added a column (`region`)."""
+    folder = lake.lake_folder(root, INTERACTIONS) / f"interaction_day={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    values = ", ".join(f"('{e}', {c}::DECIMAL(38,18), '{{}}', '{r}')" for e, c, r in rows)
+    with duckdb.connect() as con:
+        con.execute(
+            f"copy (select * from (values {values}) t(event_id, cost_usd, metadata, region)) "  # noqa: S608
+            f"to '{folder}/part-00000.snappy.parquet' (format parquet)"
+        )
+
+
+WITH_REGION = Relation(
+    "marts", "interactions", (*INTERACTIONS.columns[:-1], "region", "interaction_day"),
+    (*INTERACTIONS.types[:-1], "varchar", "date"),
+)  # fmt: skip
+
+
+def test_a_column_a_new_version_adds_reaches_the_warehouse_and_old_days_read_null(tmp_path):
+    """The lake's older partitions lack the column (dbt's `append_new_columns`): the mirror adds
+    it to the warehouse table and copies the changed days; a first mirror of such a lake reads
+    every partition by name (before: a binder error, or a schema mismatch across files)."""
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    _write_day(tmp_path, INTERACTIONS, D1, [("a", "1", "{}")])
+    _write_day(tmp_path, INTERACTIONS, D2, [("b", "2", "{}")])
+    lake.mirror(con, tmp_path, [INTERACTIONS], lake.mirror_since(tmp_path))
+    lake.commit_mirror(tmp_path)
+    for day in (D1, D2):
+        _age(tmp_path, INTERACTIONS, day)
+    since = lake.mirror_since(tmp_path)
+    _write_day_with_region(tmp_path, D2, [("b", "3", "eu")])
+    _write_day_with_region(tmp_path, D3, [("c", "4", "us")])
+    (done,) = lake.mirror(con, tmp_path, [WITH_REGION], since)
+    assert (done.how, done.days) == ("days", [D2, D3])
+    expected = [(D1, "a", None), (D2, "b", "eu"), (D3, "c", "us")]
+    query = "select interaction_day, event_id, region from marts.interactions order by all"
+    assert con.execute(query).fetchall() == expected
+    fresh = duckdb.connect(str(tmp_path / "fresh.duckdb"))
+    lake.mirror(fresh, tmp_path, [WITH_REGION], 0)
+    assert fresh.execute(query).fetchall() == expected
+    assert [r[0] for r in fresh.execute("describe marts.interactions").fetchall()] == list(
+        WITH_REGION.columns
+    )
+    catalog = tmp_path / "lake.duckdb"  # the analysts' views straight over the lake, too
+    assert write_lake_catalog(tmp_path, catalog, ("marts",)) == ["marts.interactions"]
+    with duckdb.connect(str(catalog), read_only=True) as views:
+        assert views.execute(query).fetchall() == expected
 
 
 def test_a_day_the_build_emptied_is_emptied_in_the_warehouse(tmp_path):

@@ -195,16 +195,17 @@ def create_view(
     root: Path,
     files: list[DayFile],
 ) -> None:
-    """A view over exactly `files` with the columns of `columns` (name -> type) in order."""
+    """A view over exactly `files` with the columns of `columns` (name -> type) in order.
+
+    Every file of a relation holds its published columns (a relation whose columns changed is
+    written whole, publish.py), and a view over a list of files binds the first file's schema:
+    so the types the view reads are the first file's (one file described, not thousands)."""
     base = str(root)
-    paths = ", ".join(
-        literal(os.path.join(base, f.path)) for f in sorted(files, key=lambda f: f.path)
-    )
-    source = (
-        f"read_parquet([{paths}], hive_partitioning = true, "
-        f"hive_types = {{{literal(part.name)}: 'DATE'}})"
-    )
-    read = {r[0]: r[1] for r in con.execute(f"describe select * from {source}").fetchall()}  # noqa: S608
+    listed = [literal(os.path.join(base, f.path)) for f in sorted(files, key=lambda f: f.path)]
+    hive = f"hive_partitioning = true, hive_types = {{{literal(part.name)}: 'DATE'}}"
+    source = f"read_parquet([{', '.join(listed)}], {hive})"
+    first = f"read_parquet([{listed[0]}], {hive})"
+    read = {r[0]: r[1] for r in con.execute(f"describe select * from {first}").fetchall()}  # noqa: S608
     select = ", ".join(
         ident(c) if read.get(c) == t else f"cast({ident(c)} as {t}) as {ident(c)}"
         for c, t in columns.items()

@@ -186,7 +186,7 @@ def publish_copy(
             method = "full copy (refreshing the changed days did not match the warehouse)"
             assert written is not None
         counts, files = written
-        _write_info(
+        _finish_catalog(
             tmp,
             {
                 **info,
@@ -196,7 +196,6 @@ def publish_copy(
                 "layout": LAYOUT,
             },
         )
-        _create_history_views(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -299,7 +298,11 @@ def publish_method(path: Path) -> str:
         return pub.execute("select info->>'method' from meta.publish_info").fetchall()[0][0]
 
 
-def _write_info(path: Path, info: dict[str, str]) -> None:
+def _finish_catalog(path: Path, info: dict[str, str]) -> None:
+    """`meta.publish_info` and the history views (active plus archived rows, bound inside the
+    published file itself), in one connection to the new catalog."""
+    from sources.publishing.archive import ARCHIVED, history_view_sql
+
     with duckdb.connect(str(path)) as pub:
         pub.execute("create schema if not exists meta")
         pub.execute(
@@ -312,13 +315,6 @@ def _write_info(path: Path, info: dict[str, str]) -> None:
                 "pseudonymised": info["pii"] != "",
             },
         )
-
-
-def _create_history_views(path: Path) -> None:
-    """The history views (active plus archived rows), bound inside the published file itself."""
-    from sources.publishing.archive import ARCHIVED, history_view_sql
-
-    with duckdb.connect(str(path)) as pub:
         archived = {
             t
             for (t,) in pub.execute(

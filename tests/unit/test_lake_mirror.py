@@ -23,15 +23,21 @@ INTERACTIONS = Relation(
 
 def _write_day(root: Path, relation: Relation, day: dt.date, rows: list[tuple]) -> None:
     """One day partition as Spark leaves it after an append (the partition column only in the
-    folder name)."""
+    folder name). Rows of (event_id, cost_usd, metadata), and a `region` when a fourth value is
+    given (a version whose model added that column)."""
     folder = lake.lake_folder(root, relation) / f"interaction_day={day}"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.parquet"):
         old.unlink()
-    values = ", ".join(f"('{e}', {c}::DECIMAL(38,18), '{m}')" for e, c, m in rows)
+    names = ("event_id", "cost_usd", "metadata", "region")[: len(rows[0])]
+    values = ", ".join(
+        "(" + ", ".join(f"'{v}'" if n != "cost_usd" else f"{v}::DECIMAL(38,18)"
+                        for n, v in zip(names, row, strict=True)) + ")"
+        for row in rows
+    )  # fmt: skip
     with duckdb.connect() as con:
         con.execute(
-            f"copy (select * from (values {values}) t(event_id, cost_usd, metadata)) "  # noqa: S608
+            f"copy (select * from (values {values}) t({', '.join(names)})) "  # noqa: S608
             f"to '{folder}/part-00000.snappy.parquet' (format parquet)"
         )
 
@@ -79,20 +85,6 @@ def test_first_mirror_creates_the_declared_table_then_copies_only_changed_days(t
     assert _rows(con) == [(D2, "b", 3), (D2, "c", 4), (D3, "d", 5)]  # D1 stays archived
 
 
-def _write_day_with_region(root: Path, day: dt.date, rows: list[tuple]) -> None:
-    """A day partition written by a version whose model added a column (`region`)."""
-    folder = lake.lake_folder(root, INTERACTIONS) / f"interaction_day={day}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.parquet"):
-        old.unlink()
-    values = ", ".join(f"('{e}', {c}::DECIMAL(38,18), '{{}}', '{r}')" for e, c, r in rows)
-    with duckdb.connect() as con:
-        con.execute(
-            f"copy (select * from (values {values}) t(event_id, cost_usd, metadata, region)) "  # noqa: S608
-            f"to '{folder}/part-00000.snappy.parquet' (format parquet)"
-        )
-
-
 WITH_REGION = Relation(
     "marts", "interactions", (*INTERACTIONS.columns[:-1], "region", "interaction_day"),
     (*INTERACTIONS.types[:-1], "varchar", "date"),
@@ -111,8 +103,8 @@ def test_a_column_a_new_version_adds_reaches_the_warehouse_and_old_days_read_nul
     for day in (D1, D2):
         _age(tmp_path, INTERACTIONS, day)
     since = lake.mirror_since(tmp_path)
-    _write_day_with_region(tmp_path, D2, [("b", "3", "eu")])
-    _write_day_with_region(tmp_path, D3, [("c", "4", "us")])
+    _write_day(tmp_path, INTERACTIONS, D2, [("b", "3", "{}", "eu")])
+    _write_day(tmp_path, INTERACTIONS, D3, [("c", "4", "{}", "us")])
     (done,) = lake.mirror(con, tmp_path, [WITH_REGION], since)
     assert (done.how, done.days) == ("days", [D2, D3])
     expected = [(D1, "a", None), (D2, "b", "eu"), (D3, "c", "us")]

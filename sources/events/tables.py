@@ -45,7 +45,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
           metadata JSON,
           source_file VARCHAR not null,
           line_no BIGINT not null,
-          ingested_at TIMESTAMP not null
+          ingested_at TIMESTAMP not null,
+          event_source VARCHAR default '{FROM_EVENT_LOG}',
+          {EVENT_ID_HASH} UBIGINT
         )"""
     )
     # added in v2: warehouses of v1 get the column, their rows came from event logs
@@ -90,11 +92,15 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _add_event_id_hash(con: duckdb.DuckDBPyConnection) -> None:
-    """The hash column with every stored row's value, in one transaction, so that the column
-    never exists without its values. A warehouse with the 64-bit hash of before gets its column
-    retyped to the top 40 bits and renamed; one without gets the column from the ids. Both by
-    `alter column ... type ... using`, which rewrites the column as it scans it (an UPDATE of
-    every row held undo data in memory: 3.1 GB at 61M rows, where this took 1.2 GB)."""
+    """For a warehouse from before the column (a new one is created with it): the column with
+    every stored row's value, in one transaction, so that it never exists without them; from the
+    64-bit hash of before when the warehouse has it (its top 40 bits), then that column dropped.
+
+    By UPDATE, not `alter column ... type ... using`: DuckDB's write-ahead log keeps an ALTER's
+    expression and replays it before the functions it calls are loaded, so a process killed
+    before the next checkpoint left a warehouse that would not open (it asked to install the
+    `core_functions` extension). The UPDATE holds every changed row in memory until it commits
+    (3.1 GB at 61M rows): once per warehouse."""
     present = {
         c
         for (c,) in con.execute(
@@ -102,18 +108,14 @@ def _add_event_id_hash(con: duckdb.DuckDBPyConnection) -> None:
             "and table_name = 'app_events'"
         ).fetchall()
     }
-    if EVENT_ID_HASH in present:
-        return
-    with transaction(con):
-        if _OLD_EVENT_ID_HASH in present:
-            source = f"{_OLD_EVENT_ID_HASH} >> 24"
-            column = _OLD_EVENT_ID_HASH
-        else:
-            source = event_id_hash_sql("event_id")
-            column = EVENT_ID_HASH
-            con.execute(f"alter table raw.app_events add column {EVENT_ID_HASH} UBIGINT")
-        con.execute(
-            f"alter table raw.app_events alter column {column} type UBIGINT using ({source})"
+    if EVENT_ID_HASH not in present:
+        source = (
+            f"{_OLD_EVENT_ID_HASH} >> 24"
+            if _OLD_EVENT_ID_HASH in present
+            else event_id_hash_sql("event_id")
         )
-        if column != EVENT_ID_HASH:
-            con.execute(f"alter table raw.app_events rename column {column} to {EVENT_ID_HASH}")
+        with transaction(con):
+            con.execute(f"alter table raw.app_events add column {EVENT_ID_HASH} UBIGINT")
+            con.execute(f"update raw.app_events set {EVENT_ID_HASH} = {source}")  # noqa: S608
+    if _OLD_EVENT_ID_HASH in present:
+        con.execute(f"alter table raw.app_events drop column {_OLD_EVENT_ID_HASH}")

@@ -410,6 +410,49 @@ def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id
     assert result.per_day[day2]["duplicates"] == result.per_day[day4]["duplicates"] == 1
 
 
+KILLED_AFTER_MIGRATION = """
+import os, sys, duckdb
+sys.path.insert(0, sys.argv[2])
+from sources.events.tables import ensure_tables
+con = duckdb.connect(sys.argv[1])
+ensure_tables(con)  # the migration, committed to the write-ahead log
+os._exit(9)  # killed before any checkpoint: the next open replays the log
+"""
+
+
+@pytest.mark.parametrize("before", ["no hash", "the 64-bit hash"])
+def test_a_process_killed_after_the_hash_migration_leaves_a_warehouse_that_opens(
+    tmp_path: Path, before: str
+):
+    """The next open replays the migration from DuckDB's write-ahead log: it must not need what
+    replay cannot load (an ALTER ... USING md5 asked to install an extension, offline)."""
+    import subprocess
+    import sys
+
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema raw")
+        con.execute(
+            "create table raw.app_events as select 'e' || range as event_id, "
+            "'event_log' as event_source from range(1000)"
+        )
+        if before == "the 64-bit hash":
+            con.execute("alter table raw.app_events add column event_id_hash UBIGINT")
+            con.execute("update raw.app_events set event_id_hash = md5_number_lower(event_id)")
+    repo = str(Path(__file__).resolve().parents[2])
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_MIGRATION, str(warehouse), repo], check=False
+    )
+    assert child.returncode == 9
+    assert Path(f"{warehouse}.wal").exists()
+    with duckdb.connect(str(warehouse)) as con:
+        rows = con.execute(f"select event_id, {EVENT_ID_HASH} from raw.app_events").fetchall()  # noqa: S608
+    assert sorted(rows) == sorted(
+        (e, int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little") >> 24)
+        for e in (f"e{i}" for i in range(1000))
+    )
+
+
 def test_a_stored_event_whose_ids_hash_equals_a_new_ids_is_not_its_copy(tmp_path: Path):
     """Two ids with the same 40-bit hash (found by trying evt-0, evt-1, ... with hashlib): the
     stored one is a candidate copy of the new one and is dropped on the id itself; a true copy

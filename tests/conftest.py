@@ -1,6 +1,7 @@
 """Shared fixtures: a temporary COSTWATCH_HOME with generated events, built by real Dagster runs."""
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -202,6 +203,12 @@ def built_copy(built_home: Home, tmp_path: Path) -> Home:
     root = tmp_path / "home"
     shutil.copytree(_as_built(built_home), root)
     return Home(root, built_home.ledger)
+
+
+def hash40(event_id: str) -> int:
+    """The dedup key of an event id as sources/events/tables.py defines it (the top 40 of the
+    low 64 bits of its md5), computed here with hashlib, not with the code under test."""
+    return int.from_bytes(hashlib.md5(event_id.encode()).digest()[8:], "little") >> 24
 
 
 # each row's text computed once, tested against every needle (a substring, not a LIKE pattern)

@@ -2,9 +2,10 @@
 
 import datetime as dt
 import gzip
-import hashlib
 import json
 import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sources.events.files import discover_files
 from sources.events.log import ingest_range
 from sources.events.tables import EVENT_ID_HASH
 from sources.warehouse import table_columns
+from tests.conftest import hash40
 
 DAY = dt.date(2026, 11, 21)
 BASE = {"event_id": "e1", "type": "llm_call", "ts": "2026-11-21T09:00:00Z"}
@@ -365,6 +367,15 @@ def test_duplicates_with_the_same_ts_and_file_keep_the_first_line(tmp_path: Path
     assert result.per_day[DAY]["duplicates"] == 1
 
 
+def _as_before_the_40_bit_hash(con: duckdb.DuckDBPyConnection, before: str) -> None:
+    """raw.app_events as a warehouse from before holds it: no hash column (v1), or the 64-bit
+    `event_id_hash` of v2 until 2026-12."""
+    con.execute(f"alter table raw.app_events drop column if exists {EVENT_ID_HASH}")
+    if before == "the 64-bit hash":
+        con.execute("alter table raw.app_events add column event_id_hash UBIGINT")
+        con.execute("update raw.app_events set event_id_hash = md5_number_lower(event_id)")
+
+
 @pytest.mark.parametrize("before", ["no hash", "the 64-bit hash"])
 def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id_hash(
     tmp_path: Path, before: str
@@ -380,10 +391,7 @@ def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id
         tmp_path, "d.jsonl", [json.dumps({**LLM, "event_id": "y", "ts": "2026-11-24T08:00:00Z"})]
     )
     con, _ = _ingest(tmp_path, day2, day4)
-    con.execute(f"alter table raw.app_events drop column {EVENT_ID_HASH}")  # as before v2's hash
-    if before == "the 64-bit hash":  # as the warehouses of v2 until 2026-12 hold it
-        con.execute("alter table raw.app_events add column event_id_hash UBIGINT")
-        con.execute("update raw.app_events set event_id_hash = md5_number_lower(event_id)")
+    _as_before_the_40_bit_hash(con, before)
     _write(
         tmp_path,
         "a.jsonl",
@@ -396,10 +404,7 @@ def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id
     _, result = _ingest(tmp_path, DAY, DAY, con=con)
     assert result.late_days == [day2, day4]
     hashes = con.execute(f"select event_id, {EVENT_ID_HASH} from raw.app_events").fetchall()  # noqa: S608
-    assert sorted(hashes) == sorted(
-        (e, int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little") >> 24)
-        for e in ("x", "y", "x", "y", "z")
-    )
+    assert sorted(hashes) == sorted((e, hash40(e)) for e in ("x", "y", "x", "y", "z"))
     assert "event_id_hash" not in table_columns(con, "raw", "app_events")
     _, result = _ingest(tmp_path, day2, day4, con=con)
     assert [(e["event_id"], e["event_day"]) for e in _events(con)] == [
@@ -426,9 +431,6 @@ def test_a_process_killed_after_the_hash_migration_leaves_a_warehouse_that_opens
 ):
     """The next open replays the migration from DuckDB's write-ahead log: it must not need what
     replay cannot load (an ALTER ... USING md5 asked to install an extension, offline)."""
-    import subprocess
-    import sys
-
     warehouse = tmp_path / "w.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema raw")
@@ -436,9 +438,7 @@ def test_a_process_killed_after_the_hash_migration_leaves_a_warehouse_that_opens
             "create table raw.app_events as select 'e' || range as event_id, "
             "'event_log' as event_source from range(1000)"
         )
-        if before == "the 64-bit hash":
-            con.execute("alter table raw.app_events add column event_id_hash UBIGINT")
-            con.execute("update raw.app_events set event_id_hash = md5_number_lower(event_id)")
+        _as_before_the_40_bit_hash(con, before)
     repo = str(Path(__file__).resolve().parents[2])
     child = subprocess.run(
         [sys.executable, "-c", KILLED_AFTER_MIGRATION, str(warehouse), repo], check=False
@@ -447,10 +447,7 @@ def test_a_process_killed_after_the_hash_migration_leaves_a_warehouse_that_opens
     assert Path(f"{warehouse}.wal").exists()
     with duckdb.connect(str(warehouse)) as con:
         rows = con.execute(f"select event_id, {EVENT_ID_HASH} from raw.app_events").fetchall()  # noqa: S608
-    assert sorted(rows) == sorted(
-        (e, int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little") >> 24)
-        for e in (f"e{i}" for i in range(1000))
-    )
+    assert sorted(rows) == sorted((e, hash40(e)) for e in (f"e{i}" for i in range(1000)))
 
 
 def test_a_stored_event_whose_ids_hash_equals_a_new_ids_is_not_its_copy(tmp_path: Path):
@@ -458,8 +455,7 @@ def test_a_stored_event_whose_ids_hash_equals_a_new_ids_is_not_its_copy(tmp_path
     stored one is a candidate copy of the new one and is dropped on the id itself; a true copy
     stored on another day is still found."""
     a, b = "evt-892301", "evt-956787"
-    hash40 = [int.from_bytes(hashlib.md5(e.encode()).digest()[8:], "little") >> 24 for e in (a, b)]
-    assert hash40[0] == hash40[1]
+    assert hash40(a) == hash40(b)
     day2 = DAY + dt.timedelta(days=1)
     _write(tmp_path, "old.jsonl", [json.dumps({**LLM, "event_id": e}) for e in (a, "c")])
     con, _ = _ingest(tmp_path)

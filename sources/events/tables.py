@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from sources.events.contract_sql import TYPED_COLUMNS
-from sources.warehouse import transaction
+from sources.warehouse import table_columns, transaction
 
 # raw.app_events.event_source: which intake a row came through
 FROM_EVENT_LOG = "event_log"  # JSON Lines of the contract
@@ -91,31 +91,63 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _add_event_id_hash(con: duckdb.DuckDBPyConnection) -> None:
-    """For a warehouse from before the column (a new one is created with it): the column with
-    every stored row's value, in one transaction, so that it never exists without them; from the
-    64-bit hash of before when the warehouse has it (its top 40 bits), then that column dropped.
+# The hash migration writes this many rows per transaction: an UPDATE holds each changed row in
+# memory until it commits (about 50 bytes a row), so a warehouse of any size migrates in ~200 MB.
+HASH_MIGRATION_BATCH_ROWS = 4_000_000
+# Exists from the transaction that adds the hash column until every stored row has its value: a
+# process killed in between leaves it, and the next run goes on where that one stopped.
+_HASH_MIGRATION_PENDING = "raw._event_id_hash40_pending"
+
+
+def _add_event_id_hash(
+    con: duckdb.DuckDBPyConnection, batch_rows: int = HASH_MIGRATION_BATCH_ROWS
+) -> None:
+    """For a warehouse from before the column (a new one is created with it): the column and
+    every stored row's value, from the 64-bit hash of before when the warehouse has it (its top
+    40 bits), then that column dropped.
+
+    In batches of `batch_rows` rows, one transaction each, so that memory does not grow with the
+    history (one UPDATE of every row held 3.1 GB at 61M rows until it committed). The column is
+    added in one transaction with a marker table, which goes in the one that fills the last
+    rows: until then every run starts by finishing the migration (rows still without a value),
+    so no run reads the column before it is whole, and a killed migration resumes.
 
     By UPDATE, not `alter column ... type ... using`: DuckDB's write-ahead log keeps an ALTER's
     expression and replays it before the functions it calls are loaded, so a process killed
     before the next checkpoint left a warehouse that would not open (it asked to install the
-    `core_functions` extension). The UPDATE holds every changed row in memory until it commits
-    (3.1 GB at 61M rows): once per warehouse."""
-    present = {
-        c
-        for (c,) in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'raw' "
-            "and table_name = 'app_events'"
-        ).fetchall()
-    }
+    `core_functions` extension)."""
+    present = set(table_columns(con, "raw", "app_events"))
     if EVENT_ID_HASH not in present:
+        with transaction(con):
+            con.execute(f"alter table raw.app_events add column {EVENT_ID_HASH} UBIGINT")
+            con.execute(f"create table {_HASH_MIGRATION_PENDING} (since TIMESTAMP)")
+    if _migration_pending(con):
         source = (
             f"{_OLD_EVENT_ID_HASH} >> 24"
             if _OLD_EVENT_ID_HASH in present
             else event_id_hash_sql("event_id")
         )
-        with transaction(con):
-            con.execute(f"alter table raw.app_events add column {EVENT_ID_HASH} UBIGINT")
-            con.execute(f"update raw.app_events set {EVENT_ID_HASH} = {source}")  # noqa: S608
+        _fill_event_id_hash(con, source, batch_rows)
     if _OLD_EVENT_ID_HASH in present:
         con.execute(f"alter table raw.app_events drop column {_OLD_EVENT_ID_HASH}")
+
+
+def _migration_pending(con: duckdb.DuckDBPyConnection) -> bool:
+    schema, table = _HASH_MIGRATION_PENDING.split(".")
+    return bool(table_columns(con, schema, table))
+
+
+def _fill_event_id_hash(con: duckdb.DuckDBPyConnection, source: str, batch_rows: int) -> None:
+    """Every row without a hash gets it, `batch_rows` row ids per transaction; the marker goes
+    with the last batch."""
+    (last,) = con.execute("select coalesce(max(rowid), -1) from raw.app_events").fetchone()
+    starts = range(0, last + 1, batch_rows) or [0]
+    for i, start in enumerate(starts):
+        with transaction(con):
+            con.execute(
+                f"update raw.app_events set {EVENT_ID_HASH} = {source} "  # noqa: S608
+                f"where rowid >= ? and rowid < ? and {EVENT_ID_HASH} is null",
+                [start, start + batch_rows],
+            )
+            if i == len(starts) - 1:
+                con.execute(f"drop table {_HASH_MIGRATION_PENDING}")

@@ -14,7 +14,7 @@ import pytest
 
 from sources.events.files import discover_files
 from sources.events.log import ingest_range
-from sources.events.tables import EVENT_ID_HASH
+from sources.events.tables import EVENT_ID_HASH, ensure_tables
 from sources.warehouse import table_columns
 from tests.conftest import hash40
 
@@ -415,6 +415,17 @@ def test_stored_copies_of_other_days_are_found_on_a_warehouse_from_before_the_id
     assert result.per_day[day2]["duplicates"] == result.per_day[day4]["duplicates"] == 1
 
 
+def _warehouse_from_before(path: Path, before: str, rows: int) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw")
+        con.execute(
+            "create table raw.app_events as select 'e' || range as event_id, "
+            "'event_log' as event_source from range(?)",
+            [rows],
+        )
+        _as_before_the_40_bit_hash(con, before)
+
+
 KILLED_AFTER_MIGRATION = """
 import os, sys, duckdb
 sys.path.insert(0, sys.argv[2])
@@ -432,13 +443,7 @@ def test_a_process_killed_after_the_hash_migration_leaves_a_warehouse_that_opens
     """The next open replays the migration from DuckDB's write-ahead log: it must not need what
     replay cannot load (an ALTER ... USING md5 asked to install an extension, offline)."""
     warehouse = tmp_path / "w.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema raw")
-        con.execute(
-            "create table raw.app_events as select 'e' || range as event_id, "
-            "'event_log' as event_source from range(1000)"
-        )
-        _as_before_the_40_bit_hash(con, before)
+    _warehouse_from_before(warehouse, before, 1000)
     repo = str(Path(__file__).resolve().parents[2])
     child = subprocess.run(
         [sys.executable, "-c", KILLED_AFTER_MIGRATION, str(warehouse), repo], check=False
@@ -447,6 +452,62 @@ def test_a_process_killed_after_the_hash_migration_leaves_a_warehouse_that_opens
     assert Path(f"{warehouse}.wal").exists()
     with duckdb.connect(str(warehouse)) as con:
         rows = con.execute(f"select event_id, {EVENT_ID_HASH} from raw.app_events").fetchall()  # noqa: S608
+    assert sorted(rows) == sorted((e, hash40(e)) for e in (f"e{i}" for i in range(1000)))
+
+
+KILLED_IN_THE_MIGRATION = """
+import os, sys, duckdb
+sys.path.insert(0, sys.argv[2])
+from sources.events import tables
+
+
+class KilledAfterTwoCommits:
+    \"\"\"The connection, but the process dies right after its second commit: the column and
+    marker added, the first batch filled.\"\"\"
+
+    def __init__(self, con):
+        self.con, self.commits = con, 0
+
+    def execute(self, sql, *args):
+        result = self.con.execute(sql, *args)
+        if sql == "commit":
+            self.commits += 1
+            if self.commits == 2:
+                os._exit(9)
+        return result
+
+
+tables._add_event_id_hash(KilledAfterTwoCommits(duckdb.connect(sys.argv[1])), batch_rows=300)
+"""
+
+
+@pytest.mark.parametrize("before", ["no hash", "the 64-bit hash"])
+def test_the_hash_migration_runs_in_batches_and_a_killed_one_resumes(tmp_path: Path, before: str):
+    """1,000 stored rows migrated 300 row ids a transaction: a process killed after the first
+    batch leaves 700 rows without a hash and the marker; the next open of the tables finishes
+    (every row's value, the marker and the old column gone) and the one after changes nothing."""
+    warehouse = tmp_path / "w.duckdb"
+    _warehouse_from_before(warehouse, before, 1000)
+    repo = str(Path(__file__).resolve().parents[2])
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_THE_MIGRATION, str(warehouse), repo], check=False
+    )
+    assert child.returncode == 9
+    with duckdb.connect(str(warehouse)) as con:
+        missing = con.execute(
+            f"select count(*) from raw.app_events where {EVENT_ID_HASH} is null"  # noqa: S608
+        ).fetchone()
+        assert missing == (700,)
+        assert table_columns(con, "raw", "_event_id_hash40_pending")
+        ensure_tables(con)
+        ensure_tables(con)
+        rows = con.execute(f"select event_id, {EVENT_ID_HASH} from raw.app_events").fetchall()  # noqa: S608
+        assert not table_columns(con, "raw", "_event_id_hash40_pending")
+        assert list(table_columns(con, "raw", "app_events")) == [
+            "event_id",
+            "event_source",
+            EVENT_ID_HASH,
+        ]
     assert sorted(rows) == sorted((e, hash40(e)) for e in (f"e{i}" for i in range(1000)))
 
 

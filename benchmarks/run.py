@@ -755,6 +755,43 @@ def guard_lines(g: dict) -> list[str]:
     ]
 
 
+# A page's times compare with the page before's only on a machine about as fast. The `read_json`
+# floor measures that: the same query on the same data in every run. This much slower (a busy
+# or throttled machine: 2.0-2.7x on 2026-12-02) and the console says so while there is time to
+# stop; the page says it either way.
+SLOWER_THAN_BEFORE = 1.5
+
+
+def floor_before(previous: dict | None) -> dict | None:
+    """The floor and date of the page before (its BENCHMARKS.json), if it measured one."""
+    if not previous:
+        return None
+    results = previous.get("results", {})
+    floor_s = (results.get("ingest") or {}).get("floor_s")
+    if not floor_s:
+        return None
+    return {"floor_s": floor_s, "measured_at": results.get("measured_at", "?")}
+
+
+def machine_speed(floor_s: float, before: dict | None) -> tuple[str, bool]:
+    """A sentence comparing this run's floor with the page before's, and whether this machine
+    ran SLOWER_THAN_BEFORE or more (absolute times then say more about the machine)."""
+    if before is None:
+        return f"Machine speed: the `read_json` floor took {floor_s:.2f} s (no page before).", False
+    ratio = round(floor_s / before["floor_s"], 2)  # as the page prints it
+    slower = ratio >= SLOWER_THAN_BEFORE
+    text = (
+        f"Machine speed: the `read_json` floor took {floor_s:.2f} s, {ratio:.2f}x the "
+        f"{before['floor_s']:.2f} s of the page before ({before['measured_at']} UTC)"
+    )
+    if slower:
+        text += (
+            ": this machine ran slower, so this page's times are not comparable with that "
+            "page's (ratios to the floor are)"
+        )
+    return text + ".", slower
+
+
 def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict) -> None:
     """BENCHMARKS.md from what has been measured so far (rewritten after each stage)."""
     from benchmarks.engines import engine_lines  # it imports this module
@@ -781,7 +818,12 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         f"{platform.python_version()}; duckdb {version('duckdb')}, dbt-core {version('dbt-core')}, "
         f"dbt-duckdb {version('dbt-duckdb')}, dagster {version('dagster')}, genai-prices "
         f"{version('genai-prices')}. DuckDB memory limit of runs: "
-        f"{os.environ.get('COSTWATCH_MEMORY_LIMIT', '3GB')} (`COSTWATCH_MEMORY_LIMIT`).",
+        f"{os.environ.get('COSTWATCH_MEMORY_LIMIT', '3GB')} (`COSTWATCH_MEMORY_LIMIT`)."
+        + (
+            " " + machine_speed(ingest["floor_s"], results["floor_before"])[0]
+            if "floor_before" in results  # pages before 2026-12-03 did not keep it
+            else ""
+        ),
         "",
         f"Data: {n:,} llm_call events over {len(PRICING_DAYS)} days, {size_mb:.1f} MB of JSON "
         "Lines, every price feature (see `sources/demo/pricing_calls.py::write_pricing_calls`).",
@@ -916,6 +958,9 @@ def main() -> int:
             "query_names": list(ANALYST_QUERIES),
             "measured_at": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
         }
+        results["floor_before"] = floor_before(
+            json.loads(last.read_text()) if last.exists() else None
+        )
         if args.keep_history and last.exists():  # read before this run's first write
             previous = json.loads(last.read_text())
             results["history"] = previous["results"].get("history", [])
@@ -927,6 +972,15 @@ def main() -> int:
         print(f"startup: {results['startup']}", flush=True)
         results["ingest"] = bench_ingest(home / "events", home, args.repeat)
         print(f"ingest: {results['ingest']}", flush=True)
+        speed, slower = machine_speed(results["ingest"]["floor_s"], results["floor_before"])
+        print(speed, flush=True)
+        if slower:
+            print(
+                "  The remaining stages take hours: stop now (Ctrl-C) and run `make bench` again "
+                "when the machine is quieter, or let it finish and read the page with that in "
+                "mind.",
+                flush=True,
+            )
         results["pricing"] = bench_pricing(events, home, args.repeat)
         print(f"pricing: {results['pricing']}", flush=True)
         write_report(args, len(events), size_mb, results)

@@ -426,6 +426,17 @@ def _warehouse_from_before(path: Path, before: str, rows: int) -> None:
         _as_before_the_40_bit_hash(con, before)
 
 
+def _killed_in_a_child(tmp_path: Path, before: str, script: str) -> Path:
+    """A warehouse from before with 1,000 stored rows, then `script` run on it in a process
+    that dies (exit 9) where the script says; the warehouse's path."""
+    warehouse = tmp_path / "w.duckdb"
+    _warehouse_from_before(warehouse, before, 1000)
+    repo = str(Path(__file__).resolve().parents[2])
+    child = subprocess.run([sys.executable, "-c", script, str(warehouse), repo], check=False)
+    assert child.returncode == 9
+    return warehouse
+
+
 KILLED_AFTER_MIGRATION = """
 import os, sys, duckdb
 sys.path.insert(0, sys.argv[2])
@@ -442,13 +453,7 @@ def test_a_process_killed_after_the_hash_migration_leaves_a_warehouse_that_opens
 ):
     """The next open replays the migration from DuckDB's write-ahead log: it must not need what
     replay cannot load (an ALTER ... USING md5 asked to install an extension, offline)."""
-    warehouse = tmp_path / "w.duckdb"
-    _warehouse_from_before(warehouse, before, 1000)
-    repo = str(Path(__file__).resolve().parents[2])
-    child = subprocess.run(
-        [sys.executable, "-c", KILLED_AFTER_MIGRATION, str(warehouse), repo], check=False
-    )
-    assert child.returncode == 9
+    warehouse = _killed_in_a_child(tmp_path, before, KILLED_AFTER_MIGRATION)
     assert Path(f"{warehouse}.wal").exists()
     with duckdb.connect(str(warehouse)) as con:
         rows = con.execute(f"select event_id, {EVENT_ID_HASH} from raw.app_events").fetchall()  # noqa: S608
@@ -486,13 +491,7 @@ def test_the_hash_migration_runs_in_batches_and_a_killed_one_resumes(tmp_path: P
     """1,000 stored rows migrated 300 row ids a transaction: a process killed after the first
     batch leaves 700 rows without a hash and the marker; the next open of the tables finishes
     (every row's value, the marker and the old column gone) and the one after changes nothing."""
-    warehouse = tmp_path / "w.duckdb"
-    _warehouse_from_before(warehouse, before, 1000)
-    repo = str(Path(__file__).resolve().parents[2])
-    child = subprocess.run(
-        [sys.executable, "-c", KILLED_IN_THE_MIGRATION, str(warehouse), repo], check=False
-    )
-    assert child.returncode == 9
+    warehouse = _killed_in_a_child(tmp_path, before, KILLED_IN_THE_MIGRATION)
     with duckdb.connect(str(warehouse)) as con:
         missing = con.execute(
             f"select count(*) from raw.app_events where {EVENT_ID_HASH} is null"  # noqa: S608

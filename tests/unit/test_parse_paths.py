@@ -168,3 +168,29 @@ def test_the_corpus_sends_lines_down_both_paths_and_both_verdicts(
     assert counts.get((True, False), 0) > 100  # range, enum, inequality, ts rules on typed values
     assert counts.get((False, False), 0) > 100  # type rules
     assert counts.get((False, True), 0) > 0  # counts written as 12.0
+
+
+def test_a_row_keeps_its_lines_text_only_where_a_later_step_reads_it(
+    con: duckdb.DuckDBPyConnection,
+):
+    """A quarantined line keeps its text (quarantine stores it), an accepted line with a key no
+    column holds keeps it (the key goes into its metadata); any other line's text is dropped
+    (`parsed` holds every line of a run until its write)."""
+    rows = con.execute(
+        f"""
+        select l.line, p.line, p.reason, p.unknown_key_count
+        from lines l join ({parse_sql(ts_bounds(ReadLimits(), NOW))}) p using (line_no)
+        """  # noqa: S608 (generated)
+    ).fetchall()
+    kinds = {"quarantined": 0, "unknown keys": 0, "dropped": 0}
+    for text, kept, reason, unknown in rows:
+        if reason is not None:
+            assert kept == text
+            kinds["quarantined"] += 1
+        elif unknown:
+            assert kept == text
+            kinds["unknown keys"] += 1
+        else:
+            assert kept is None
+            kinds["dropped"] += 1
+    assert min(kinds.values()) > 0, kinds

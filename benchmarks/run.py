@@ -945,24 +945,20 @@ def main() -> int:
         size_mb = sum(f.size_bytes for f in discover_files(home / "events")) / 1e6
         print(f"{len(events)} calls, {size_mb:.1f} MB of JSON Lines", flush=True)
         last = args.out.with_suffix(".json")
+        # the page before, read once, before this run's first write
+        previous = json.loads(last.read_text()) if last.exists() else None
         results: dict = {
             # measured by benchmarks/guard.py and benchmarks/engines.py (run after this by
             # `make bench`): kept meanwhile
-            **{
-                k: json.loads(last.read_text())["results"].get(k) if last.exists() else None
-                for k in ("guard", "engines")
-            },
+            **{k: previous["results"].get(k) if previous else None for k in ("guard", "engines")},
             "complete": False,
             "history": [],
             "direct": [],
             "query_names": list(ANALYST_QUERIES),
             "measured_at": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
         }
-        results["floor_before"] = floor_before(
-            json.loads(last.read_text()) if last.exists() else None
-        )
-        if args.keep_history and last.exists():  # read before this run's first write
-            previous = json.loads(last.read_text())
+        results["floor_before"] = floor_before(previous)
+        if args.keep_history and previous:
             results["history"] = previous["results"].get("history", [])
             results["history_measured_at"] = previous["results"].get(
                 "history_measured_at", previous["results"].get("measured_at")

@@ -94,9 +94,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 # The hash migration writes this many rows per transaction: an UPDATE holds each changed row in
 # memory until it commits (about 50 bytes a row), so a warehouse of any size migrates in ~200 MB.
 HASH_MIGRATION_BATCH_ROWS = 4_000_000
-# Exists from the transaction that adds the hash column until every stored row has its value: a
-# process killed in between leaves it, and the next run goes on where that one stopped.
-_HASH_MIGRATION_PENDING = "raw._event_id_hash40_pending"
+# A table of raw that exists from the transaction that adds the hash column until every stored
+# row has its value: a process killed in between leaves it, and the next run goes on where that
+# one stopped.
+_HASH_MIGRATION_PENDING = "_event_id_hash40_pending"
 
 
 def _add_event_id_hash(
@@ -108,9 +109,9 @@ def _add_event_id_hash(
 
     In batches of `batch_rows` rows, one transaction each, so that memory does not grow with the
     history (one UPDATE of every row held 3.1 GB at 61M rows until it committed). The column is
-    added in one transaction with a marker table, which goes in the one that fills the last
-    rows: until then every run starts by finishing the migration (rows still without a value),
-    so no run reads the column before it is whole, and a killed migration resumes.
+    added in one transaction with a marker table, which goes once the last rows are filled:
+    until then every run starts by finishing the migration (rows still without a value), so no
+    run reads the column before it is whole, and a killed migration resumes.
 
     By UPDATE, not `alter column ... type ... using`: DuckDB's write-ahead log keeps an ALTER's
     expression and replays it before the functions it calls are loaded, so a process killed
@@ -120,8 +121,8 @@ def _add_event_id_hash(
     if EVENT_ID_HASH not in present:
         with transaction(con):
             con.execute(f"alter table raw.app_events add column {EVENT_ID_HASH} UBIGINT")
-            con.execute(f"create table {_HASH_MIGRATION_PENDING} (since TIMESTAMP)")
-    if _migration_pending(con):
+            con.execute(f"create table raw.{_HASH_MIGRATION_PENDING} (since TIMESTAMP)")
+    if table_columns(con, "raw", _HASH_MIGRATION_PENDING):
         source = (
             f"{_OLD_EVENT_ID_HASH} >> 24"
             if _OLD_EVENT_ID_HASH in present
@@ -132,22 +133,15 @@ def _add_event_id_hash(
         con.execute(f"alter table raw.app_events drop column {_OLD_EVENT_ID_HASH}")
 
 
-def _migration_pending(con: duckdb.DuckDBPyConnection) -> bool:
-    schema, table = _HASH_MIGRATION_PENDING.split(".")
-    return bool(table_columns(con, schema, table))
-
-
 def _fill_event_id_hash(con: duckdb.DuckDBPyConnection, source: str, batch_rows: int) -> None:
-    """Every row without a hash gets it, `batch_rows` row ids per transaction; the marker goes
-    with the last batch."""
+    """Every row without a hash gets it, `batch_rows` row ids per transaction, then the marker
+    goes (a process killed before that only makes the next run look for NULLs again)."""
     (last,) = con.execute("select coalesce(max(rowid), -1) from raw.app_events").fetchone()
-    starts = range(0, last + 1, batch_rows) or [0]
-    for i, start in enumerate(starts):
+    for start in range(0, last + 1, batch_rows):
         with transaction(con):
             con.execute(
                 f"update raw.app_events set {EVENT_ID_HASH} = {source} "  # noqa: S608
                 f"where rowid >= ? and rowid < ? and {EVENT_ID_HASH} is null",
                 [start, start + batch_rows],
             )
-            if i == len(starts) - 1:
-                con.execute(f"drop table {_HASH_MIGRATION_PENDING}")
+    con.execute(f"drop table raw.{_HASH_MIGRATION_PENDING}")

@@ -111,13 +111,6 @@ def ingest_range(
         read_and_parse(
             con, to_read, Path(tmp), start_day, end_day, limits, bounds, translation.write, clock
         )
-    con.execute(
-        """
-        create or replace temp view attributed as
-        select p.*, d.event_day
-        from parsed p join line_days d using (source_file, line_no)
-        """
-    )
     params = {"start": start_day, "end": end_day}
     with clock.stage("dedup"):
         late = _rank_copies(con, start_day, end_day, changed)
@@ -146,11 +139,11 @@ def ingest_range(
                    a.source_file, a.line_no, $ingested_at,
                    case when m.is_otlp then $otel else $event_log end,
                    {event_id_hash_sql("a.event_id")}
-            from attributed a
-            join ranked r using (event_id, source_file, line_no)
+            from parsed a
+            anti join losing_copies l using (event_id, source_file, line_no)
             join file_map m using (source_file)
             left join extra_metadata x using (source_file, line_no)
-            where a.reason is null and not a.is_blank and r.rn = 1
+            where a.reason is null and not a.is_blank
               and a.event_day between $start and $end
             """,  # noqa: S608 (column list from the contract)
             {
@@ -164,7 +157,7 @@ def ingest_range(
             """
             insert into raw.event_quarantine
             select source_file, line_no, line, reason, $ingested_at, event_day
-            from attributed
+            from parsed
             where reason is not null and event_day between $start and $end
             """,
             {**params, "ingested_at": ingested_at},
@@ -174,13 +167,15 @@ def ingest_range(
             insert into raw.event_file_stats
             select a.source_file, a.event_day,
                    count(*),
-                   count(*) filter (where a.reason is null and not a.is_blank and r.rn = 1),
-                   count(*) filter (where a.reason is null and not a.is_blank and r.rn > 1),
+                   count(*) filter (where a.reason is null and not a.is_blank and not a.losing),
+                   count(*) filter (where a.reason is null and not a.is_blank and a.losing),
                    count(*) filter (where a.reason is not null),
                    count(*) filter (where a.is_blank),
                    $ingested_at
-            from attributed a
-            left join ranked r using (event_id, source_file, line_no)
+            from (
+              select p.*, l.event_id is not null as losing
+              from parsed p left join losing_copies l using (event_id, source_file, line_no)
+            ) a
             where a.event_day between $start and $end
             group by all
             """,
@@ -198,22 +193,39 @@ def ingest_range(
 def _rank_copies(
     con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, changed: set[str]
 ) -> list[dt.date]:
-    """Temp table `ranked`: every accepted line's rank among the copies of its event id (read now
-    or stored for other days); returns the late days (other days a run of each would change)."""
+    """Temp tables `ranked`, the copies of each event id with more than one (lines read now, rows
+    stored for other days), each with its rank, and `losing_copies`, the lines and rows none of
+    whose copies ranks first; returns the late days (other days a run of each would change).
+
+    An event id read once and stored nowhere else (nearly all of them) is in neither table: its
+    one line ranks first. Only the ids with copies are ranked, not every line read."""
     # Winner per event_id among the lines read and the rows already stored for other days.
     _find_stored_copies(con, start, end)
     con.execute(
         """
         create or replace temp table ranked as
-        with candidates as (
-          select event_id, occurred_at, source_file, line_no from attributed
+        with contested as (
+          select event_id from run_ids where lines_read > 1
+          union
+          select event_id from stored_copies
+        ),
+        candidates as (
+          select event_id, occurred_at, source_file, line_no from parsed
           where reason is null and not is_blank
+            and event_id in (select event_id from contested)
           union
           select event_id, occurred_at, source_file, line_no from stored_copies
         )
         select *, row_number() over (
           partition by event_id order by occurred_at, source_file, line_no) as rn
         from candidates
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table losing_copies as
+        select event_id, source_file, line_no from ranked
+        group by all having min(rn) > 1
         """
     )
     # Late days: other days of new or changed files, and days whose stored copy of an event is no
@@ -235,14 +247,16 @@ def _rank_copies(
 
 
 def _find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
-    """Temp table `stored_copies`: the stored rows of other days with an event id of this run.
-    Candidate rows are found by the ids' hashes (a narrow column; a run scans it whole), then
-    only those rows are read, by row id, and matched on the ids themselves."""
+    """Temp table `run_ids`: the event ids of the accepted lines read, with their hash and how many
+    lines carry each; temp table `stored_copies`: the stored rows of other days with one of these
+    ids. Candidate rows are found by the ids' hashes (a narrow column; a run scans it whole),
+    then only those rows are read, by row id, and matched on the ids themselves."""
     con.execute(
         f"""
         create or replace temp table run_ids as
-        select distinct event_id, {event_id_hash_sql("event_id")} as event_id_hash
-        from attributed where reason is null
+        select event_id, {event_id_hash_sql("event_id")} as event_id_hash, count(*) as lines_read
+        from parsed where reason is null and not is_blank
+        group by event_id
         """  # noqa: S608 (a function of this package)
     )
     # The candidates' row ids first (usually a few dozen: the optimizer then reads the outer
@@ -318,7 +332,7 @@ def _build_extra_metadata(con: duckdb.DuckDBPyConnection) -> None:
         """
         create or replace temp table extra_metadata as
         select a.source_file, a.line_no, json_group_object(e.key, e.value) as extra
-        from attributed a
+        from parsed a
         join known_keys k using (event_type)
         cross join json_each(a.line) e
         where a.unknown_key_count > 0 and not list_contains(k.known, e.key)

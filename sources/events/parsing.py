@@ -52,6 +52,7 @@ _ENVELOPE_KINDS = {name: "string" for name in ENVELOPE_REQUIRED}
 assert not {*ALL_PATH_FIELDS} & {
     "source_file",
     "line_no",
+    "event_day",
     "line",
     "sentinel_reason",
     "is_blank",
@@ -88,7 +89,7 @@ NUMERIC_FIELDS: tuple[Field, ...] = tuple(
 
 # The columns both paths give every line, in this order (what the reason and the typed columns
 # are computed from): JSON types, typed values, numeric values as DOUBLE, the metadata's JSON.
-_BASE = "source_file, line_no, line, sentinel_reason, is_blank, is_json, is_object"
+_BASE = "source_file, line_no, event_day, line, sentinel_reason, is_blank, is_json, is_object"
 _SHARED = ", ".join(
     [_BASE]
     + [type_col(n) for n in ALL_PATH_FIELDS]
@@ -193,7 +194,8 @@ def is_fast_sql() -> str:
 
 
 def parse_sql(bounds: TsBounds, fast: bool = True) -> str:
-    """SELECT over temp table `lines` giving one row per line with reason and typed columns.
+    """SELECT over temp table `lines` giving one row per line with its day (the line's, from
+    `lines`), reason and typed columns.
     Lines whose fields all have the expected JSON types take a fast path (one typed transform
     of the line); the others, and every line that breaks a type rule, the per-field rules
     (all lines when not `fast`: the tests compare both).
@@ -229,7 +231,7 @@ select * replace (
 ) from (
 with shaped as (
   select
-    source_file, line_no, line, sentinel_reason,
+    source_file, line_no, event_day, line, sentinel_reason,
     json_valid(line) as is_json
   from lines
 ),
@@ -266,7 +268,7 @@ judged as (
   from typed
 )
 select
-  source_file, line_no, line,
+  source_file, line_no, event_day, line,
   case when verdict = '__blank__' then null else verdict end as reason,
   coalesce(verdict = '__blank__', false) as is_blank,
   occurred_at,

@@ -232,7 +232,8 @@ def load_lines(
     reader = _Reader(con, files, scratch, limits, translate)
     con.execute(
         "create or replace temp table lines "
-        "(source_file VARCHAR, line_no BIGINT, sentinel_reason VARCHAR, line VARCHAR)"
+        "(source_file VARCHAR, line_no BIGINT, sentinel_reason VARCHAR, line VARCHAR, "
+        "event_day DATE)"
     )
     con.execute(
         "create or replace temp table line_days "
@@ -248,7 +249,7 @@ def load_lines(
         with clock.stage("keep lines"):
             _keep_lines(
                 con,
-                "select source_file, line_no from line_days "
+                "select source_file, line_no, event_day from line_days "
                 "where event_day between $start and $end",
                 window,
             )
@@ -265,7 +266,7 @@ def other_day_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.dat
     con.execute(
         """
         create or replace temp table other_day_duplicates as
-        select source_file, line_no from line_days
+        select source_file, line_no, event_day from line_days
         where event_day not between $start and $end
           and event_key in (
             select event_key from line_days where event_day between $start and $end)
@@ -317,14 +318,15 @@ def _read_other_day_copies(
     ]
     for batch in reader.batches(paths):
         reader.read(batch)
-        _keep_lines(con, "select source_file, line_no from other_day_duplicates")
+        _keep_lines(con, "select source_file, line_no, event_day from other_day_duplicates")
 
 
 def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None = None) -> None:
-    """Append to `lines` the lines of `batch_lines` that `wanted` (source_file, line_no) names."""
+    """Append to `lines` the lines of `batch_lines` that `wanted` (source_file, line_no, event_day)
+    names, with their day (every later step reads it: the parse carries it to each row)."""
     con.execute(
-        "insert into lines select b.source_file, b.line_no, b.sentinel_reason, b.line "  # noqa: S608
-        f"from batch_lines b semi join ({wanted}) w using (source_file, line_no)",
+        "insert into lines select b.source_file, b.line_no, b.sentinel_reason, b.line, "  # noqa: S608
+        f"w.event_day from batch_lines b join ({wanted}) w using (source_file, line_no)",
         params or {},
     )
 

@@ -350,6 +350,28 @@ def test_earlier_copy_arriving_later_reports_the_stored_copys_day_as_late(tmp_pa
     assert result.per_day[day2]["duplicates"] == 1
 
 
+def test_a_line_edited_to_another_day_is_counted_once_and_its_old_day_is_late(tmp_path: Path):
+    """A line stored for day 1, then edited in place to a time of day 2 (same event id, same file
+    and line): the run of day 2 reads one line and keeps it, and reports day 1 late, whose run
+    then drops its old row. The stored row and the line read share their file and line number:
+    each is ranked, and the line counted once, not once per copy it is compared with."""
+    day2 = DAY + dt.timedelta(days=1)
+    _write(tmp_path, "a.jsonl", [json.dumps({**LLM, "event_id": "x"})])
+    con, _ = _ingest(tmp_path)
+    _write(tmp_path, "a.jsonl", [json.dumps({**LLM, "event_id": "x", "ts": f"{day2}T08:00:00Z"})])
+    _, result = _ingest(tmp_path, day2, day2, con=con)
+    assert result.late_days == [DAY]
+    stats = con.execute(
+        "select event_day, lines_read, accepted, duplicates from raw.event_file_stats"
+    ).fetchall()
+    assert sorted(stats) == [(DAY, 1, 1, 0), (day2, 1, 1, 0)]
+    _ingest(tmp_path, con=con)
+    assert [(e["event_id"], e["event_day"]) for e in _events(con)] == [("x", day2)]
+    assert con.execute("select event_day, lines_read from raw.event_file_stats").fetchall() == [
+        (day2, 1)
+    ]
+
+
 def test_discover_files_any_depth_and_suffixes(tmp_path: Path):
     for name in ("a.jsonl", "x/y/b.jsonl.gz", "c.json", "d.jsonl.bak", "e.txt"):
         _write(tmp_path, name, ["{}"])

@@ -134,9 +134,9 @@ def _parse(con: duckdb.DuckDBPyConnection, fast: bool) -> list[tuple]:
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(
-        "create temp table lines as select 'a.jsonl' as source_file, "
-        "generate_subscripts($l, 1) as line_no, unnest($l) as line, "
-        "null::VARCHAR as sentinel_reason",
+        "create temp table lines as select *, date '2026-11-01' + (line_no % 3)::INTEGER as event_day "
+        "from (select 'a.jsonl' as source_file, generate_subscripts($l, 1) as line_no, "
+        "unnest($l) as line, null::VARCHAR as sentinel_reason)",
         {"l": corpus()},
     )
     return con
@@ -147,6 +147,19 @@ def test_both_paths_give_every_line_the_same_row(con: duckdb.DuckDBPyConnection)
     assert len(fast) == len(slow) == len(corpus())
     differing = [(f, s) for f, s in zip(fast, slow, strict=True) if f != s]
     assert differing == []
+
+
+def test_every_row_keeps_its_lines_day(con: duckdb.DuckDBPyConnection):
+    """The day a line was given before the parse (reading.py's `line_days`) is its row's: the
+    writes read it from the parsed rows, not from a join with the days."""
+    days = con.execute(
+        f"""
+        select count(*), count(*) filter (where p.event_day = l.event_day),
+               count(distinct p.event_day)
+        from lines l join ({parse_sql(ts_bounds(ReadLimits(), NOW))}) p using (line_no)
+        """  # noqa: S608 (generated)
+    ).fetchone()
+    assert days == (len(corpus()), len(corpus()), 3)
 
 
 def test_the_corpus_sends_lines_down_both_paths_and_both_verdicts(

@@ -115,7 +115,7 @@ parsed as (
   select source_file, line_no, mtime_day, k[2] as event_key, {occurred} as occurred_at
   from keyed
 ),
-dated as (
+dated as materialized (
   select source_file, line_no, mtime_day, event_key,
          case when {in_bounds_sql("occurred_at", bounds)} then occurred_at::DATE end as ts_day
   from parsed

@@ -13,7 +13,7 @@ import pytest
 from sources.events.contract import ENVELOPE_OPTIONAL, ENVELOPE_REQUIRED, TYPE_FIELDS
 from sources.events.contract_sql import PATHS_SQL, ts_bounds
 from sources.events.files import ReadLimits
-from sources.events.parsing import is_fast_sql, parse_sql
+from sources.events.parsing import JSON_TYPE_ENUM, JSON_TYPES, is_fast_sql, parse_sql
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 TS = "2026-11-21T09:00:00Z"
@@ -134,8 +134,9 @@ def _parse(con: duckdb.DuckDBPyConnection, fast: bool) -> list[tuple]:
 def con() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(
-        "create temp table lines as select *, date '2026-11-01' + (line_no % 3)::INTEGER as event_day "
-        "from (select 'a.jsonl' as source_file, generate_subscripts($l, 1) as line_no, "
+        "create temp table lines as select *, "
+        "date '2026-11-01' + (line_no % 3)::INTEGER as event_day from ("
+        "select 'a.jsonl' as source_file, generate_subscripts($l, 1) as line_no, "
         "unnest($l) as line, null::VARCHAR as sentinel_reason)",
         {"l": corpus()},
     )
@@ -147,6 +148,34 @@ def test_both_paths_give_every_line_the_same_row(con: duckdb.DuckDBPyConnection)
     assert len(fast) == len(slow) == len(corpus())
     differing = [(f, s) for f, s in zip(fast, slow, strict=True) if f != s]
     assert differing == []
+
+
+# a JSON value of every kind, with the numbers at and beyond each integer type's ends
+EVERY_KIND_OF_VALUE = (
+    "null", "true", "false", '"s"', '""', '"\\u0000"', "[]", "[1]", "{}", '{"a": {}}',
+    "0", "-0", "1", "-1", "1.5", "1e2", "1E-400", "1e400", "-1e400", "Infinity", "NaN",
+    "18446744073709551615", "18446744073709551616", "-9223372036854775808",
+    "-9223372036854775809", "123456789012345678901234567890", "0.1e1", "-0.0",
+)  # fmt: skip
+
+
+def test_json_type_names_only_the_types_the_routing_holds():
+    """The routing casts each field's `json_type` to an ENUM of JSON_TYPES: a name outside it
+    would stop every ingestion with a conversion error (a DuckDB upgrade is where one would
+    come from). Every kind of JSON value, as a field and as a line, has a type of the ENUM."""
+    with duckdb.connect() as con:
+        names = con.execute(
+            "select list(distinct t) from (select json_type(v) as t from unnest($v) as u(v) "
+            "union all select unnest(json_type('{\"x\": ' || v || '}', ['$.x'])) "
+            "from unnest($v) as u(v))",
+            {"v": list(EVERY_KIND_OF_VALUE)},
+        ).fetchone()[0]
+        assert sorted(names) == sorted(JSON_TYPES)
+        cast = con.execute(
+            f"select list(t::{JSON_TYPE_ENUM}::VARCHAR) from unnest($t) as u(t)",  # noqa: S608
+            {"t": list(JSON_TYPES)},
+        ).fetchone()[0]
+        assert cast == list(JSON_TYPES)
 
 
 def test_every_row_keeps_its_lines_day(con: duckdb.DuckDBPyConnection):

@@ -39,7 +39,6 @@ from sources.events.tables import (
     FROM_EVENT_LOG,
     FROM_OPENTELEMETRY,
     ensure_tables,
-    event_id_hash_sql,
 )
 from sources.otel.translate import Translation, ancestry_files
 from sources.stages import StageClock
@@ -138,7 +137,7 @@ def ingest_range(
                    end as metadata,
                    a.source_file, a.line_no, $ingested_at,
                    case when m.is_otlp then $otel else $event_log end,
-                   {event_id_hash_sql("a.event_id")}
+                   a.{EVENT_ID_HASH}
             from parsed a
             anti join losing_copies l using (event_id, source_file, line_no)
             join file_map m using (source_file)
@@ -254,10 +253,10 @@ def _find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.
     con.execute(
         f"""
         create or replace temp table run_ids as
-        select event_id, {event_id_hash_sql("event_id")} as event_id_hash, count(*) as lines_read
+        select event_id, any_value({EVENT_ID_HASH}) as event_id_hash, count(*) as lines_read
         from parsed where reason is null and not is_blank
         group by event_id
-        """  # noqa: S608 (a function of this package)
+        """  # noqa: S608 (a constant of this package)
     )
     # The candidates' row ids first (usually a few dozen: the optimizer then reads the outer
     # columns only in the row groups holding them), both reads in one snapshot of the table.

@@ -31,6 +31,7 @@ from sources.events.contract_sql import (
     value_col,
     value_expr,
 )
+from sources.events.tables import EVENT_ID_HASH, event_id_hash_sql
 from sources.warehouse import literal
 
 # The JSON types (`json_type`) a field's value may have for a line to take the typed fast path:
@@ -67,6 +68,7 @@ assert not {*ALL_PATH_FIELDS} & {
     "is_object",
     "types",
     "is_fast",
+    EVENT_ID_HASH,
 }
 
 
@@ -280,6 +282,8 @@ select
   coalesce(verdict = '__blank__', false) as is_blank,
   occurred_at,
   case when verdict is null then x_event_id end as event_id,
+  -- computed once, here (md5 is most of a write's projection): found by, and stored with, the id
+  case when verdict is null then {event_id_hash_sql("x_event_id")} end as {EVENT_ID_HASH},
   event_type,
   x_ts as ts_raw,
   coalesce(x_user_id, {literal(ANONYMOUS_USER)}) as user_id,

@@ -68,6 +68,7 @@ assert not {*ALL_PATH_FIELDS} & {
     "is_object",
     "types",
     "is_fast",
+    "known_keys",
     EVENT_ID_HASH,
 }
 
@@ -273,7 +274,8 @@ typed as (
   from valued
 ),
 judged as (
-  select *, {reason_sql(bounds)} as verdict
+  -- the keys the line's type knows: a column, not inside the lambda below (once per key there)
+  select *, {reason_sql(bounds)} as verdict, {known_keys_sql()} as known_keys
   from typed
 )
 select
@@ -290,7 +292,7 @@ select
   {cols},
   case when t_metadata = 'OBJECT' then v_metadata end as explicit_metadata,
   case when verdict is null
-       then len(list_filter(json_keys(line), lambda k: not list_contains({known_keys_sql()}, k)))
+       then len(list_filter(json_keys(line), lambda k: not list_contains(known_keys, k)))
   end as unknown_key_count
 from judged
 )

@@ -1,6 +1,6 @@
 """Reading and parsing a part of the event files on its own, in a DuckDB of its own, into Parquet
 files: what each Spark task of the Spark engine's ingestion does (sources/spark/ingest.py). The
-same code as the ingestion in one process (`load_lines`, `parse_sql`), so the contract, its
+same code as the ingestion in one process (`read_and_parse_lines`), so the contract, its
 quarantine reasons and line numbers are the same by construction; the caller finds the copies of
 an event in other parts and does the deduplication and the writes.
 """
@@ -17,8 +17,7 @@ import duckdb
 
 from sources.events.contract_sql import TsBounds
 from sources.events.files import EventFile, ReadLimits
-from sources.events.parsing import parse_sql
-from sources.events.reading import load_lines
+from sources.events.reading import read_and_parse_lines
 from sources.warehouse import literal
 
 # what a part writes, one Parquet file per part in a folder of each name
@@ -44,10 +43,9 @@ def parse_part(
     all parts); write `parsed` and `line_days` to out/<table>/<name>.parquet."""
     with duckdb.connect() as con, tempfile.TemporaryDirectory(prefix="costwatch-part-") as tmp:
         con.execute("set threads = 1")  # one task per core
-        load_lines(
+        read_and_parse_lines(
             con, files, Path(tmp), start, end, limits, bounds, _no_translation, other_days=False
         )
-        con.execute(f"create temp table parsed as {parse_sql(bounds)}")
         for table in PART_TABLES:
             # written aside, then renamed: a retried or duplicated task never leaves half a file
             target = out / table / f"{name}.parquet"

@@ -207,7 +207,7 @@ class _Reader:
         return str(target)
 
 
-def load_lines(
+def read_and_parse_lines(
     con: duckdb.DuckDBPyConnection,
     files: list[EventFile],
     scratch: Path,
@@ -219,26 +219,25 @@ def load_lines(
     clock: StageClock | None = None,
     other_days: bool = True,
 ) -> None:
-    """Temp table `lines`: the lines of `files` that the days [start, end] need (their own lines,
-    and lines of other days holding the same event ids, for dedup); temp table `line_days`: the
-    day of every line of every file (for the manifest and late-day reports).
+    """Temp table `parsed`: parse_sql's row of every line of `files` that the days [start, end]
+    need (their own lines, and lines of other days holding the same event ids, for dedup); temp
+    table `line_days`: the day of every line of every file (for the manifest and late-day
+    reports).
 
     A backfill's first chunk reads every new file; only the chunk's lines are kept for parsing,
-    so a year of new logs costs one light pass, not a full parse of the year. Without
-    `other_days`, the lines of other days are left for `load_other_day_copies` (when the files
-    were read in several places, the copies of an event may be in any of them).
+    so a year of new logs costs one light pass, not a full parse of the year. Each batch of files
+    is parsed as it is read: a run holds the parsed rows of its days (most without their text)
+    and the lines of one batch, not the lines of all its days. Without `other_days`, the lines
+    of other days are left for `read_and_parse_other_day_copies` (when the files were read in
+    several places, the copies of an event may be in any of them).
     """
     clock = clock or StageClock()
     reader = _Reader(con, files, scratch, limits, translate)
     con.execute(
-        "create or replace temp table lines "
-        "(source_file VARCHAR, line_no BIGINT, sentinel_reason VARCHAR, line VARCHAR, "
-        "event_day DATE)"
-    )
-    con.execute(
         "create or replace temp table line_days "
         "(source_file VARCHAR, line_no BIGINT, event_day DATE, event_key VARCHAR)"
     )
+    _new_parsed(con, bounds)
     window = {"start": start, "end": end}
     days_sql = line_days_sql(bounds)
     for batch in reader.batches(reader.paths):
@@ -246,17 +245,19 @@ def load_lines(
             reader.read(batch)
         with clock.stage("line days"):
             con.execute(f"insert into line_days {days_sql}")
-        with clock.stage("keep lines"):
-            _keep_lines(
-                con,
-                "select source_file, line_no, event_day from line_days "
-                "where event_day between $start and $end",
-                window,
-            )
+        _parse_kept(
+            con,
+            "select source_file, line_no, event_day from line_days "
+            "where event_day between $start and $end",
+            bounds,
+            clock,
+            window,
+        )
     if other_days:
         with clock.stage("other days' copies"):
-            _read_other_day_copies(con, reader, other_day_copies(con, start, end))
+            _read_other_day_copies(con, reader, other_day_copies(con, start, end), bounds)
     con.execute("drop table if exists batch_lines")
+    con.execute("drop table if exists lines")
 
 
 def other_day_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> list[str]:
@@ -281,16 +282,17 @@ def other_day_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.dat
     ]
 
 
-def load_other_day_copies(
+def read_and_parse_other_day_copies(
     con: duckdb.DuckDBPyConnection,
     files: list[EventFile],
     scratch: Path,
     start: dt.date,
     end: dt.date,
     limits: ReadLimits,
+    bounds: TsBounds,
     translate: Translate,
 ) -> None:
-    """Append to temp table `lines` the lines of other days that repeat an event id of the
+    """Append to temp table `parsed` the lines of other days that repeat an event id of the
     window, wherever `line_days` says they are (`files` holds every file it names). Replaces
     temp table `file_map` with these files' map."""
     wanted = set(other_day_copies(con, start, end))
@@ -298,14 +300,15 @@ def load_other_day_copies(
         reader = _Reader(
             con, [f for f in files if f.source_file in wanted], scratch, limits, translate
         )
-        _read_other_day_copies(con, reader, sorted(wanted))
+        _read_other_day_copies(con, reader, sorted(wanted), bounds)
     con.execute("drop table if exists batch_lines")
+    con.execute("drop table if exists lines")
 
 
 def _read_other_day_copies(
-    con: duckdb.DuckDBPyConnection, reader: _Reader, files: list[str]
+    con: duckdb.DuckDBPyConnection, reader: _Reader, files: list[str], bounds: TsBounds
 ) -> None:
-    """Read again the files holding `other_day_duplicates` and keep those lines."""
+    """Read again the files holding `other_day_duplicates` and parse those lines."""
     if not files:
         return
     paths = [
@@ -318,17 +321,43 @@ def _read_other_day_copies(
     ]
     for batch in reader.batches(paths):
         reader.read(batch)
-        _keep_lines(con, "select source_file, line_no, event_day from other_day_duplicates")
+        _parse_kept(con, "select source_file, line_no, event_day from other_day_duplicates", bounds)
 
 
-def _keep_lines(con: duckdb.DuckDBPyConnection, wanted: str, params: dict | None = None) -> None:
-    """Append to `lines` the lines of `batch_lines` that `wanted` (source_file, line_no, event_day)
-    names, with their day (every later step reads it: the parse carries it to each row)."""
+def _new_parsed(con: duckdb.DuckDBPyConnection, bounds: TsBounds) -> None:
+    """An empty temp table `parsed` (parse_sql's columns), and `lines` for its input."""
+    _new_lines(con)
+    con.execute(f"create or replace temp table parsed as {parse_sql(bounds)} limit 0")
+
+
+def _new_lines(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
-        "insert into lines select b.source_file, b.line_no, b.sentinel_reason, b.line, "  # noqa: S608
-        f"w.event_day from batch_lines b join ({wanted}) w using (source_file, line_no)",
-        params or {},
+        "create or replace temp table lines "
+        "(source_file VARCHAR, line_no BIGINT, sentinel_reason VARCHAR, line VARCHAR, "
+        "event_day DATE)"
     )
+
+
+def _parse_kept(
+    con: duckdb.DuckDBPyConnection,
+    wanted: str,
+    bounds: TsBounds,
+    clock: StageClock | None = None,
+    params: dict | None = None,
+) -> None:
+    """Parse the lines of `batch_lines` that `wanted` (source_file, line_no, event_day) names
+    into `parsed`, each with its day (every later step reads it: the parse carries it to each
+    row); `lines` holds them until the next batch's."""
+    clock = clock or StageClock()
+    with clock.stage("keep lines"):
+        _new_lines(con)
+        con.execute(
+            "insert into lines select b.source_file, b.line_no, b.sentinel_reason, b.line, "  # noqa: S608
+            f"w.event_day from batch_lines b join ({wanted}) w using (source_file, line_no)",
+            params or {},
+        )
+    with clock.stage("parse"):
+        con.execute(f"insert into parsed {parse_sql(bounds)}")
 
 
 LINES_BATCH_BYTES = 256 * 2**20
@@ -365,6 +394,4 @@ def read_and_parse_here(
     clock: StageClock,
 ) -> None:
     """ReadAndParse in this process's DuckDB."""
-    load_lines(con, files, scratch, start, end, limits, bounds, translate, clock)
-    with clock.stage("parse"):
-        con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
+    read_and_parse_lines(con, files, scratch, start, end, limits, bounds, translate, clock)

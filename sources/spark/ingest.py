@@ -24,13 +24,12 @@ import duckdb
 
 from sources.events.contract_sql import TsBounds
 from sources.events.files import EventFile, ReadLimits, Translate
-from sources.events.parsing import parse_sql
 from sources.events.parts import PART_TABLES, balanced_parts, parse_part
 from sources.events.reading import (
     ReadAndParse,
-    load_lines,
-    load_other_day_copies,
     read_and_parse_here,
+    read_and_parse_lines,
+    read_and_parse_other_day_copies,
     write_file_map,
 )
 from sources.events.scratch import remove_stale_scratch
@@ -86,7 +85,7 @@ def read_and_parse_on_spark(
             read_and_parse_here(con, files, scratch, start, end, limits, bounds, translate, clock)
             return
         # this process: the OpenTelemetry files' lines of the window
-        load_lines(
+        read_and_parse_lines(
             con,
             [f for f in files if f.is_otlp],
             scratch,
@@ -114,9 +113,10 @@ def read_and_parse_on_spark(
             with clock.stage("other days' copies"):
                 other = scratch / "other-days"
                 other.mkdir()
-                load_other_day_copies(con, files, other, start, end, limits, translate)
-            with clock.stage("parse"):
-                con.execute(f"create or replace temp table parsed as {parse_sql(bounds)}")
+                read_and_parse_other_day_copies(
+                    con, files, other, start, end, limits, bounds, translate
+                )
+            with clock.stage("spark results"):
                 if plain:
                     con.execute(
                         "insert into parsed select * from read_parquet("  # noqa: S608

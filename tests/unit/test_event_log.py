@@ -315,7 +315,7 @@ def test_window_parses_only_its_lines_and_first_occurrence_still_wins_across_day
         "blank": 0,
     }
     # Parsed: day 2's lines and day 1's copy of "dup"; not October's lines (garbage included).
-    assert con.execute("select count(*) from lines").fetchall() == [(3,)]
+    assert con.execute("select count(*) from parsed").fetchall() == [(3,)]
     # The manifest knows every day of every file, so later chunks read only what they need.
     days = con.execute("select count(distinct event_day) from raw.event_files").fetchall()
     assert days == [(32,)]
@@ -568,8 +568,8 @@ def test_stage_seconds_say_where_the_load_went(tmp_path: Path):
         "read lines",
         "line days",
         "keep lines",
-        "other days' copies",
         "parse",
+        "other days' copies",
         "dedup",
         "metadata",
         "write",

@@ -27,6 +27,7 @@ from sources.events.contract import (
     known_keys,
 )
 from sources.events.contract_sql import TYPED_COLUMNS, ts_bounds
+from sources.events.dedup import rank_copies
 from sources.events.files import (
     EventFile,
     ReadLimits,
@@ -112,7 +113,7 @@ def ingest_range(
         )
     params = {"start": start_day, "end": end_day}
     with clock.stage("dedup"):
-        late = _rank_copies(con, start_day, end_day, changed)
+        late = rank_copies(con, start_day, end_day, changed)
         removed = _removed_events(con, start_day, end_day)
     if removed and not accept_removed:
         raise FilesRemoved(_removed_message(removed))
@@ -187,97 +188,6 @@ def ingest_range(
     result.stage_seconds = clock.rounded()
     result.otel_spans = {k: c.as_dict() for k, c in sorted(translation.counts.items())}
     return result
-
-
-def _rank_copies(
-    con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, changed: set[str]
-) -> list[dt.date]:
-    """Temp tables `ranked`, the copies of each event id with more than one (lines read now, rows
-    stored for other days), each with its rank, and `losing_copies`, the lines and rows none of
-    whose copies ranks first; returns the late days (other days a run of each would change).
-
-    An event id read once and stored nowhere else (nearly all of them) is in neither table: its
-    one line ranks first. Only the ids with copies are ranked, not every line read."""
-    # Winner per event_id among the lines read and the rows already stored for other days.
-    _find_stored_copies(con, start, end)
-    con.execute(
-        """
-        create or replace temp table ranked as
-        with contested as (
-          select event_id from run_ids where lines_read > 1
-          union
-          select event_id from stored_copies
-        ),
-        candidates as (
-          select event_id, occurred_at, source_file, line_no from parsed
-          where reason is null and not is_blank
-            and event_id in (select event_id from contested)
-          union
-          select event_id, occurred_at, source_file, line_no from stored_copies
-        )
-        select *, row_number() over (
-          partition by event_id order by occurred_at, source_file, line_no) as rn
-        from candidates
-        """
-    )
-    con.execute(
-        """
-        create or replace temp table losing_copies as
-        select event_id, source_file, line_no from ranked
-        group by all having min(rn) > 1
-        """
-    )
-    # Late days: other days of new or changed files, and days whose stored copy of an event is no
-    # longer its first occurrence (an earlier copy arrived later); a run of each puts them right.
-    late = con.execute(
-        """
-        select event_day from line_days
-        where source_file in (select unnest($changed::VARCHAR[]))
-          and event_day not between $start and $end
-        union
-        select s.event_day from stored_copies s
-        join ranked r using (event_id, source_file, line_no)
-        where r.rn > 1
-        order by 1
-        """,
-        {"start": start, "end": end, "changed": sorted(changed)},
-    ).fetchall()
-    return [d for (d,) in late]
-
-
-def _find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
-    """Temp table `run_ids`: the event ids of the accepted lines read, with their hash and how many
-    lines carry each; temp table `stored_copies`: the stored rows of other days with one of these
-    ids. Candidate rows are found by the ids' hashes (a narrow column; a run scans it whole),
-    then only those rows are read, by row id, and matched on the ids themselves."""
-    con.execute(
-        f"""
-        create or replace temp table run_ids as
-        select event_id, any_value({EVENT_ID_HASH}) as event_id_hash, count(*) as lines_read
-        from parsed where reason is null and not is_blank
-        group by event_id
-        """  # noqa: S608 (a constant of this package)
-    )
-    # The candidates' row ids first (usually a few dozen: the optimizer then reads the outer
-    # columns only in the row groups holding them), both reads in one snapshot of the table.
-    with transaction(con):
-        con.execute(
-            f"""
-            create or replace temp table candidate_rows as
-            select rowid as row_id from raw.app_events
-            where event_day not between $start and $end
-              and {EVENT_ID_HASH} in (select event_id_hash from run_ids)
-            """,  # noqa: S608 (a constant of this package)
-            {"start": start, "end": end},
-        )
-        con.execute(
-            """
-            create or replace temp table stored_copies as
-            select event_id, occurred_at, source_file, line_no, event_day from raw.app_events
-            where rowid in (select row_id from candidate_rows)
-              and event_id in (select event_id from run_ids)
-            """
-        )
 
 
 def _removed_events(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict:

@@ -24,6 +24,7 @@ from sources.demo.fake_provider import fake_providers
 from sources.demo.provider_sample import provider_reports
 from sources.spark.catalog import write_lake_catalog
 from sources.spark.cluster import (
+    QUICK_JVM,
     QUICK_RUN_CONF,
     SMALL_DATA_CONF,
     executors_with_tasks,
@@ -60,6 +61,13 @@ def _late_file(home: Home, day) -> None:
         f'"session_id": "late-session", "ts": "{day}T12:00:00Z", "duration_ms": 5}}\n'
         f"{first}\n"
     )
+
+
+def _jvm_options(pid: int) -> list[str]:
+    """The -XX options of a running JVM, from its command line."""
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    assert Path(args[0]).name == "java", args[:3]
+    return [a for a in args if a.startswith("-XX:")]
 
 
 def _spark_run(home: Home, start, end, env: dict[str, str]) -> str:
@@ -107,12 +115,19 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
             _late_file(home, first)
         assert [o.success for o in duck.run(first, first, reports)] == [True]
         before = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
-        with local_cluster(root / "cluster", extra_conf=QUICK_RUN_CONF) as cluster:
+        with local_cluster(
+            root / "cluster", extra_conf=QUICK_RUN_CONF, daemon_jvm=QUICK_JVM
+        ) as cluster:
+            daemon_options = [_jvm_options(pid) for pid in cluster.daemons]
             # the late day's files read and parsed by the cluster's tasks, however few bytes
             rerun_env = env | cluster.env() | {"COSTWATCH_SPARK_INGEST_MIN_MB": "0"}
             rerun_output = _spark_run(spark, first, first, rerun_env)
             assert len(cluster.state()["workers"]) == 2
             executors = executors_with_tasks(cluster.event_log)
+    # the master and both workers are JVMs started with the quick options (Spark's launcher adds
+    # -XX:+IgnoreUnrecognizedVMOptions: tests/unit/test_spark_quick_jvm.py asks Java what they do)
+    assert len(daemon_options) == 3
+    assert all(set(QUICK_JVM.split()) <= set(o) for o in daemon_options), daemon_options
     after = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
     written = {"written": sorted(n for n in after if before.get(n) != after[n])}
     return Built(duck, spark, [range_output, rerun_output], executors, written)

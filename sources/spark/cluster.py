@@ -30,9 +30,7 @@ SMALL_DATA_CONF = "spark.sql.shuffle.partitions 2\n"
 # on `local[2]` 135-138 CPU-seconds instead of 166-209; no expression code: 310 instead of 340
 # for the whole test. The same marts. C1 alone makes the JVM size its code cache for a client VM
 # (48 MB), which a Spark driver fills: the sweeper then flushes compiled methods that C1 compiles
-# again. Measured 2026-12-03 on a one-day rerun (`local[2]`, thread CPU from /proc): the JVM used
-# 172 CPU-seconds with 48 MB (sweeper 16, C1 35), 75 with 240 MB (Java's tiered default; sweeper
-# 0, C1 12); dbt's step 140 -> 72 s.
+# again, so the code cache is Java's tiered default (240 MB; measured in docs/spark.md).
 QUICK_JVM = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -XX:+UseSerialGC"
 QUICK_RUN_CONF = (
     f"spark.driver.extraJavaOptions {QUICK_JVM}\n"
@@ -89,8 +87,7 @@ def local_cluster(
     their logs are under `root/logs`. `extra_conf`: more spark-defaults.conf lines for the drivers
     started against it (and their executors); `daemon_jvm`: the master's and workers' JVM options
     (the tests give `QUICK_JVM`: they only register and launch executors, work C2's compiling
-    never repays; measured 2026-12-03, one start each: up in 25 s and 22 CPU-seconds instead of
-    43 s and 44)."""
+    never repays; measured in docs/spark.md). Without it they keep the environment's."""
     root.mkdir(parents=True, exist_ok=True)
     logs, events, conf = root / "logs", root / "events", root / "conf"
     for folder in (logs, events, conf):
@@ -102,7 +99,9 @@ def local_cluster(
         f"spark.executor.memory {worker_memory}\n" + SMALL_DATA_CONF + extra_conf
     )
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
-           "SPARK_CONF_DIR": str(conf), "SPARK_DAEMON_JAVA_OPTS": daemon_jvm}  # fmt: skip
+           "SPARK_CONF_DIR": str(conf)}  # fmt: skip
+    if daemon_jvm:
+        env["SPARK_DAEMON_JAVA_OPTS"] = daemon_jvm
     port, web_port = free_port(), free_port()
     master = f"spark://127.0.0.1:{port}"
     spark_class = str(SPARK_HOME / "bin" / "spark-class")

@@ -1,7 +1,7 @@
 """The tests' Spark JVMs compile with C1 only (`QUICK_JVM`), and keep the code cache of Java's
 tiered default: with C1 alone the JVM picks a client VM's 48 MB, which a Spark driver fills, and
 its sweeper then flushes compiled methods that C1 compiles again (twice the JVM's CPU, measured
-in sources/spark/cluster.py)."""
+in docs/spark.md)."""
 
 import os
 import shutil

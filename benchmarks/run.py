@@ -78,13 +78,16 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
     files = [str(f.path) for f in discover_files(events_dir)]
     start, end = min(PRICING_DAYS), max(PRICING_DAYS)
 
-    def in_fresh_db(name: str, load) -> Callable[[], None]:
-        """A timed step: `load(con)` on a new database file `name`."""
+    def in_fresh_db(name: str, load, threads: int | None = None) -> Callable[[], None]:
+        """A timed step: `load(con)` on a new database file `name` (DuckDB on `threads`
+        threads, else on as many as it takes)."""
 
         def step() -> None:
             db = work / name
             db.unlink(missing_ok=True)
             with duckdb.connect(str(db)) as con:
+                if threads:
+                    con.execute(f"set threads = {int(threads)}")
                 load(con)
 
         return step
@@ -95,14 +98,15 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
         stages.append(ingest_range(con, events_dir, start, end).stage_seconds)
 
     project = in_fresh_db("ingest.duckdb", load)
-    floor = in_fresh_db(
-        "floor.duckdb",
-        lambda con: con.execute(
+
+    def load_floor(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
             "create table t as select * from "
             "read_json(?, columns = ?, format = 'newline_delimited')",
             [files, READ_JSON_COLUMNS],
-        ),
-    )
+        )
+
+    floor = in_fresh_db("floor.duckdb", load_floor)
     lines = in_fresh_db(
         "lines.duckdb",
         lambda con: con.execute(
@@ -112,12 +116,17 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
             [files],
         ),
     )
-    return {
+    measured = {
         "project_s": _median_time(project, repeat),
         "floor_s": _median_time(floor, repeat),
         "lines_s": _median_time(lines, repeat),
         "project_stages_s": {k: statistics.median(s[k] for s in stages) for k in stages[0]},
     }
+    # both again with DuckDB on one thread: how much of the ratio is the use of the cores
+    stages.clear()
+    measured["project_1t_s"] = _median_time(in_fresh_db("ingest.duckdb", load, 1), repeat)
+    measured["floor_1t_s"] = _median_time(in_fresh_db("floor.duckdb", load_floor, 1), repeat)
+    return measured
 
 
 def ingest_stage_note(ingest: dict) -> str:
@@ -678,6 +687,22 @@ def _by_status(rows: list[dict]) -> str:
     return "; ".join(parts) + "."
 
 
+def ingest_cores_note(ingest: dict) -> str:
+    """What the cores do for the reader and for the floor, from the same run's one-thread times
+    (older results, without them: '')."""
+    if not ingest.get("project_1t_s") or not ingest.get("floor_1t_s"):
+        return ""
+    return (
+        f"With DuckDB on one thread the reader takes {ingest['project_1t_s']:.2f} s "
+        f"({ingest['project_1t_s'] / ingest['project_s']:.2f}x its time on every core) and the "
+        f"floor {ingest['floor_1t_s']:.2f} s ({ingest['floor_1t_s'] / ingest['floor_s']:.2f}x): "
+        f"on one core each, the reader is {ingest['project_1t_s'] / ingest['floor_1t_s']:.2f}x "
+        "the floor. The reader's statements scan temp tables, which DuckDB splits between "
+        "threads by row group (122,880 rows): below that, one core does each statement, while "
+        "the floor reads its files in parallel"
+    )
+
+
 def target_lines(results: dict) -> list[str]:
     """The issue's targets against what this run measured (benchmarks/targets.py), and what
     blocks a missed one (from the same run's numbers)."""
@@ -695,6 +720,8 @@ def target_lines(results: dict) -> list[str]:
     )
     if by_stage := ingest_stage_note(ingest):
         notes["ingest_vs_floor"] += f". Per stage of the reader, in floors: {by_stage}"
+    if cores := ingest_cores_note(ingest):
+        notes["ingest_vs_floor"] += f". {cores}"
     direct = {
         r["days"]: r
         for r in results.get("direct", [])
@@ -838,6 +865,18 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
         "| part of the floor the reader pays before parsing: `read_text`, lines split and numbered "
         f"(kept for quarantine) | {ingest['lines_s']:.2f} s | {n / ingest['lines_s']:,.0f} rows/s "
         f"| {ingest['lines_s'] / ingest['floor_s']:.2f}x the floor |",
+        *(
+            [
+                "| ingestion, project reader, DuckDB on one thread | "
+                f"{ingest['project_1t_s']:.2f} s | {n / ingest['project_1t_s']:,.0f} rows/s | "
+                f"{ingest['project_1t_s'] / ingest['floor_1t_s']:.2f}x the floor on one thread |",
+                "| ingestion floor, DuckDB on one thread | "
+                f"{ingest['floor_1t_s']:.2f} s | {n / ingest['floor_1t_s']:,.0f} rows/s | "
+                f"{ingest['floor_1t_s'] / ingest['floor_s']:.2f}x the floor |",
+            ]
+            if ingest.get("project_1t_s") and ingest.get("floor_1t_s")
+            else []
+        ),
         *(
             f"| project reader, stage `{name}` (median) "
             f"| {sec:.2f} s | | {sec / ingest['floor_s']:.2f}x the floor |"

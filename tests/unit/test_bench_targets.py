@@ -100,3 +100,15 @@ def test_the_readers_stages_are_shown_in_floors_largest_first():
     ingest = {"floor_s": 0.25, "project_stages_s": {"files": 0.01, "parse": 0.5, "write": 0.3}}
     assert ingest_stage_note(ingest) == "parse 2.00x, write 1.20x, files 0.04x"
     assert ingest_stage_note({"floor_s": 0.25}) == ""  # a result from before the stages
+
+
+def test_the_readers_use_of_the_cores_is_compared_on_one_thread():
+    from benchmarks.run import ingest_cores_note
+
+    ingest = {"project_s": 1.5, "floor_s": 0.25, "project_1t_s": 1.5, "floor_1t_s": 0.4}
+    note = ingest_cores_note(ingest)
+    assert note.startswith(
+        "With DuckDB on one thread the reader takes 1.50 s (1.00x its time on every core) and "
+        "the floor 0.40 s (1.60x): on one core each, the reader is 3.75x the floor."
+    )
+    assert ingest_cores_note({"project_s": 1.5, "floor_s": 0.25}) == ""  # a result from before

@@ -697,9 +697,7 @@ def ingest_cores_note(ingest: dict) -> str:
         f"({ingest['project_1t_s'] / ingest['project_s']:.2f}x its time on every core) and the "
         f"floor {ingest['floor_1t_s']:.2f} s ({ingest['floor_1t_s'] / ingest['floor_s']:.2f}x): "
         f"on one core each, the reader is {ingest['project_1t_s'] / ingest['floor_1t_s']:.2f}x "
-        "the floor. The reader's statements scan temp tables, which DuckDB splits between "
-        "threads by row group (122,880 rows): below that, one core does each statement, while "
-        "the floor reads its files in parallel"
+        "the floor"
     )
 
 

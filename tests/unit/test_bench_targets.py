@@ -107,8 +107,8 @@ def test_the_readers_use_of_the_cores_is_compared_on_one_thread():
 
     ingest = {"project_s": 1.5, "floor_s": 0.25, "project_1t_s": 1.5, "floor_1t_s": 0.4}
     note = ingest_cores_note(ingest)
-    assert note.startswith(
+    assert note == (
         "With DuckDB on one thread the reader takes 1.50 s (1.00x its time on every core) and "
-        "the floor 0.40 s (1.60x): on one core each, the reader is 3.75x the floor."
+        "the floor 0.40 s (1.60x): on one core each, the reader is 3.75x the floor"
     )
     assert ingest_cores_note({"project_s": 1.5, "floor_s": 0.25}) == ""  # a result from before

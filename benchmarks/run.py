@@ -123,7 +123,6 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
         "project_stages_s": {k: statistics.median(s[k] for s in stages) for k in stages[0]},
     }
     # both again with DuckDB on one thread: how much of the ratio is the use of the cores
-    stages.clear()
     measured["project_1t_s"] = _median_time(in_fresh_db("ingest.duckdb", load, 1), repeat)
     measured["floor_1t_s"] = _median_time(in_fresh_db("floor.duckdb", load_floor, 1), repeat)
     return measured
@@ -687,10 +686,15 @@ def _by_status(rows: list[dict]) -> str:
     return "; ".join(parts) + "."
 
 
+def has_one_thread_times(ingest: dict) -> bool:
+    """Whether a run timed the reader and the floor on one thread (none before 2026-12-03)."""
+    return bool(ingest.get("project_1t_s") and ingest.get("floor_1t_s"))
+
+
 def ingest_cores_note(ingest: dict) -> str:
     """What the cores do for the reader and for the floor, from the same run's one-thread times
     (older results, without them: '')."""
-    if not ingest.get("project_1t_s") or not ingest.get("floor_1t_s"):
+    if not has_one_thread_times(ingest):
         return ""
     return (
         f"With DuckDB on one thread the reader takes {ingest['project_1t_s']:.2f} s "
@@ -872,7 +876,7 @@ def write_report(args: argparse.Namespace, n: int, size_mb: float, results: dict
                 f"{ingest['floor_1t_s']:.2f} s | {n / ingest['floor_1t_s']:,.0f} rows/s | "
                 f"{ingest['floor_1t_s'] / ingest['floor_s']:.2f}x the floor |",
             ]
-            if ingest.get("project_1t_s") and ingest.get("floor_1t_s")
+            if has_one_thread_times(ingest)
             else []
         ),
         *(

@@ -44,7 +44,7 @@ def measured_values(results: dict) -> dict[str, float | None]:
         if r["sessions_per_day"] >= REFERENCE_SESSIONS and r["days"] >= ONE_YEAR
     ]
     names = results.get("query_names", [])
-    peaks = [r["daily_mib"] for r in results.get("direct", [])] + [
+    peaks = [max(r["daily_mib"], r.get("first_run_mib", 0)) for r in results.get("direct", [])] + [
         max(r["full_mib"], r["daily_mib"]) for r in results.get("history", [])
     ]
 

@@ -488,6 +488,26 @@ def disk_short_gb(sessions_per_day: int, days: int, free_bytes: int) -> float:
     return max(0.0, disk_needed_gb(sessions_per_day, days) - free_bytes / 1e9)
 
 
+def disk_warning(direct: str, free_bytes: int, where: Path) -> str | None:
+    """Said at the start of a run: the histories built directly (`--direct`) that the disk cannot
+    hold now would be skipped when their turn comes, after the rest of the run (an hour or more;
+    each is built and removed in turn, so it is each history's own need that counts)."""
+    short = []
+    for spec in filter(None, direct.split(",")):
+        sessions, days = (int(x) for x in spec.split("x"))
+        if gb := disk_short_gb(sessions, days, free_bytes):
+            short.append(
+                f"{spec} needs about {disk_needed_gb(sessions, days):.0f} GB ({gb:.1f} more)"
+            )
+    if not short:
+        return None
+    return (
+        f"Disk: {where} has {free_bytes / 1e9:.1f} GB free; the history built directly "
+        f"{'; '.join(short)}: it would be skipped when its turn comes, after the other stages. "
+        "Stop now (Ctrl-C), free some and start again, or run `--direct` with fewer days."
+    )
+
+
 def bench_daily_on_history(
     sessions_per_day: int, days: int, work: Path, query_repeat: int, keep: bool = False
 ) -> dict:
@@ -1020,6 +1040,8 @@ def main() -> int:
             "measured_at": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
         }
         results["floor_before"] = floor_before(previous)
+        if warning := disk_warning(args.direct, shutil.disk_usage(home).free, home):
+            print(warning, flush=True)
         if args.keep_history and previous:
             results["history"] = previous["results"].get("history", [])
             results["history_measured_at"] = previous["results"].get(

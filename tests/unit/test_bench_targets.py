@@ -94,6 +94,27 @@ def test_a_history_the_disk_cannot_hold_is_skipped_before_it_is_built():
     assert disk_short_gb(10_000, 365, 50 * 10**9) == 0.0
 
 
+def test_a_history_the_disk_cannot_hold_is_named_at_the_start_of_the_run():
+    """The run of 2026-12-03 skipped three years for 0.4 GB an hour after it began: said first."""
+    from pathlib import Path
+
+    from benchmarks.run import disk_warning
+
+    where = Path("/tmp/bench")
+    assert disk_warning("10000x365,10000x1095", 76 * 10**9, where) is None
+    assert disk_warning("", 1, where) is None
+    said = disk_warning("10000x365,10000x1095", 70 * 10**9, where)
+    assert said == (
+        "Disk: /tmp/bench has 70.0 GB free; the history built directly 10000x1095 needs about "
+        "75 GB (5.0 more): it would be skipped when its turn comes, after the other stages. "
+        "Stop now (Ctrl-C), free some and start again, or run `--direct` with fewer days."
+    )
+    both = disk_warning("10000x365,10000x1095", 20 * 10**9, where)
+    assert (
+        "10000x365 needs about 25 GB (5.0 more); 10000x1095 needs about 75 GB (55.0 more)" in both
+    )
+
+
 def test_the_readers_stages_are_shown_in_floors_largest_first():
     from benchmarks.run import ingest_stage_note
 

@@ -542,7 +542,7 @@ def bench_daily_on_history(
     with duckdb.connect() as con:
         write_day(con, home / "events", first, sessions_per_day)
     seed_s, _ = timed_run(env, first, first)
-    print(f"  seed day {first} run in {seed_s:.0f} s; copying it to {span - 1} days", flush=True)
+    print(f"  seed day {first} run in {seed_s:.0f} s; copying it to {span - 2} days", flush=True)
     warehouse, published = home / "warehouse.duckdb", home / "analytics.duckdb"
     t0 = time.perf_counter()
     with duckdb.connect(str(warehouse)) as con:

@@ -347,9 +347,11 @@ def bench_startup(repeat: int) -> dict[str, float]:
 WARM_CODE_NOTE = (
     "Before each measured daily run the code is read once (`warm_code`: the run's two processes "
     "started with nothing to do), as a deployment's code server and daemon keep it in memory; "
-    "the warehouse and the logs are not warmed. Before 2026-12-01 the start-up was measured cold "
-    "right after the bench wrote the history (5.7 to 11.6 s from one run to the next, against "
-    "3.4 s warm); BENCHMARKS.json keeps that cold start-up of each run (`cold_startup_s`)."
+    "it reads neither the warehouse nor the logs (on a history built directly the run of the day "
+    "before does, as yesterday's run does for a daily run). Before 2026-12-01 the start-up was "
+    "measured cold right after the bench wrote the history (5.7 to 11.6 s from one run to the "
+    "next, against 3.4 s warm); BENCHMARKS.json keeps that cold start-up of each run "
+    "(`cold_startup_s`)."
 )
 
 

@@ -34,7 +34,13 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
-from benchmarks.targets import PUBLISH_STEP, REFERENCE_SESSIONS, target_table, targets  # noqa: E402
+from benchmarks.targets import (  # noqa: E402
+    PUBLISH_STEP,
+    REFERENCE_SESSIONS,
+    direct_peak_mib,
+    target_table,
+    targets,
+)
 from orchestration.runs import DEFAULT_CHUNK_DAYS  # noqa: E402
 from sources.dbt_process import DBT_EXECUTABLE  # noqa: E402
 from sources.demo.pricing_calls import PRICING_DAYS, write_pricing_calls  # noqa: E402
@@ -490,13 +496,21 @@ def disk_short_gb(sessions_per_day: int, days: int, free_bytes: int) -> float:
     return max(0.0, disk_needed_gb(sessions_per_day, days) - free_bytes / 1e9)
 
 
+def history_specs(text: str) -> list[tuple[str, int, int]]:
+    """'10000x365,10000x1095' -> [('10000x365', 10000, 365), ('10000x1095', 10000, 1095)]."""
+    out = []
+    for spec in filter(None, text.split(",")):
+        sessions, days = (int(x) for x in spec.split("x"))
+        out.append((spec, sessions, days))
+    return out
+
+
 def disk_warning(direct: str, free_bytes: int, where: Path) -> str | None:
     """Said at the start of a run: the histories built directly (`--direct`) that the disk cannot
     hold now would be skipped when their turn comes, after the rest of the run (an hour or more;
     each is built and removed in turn, so it is each history's own need that counts)."""
     short = []
-    for spec in filter(None, direct.split(",")):
-        sessions, days = (int(x) for x in spec.split("x"))
+    for spec, sessions, days in history_specs(direct):
         if gb := disk_short_gb(sessions, days, free_bytes):
             short.append(
                 f"{spec} needs about {disk_needed_gb(sessions, days):.0f} GB ({gb:.1f} more)"
@@ -520,10 +534,8 @@ def bench_daily_on_history(
 
     The day before is the run a daily run follows: the first run after the build finds in the
     page cache what the build wrote last, not what a run reads (the hash column of every stored
-    event, the session-day index, the active marts). A history larger than the machine's memory
-    (three years at 100x: 44 GB, 23 GB of RAM here) then reads all of it from disk, one that fits
-    (a year: 16 GB) does not, and the ratio of the two measures the page cache. Measured on
-    2026-12-03, three years: the first run 39.4 s, the same day run again 24.6 s."""
+    event, the session-day index, the active marts): a history larger than the machine's memory
+    reads them from disk, one that fits does not (docs/performance.md, "Long histories")."""
     from benchmarks.history import rebuild_rollups, replicate, seed_day
     from benchmarks.scale import write_day
     from sources.publishing.day_files import parts_root
@@ -675,14 +687,13 @@ def direct_lines(results: list[dict]) -> list[str]:
     ]
     for r in results:
         cells = profile_cells(r["daily_s"], r["daily_profile"])
-        # runs before 2026-12-04 measured the first run after the build only (as `daily_s`)
+        # results before 2026-12-03 07:56 measured the first run after the build only, as `daily_s`
         first = f"{r['first_run_s']:.1f} s" if "first_run_s" in r else "the daily run"
-        peak = max(r["daily_mib"], r.get("first_run_mib", 0))
         out.append(
             f"| {r['sessions_per_day']:,} x {r['days']} | {r['interactions']:,} | "
             f"{r['warehouse_mb']:,.0f} MB / {r['published_mb']:,.0f} MB | "
             f"{r['build_s']:.0f} s / {r['full_publish_s']:.0f} s | {first} | "
-            f"{r['daily_s']:.1f} s | {peak:,.0f} MiB | " + " | ".join(cells) + " |"
+            f"{r['daily_s']:.1f} s | {direct_peak_mib(r):,.0f} MiB | " + " | ".join(cells) + " |"
         )
     return [*out, *growth_lines(results), *query_lines(results)]
 
@@ -1066,16 +1077,14 @@ def main() -> int:
         results["pricing"] = bench_pricing(events, home, args.repeat)
         print(f"pricing: {results['pricing']}", flush=True)
         write_report(args, len(events), size_mb, results)
-        for spec in filter(None, "" if args.keep_history else args.history.split(",")):
-            sessions, days = (int(x) for x in spec.split("x"))
+        for spec, sessions, days in history_specs("" if args.keep_history else args.history):
             print(f"history {spec}: generating and running", flush=True)
             results["history"].append(
                 bench_history(sessions, days, home, args.query_repeat, args.full_chunk_days)
             )
             print(f"history {spec}: {results['history'][-1]}", flush=True)
             write_report(args, len(events), size_mb, results)
-        for spec in filter(None, args.direct.split(",")):
-            sessions, days = (int(x) for x in spec.split("x"))
+        for spec, sessions, days in history_specs(args.direct):
             short = disk_short_gb(sessions, days, shutil.disk_usage(home).free)
             if short:
                 print(

@@ -35,6 +35,12 @@ def _direct(results: dict, days: int) -> dict | None:
     return max(found, key=lambda r: r["daily_s"]) if found else None
 
 
+def direct_peak_mib(r: dict) -> float:
+    """The largest process of a history built directly: its first run after the build (results
+    from 2026-12-03 07:56 on) or its measured daily run."""
+    return max(r["daily_mib"], r.get("first_run_mib", 0))
+
+
 def measured_values(results: dict) -> dict[str, float | None]:
     one, three = _direct(results, ONE_YEAR), _direct(results, THREE_YEARS)
     ingest = results.get("ingest")
@@ -44,7 +50,7 @@ def measured_values(results: dict) -> dict[str, float | None]:
         if r["sessions_per_day"] >= REFERENCE_SESSIONS and r["days"] >= ONE_YEAR
     ]
     names = results.get("query_names", [])
-    peaks = [max(r["daily_mib"], r.get("first_run_mib", 0)) for r in results.get("direct", [])] + [
+    peaks = [direct_peak_mib(r) for r in results.get("direct", [])] + [
         max(r["full_mib"], r["daily_mib"]) for r in results.get("history", [])
     ]
 

@@ -94,6 +94,16 @@ def test_a_history_the_disk_cannot_hold_is_skipped_before_it_is_built():
     assert disk_short_gb(10_000, 365, 50 * 10**9) == 0.0
 
 
+def test_the_history_lists_are_read_as_sessions_by_days():
+    from benchmarks.run import history_specs
+
+    assert history_specs("100x365,10000x1095") == [
+        ("100x365", 100, 365),
+        ("10000x1095", 10000, 1095),
+    ]
+    assert history_specs("") == []
+
+
 def test_a_history_the_disk_cannot_hold_is_named_at_the_start_of_the_run():
     """The run of 2026-12-03 skipped three years for 0.4 GB an hour after it began: said first."""
     from pathlib import Path

@@ -77,10 +77,12 @@ llm_calls as (
     where interactions.interaction_type = 'llm_call'
 ),
 
-matched as (
+{#- the best price row of each call: ranked on its id alone (a window over 2.8M calls of a
+    31-day run sorted every price column with them: 6.3 s of CPU), its columns joined after -#}
+ranked as (
     select
         llm_calls.*,
-        {{ star_except('llm_prices', ['context_key', 'context_value']) }},
+        llm_prices.price_row_id,
         row_number() over (
             partition by llm_calls.event_id
             order by llm_prices.is_custom_price desc, llm_prices.context_key is not null desc
@@ -102,6 +104,15 @@ matched as (
         )
 ),
 
+matched as (
+    select
+        ranked.*,
+        {{ star_except('llm_prices', ['context_key', 'context_value', 'price_row_id']) }}
+    from ranked
+    inner join llm_prices on ranked.price_row_id = llm_prices.price_row_id
+    where ranked.match_rank = 1
+),
+
 unit_prices as (
     select
         event_id,
@@ -117,7 +128,6 @@ unit_prices as (
         {%- endfor %}
         reasoning_tokens
     from matched
-    where match_rank = 1
 ),
 
 leaves as (

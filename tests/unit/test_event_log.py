@@ -285,11 +285,16 @@ def test_unparseable_lines_take_the_files_first_day(tmp_path: Path):
     assert _quarantine(con) == [("only_bad.jsonl", 1, "invalid_json")]
 
 
+@pytest.mark.parametrize("batch_bytes", [None, 1], ids=["one batch", "a batch per file"])
 def test_window_parses_only_its_lines_and_first_occurrence_still_wins_across_days(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_bytes: int | None
 ):
     """A backfill chunk reads every new file but parses only the lines its days need: its own and
-    lines of other days repeating one of its event ids (so the earliest occurrence still wins)."""
+    lines of other days repeating one of its event ids (so the earliest occurrence still wins).
+    The same when the files are read in several batches (each file whole in one; a real
+    backfill's year is read 256 MB at a time)."""
+    if batch_bytes is not None:
+        monkeypatch.setattr("sources.events.reading.LINES_BATCH_BYTES", batch_bytes)
     day2 = DAY + dt.timedelta(days=1)
     year = [
         json.dumps({**LLM, "event_id": f"y{i}", "ts": f"2026-10-{i:02d}T12:00:00Z"})

@@ -5,12 +5,13 @@ value for every kind of input the models give it, rounding halves included."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import duckdb
 import pytest
 
-MACRO = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "money.sql"
+from sources.settings import DBT_PROJECT_DIR
+
+MACRO = DBT_PROJECT_DIR / "macros" / "money.sql"
 
 
 def money_sql(expr: str) -> str:

@@ -146,3 +146,31 @@ def test_the_removed_files_message_says_what_went_and_what_to_do():
         "accept_removed_files: true on ingest_app_events); the run's metadata then records what "
         "was removed."
     )
+
+
+UTF8_CASES = [
+    b"",
+    b'{"a": 1}\n' * 5,
+    '{"name": "caf\u00e9 \u20ac \U0001f600"}\n'.encode() * 3,
+    b"abc\xc3",  # a character left open at the end
+    b"abc\xc3abcdefgh",  # ... and ASCII after it
+    b"ab\xc3a\xa9cd",  # ... nor be skipped between its bytes ("\xc3\xa9" is valid)
+    b"abcdefg\x80abc",  # a continuation byte alone
+    b"ab\xc0\xafcd",  # an overlong encoding
+    b"ab\xed\xa0\x80cd",  # a surrogate
+    b"ab\xf4\x90\x80\x80cd",  # beyond U+10FFFF
+    b"abcdef\xf0\x9f\x98",  # a four-byte character cut short
+]
+
+
+@pytest.mark.parametrize("data", UTF8_CASES, ids=range(len(UTF8_CASES)))
+def test_is_utf8_agrees_with_decoding_the_whole_file(tmp_path, chunk, data):
+    def decodes() -> bool:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    (tmp_path / "a.jsonl").write_bytes(data)
+    assert files.is_utf8(tmp_path / "a.jsonl") is decodes()

@@ -62,7 +62,7 @@ def test_a_null_in_a_marts_not_null_column_fails_its_build(built_home: Home, tmp
             con.execute("drop table marts.interactions")
             con.execute("alter table marts.old rename to interactions")
         # what the mart reads gives a call of the day no session
-        _null_out(con, "intermediate.int_events_sessionized", "session_id", "event_day", day)
+        _null_out(con, "intermediate.int_event_sessions", "session_id", "event_day", day)
         before = con.execute("select * from marts.interactions order by all").fetchall()
     (result,) = run_dbt(warehouse, tmp_path, "run", "--select", "interactions", day=day)
     assert result["status"] == "error"

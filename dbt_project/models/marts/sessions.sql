@@ -4,8 +4,8 @@
   that have an event in its window start (now, or did before: a late event can move a start), with
   every session of those days and all of each session's events, whatever their day. So a day is
   replaced as a whole (a Parquet partition on Spark) and sessions that no longer exist go. The
-  sessions and their days come from the session-day index (int_session_days); events and costs
-  are read on those days only.
+  sessions and their days come from the session-day index (int_session_days); events, their
+  sessions and costs are read on those days only.
 -#}
 {{ window_rebuilt(pre_hook="{{ delete_session_days() }}") }}
 
@@ -31,12 +31,28 @@ candidate_days as (
     where session_days.session_id in (select candidates.session_id from candidates)
 ),
 
-events as (
-    select events.*
-    from {{ ref('int_events_sessionized') }} as events
+event_sessions as (
+    select event_sessions.*
+    from {{ ref('int_event_sessions') }} as event_sessions
     where
-        events.event_day in (select candidate_days.event_day from candidate_days)
-        and events.session_id in (select candidates.session_id from candidates)
+        event_sessions.event_day in (select candidate_days.event_day from candidate_days)
+        and event_sessions.session_id in (select candidates.session_id from candidates)
+),
+
+events as (
+    {#- the events of those sessions, each side of the join read on the candidate days only (a
+        filter on int_events_sessionized, a view, would reach the join after it: every event
+        of all history joined) -#}
+    select
+        stg_events.*,
+        event_sessions.session_id,
+        event_sessions.is_derived_session
+    from event_sessions
+    inner join {{ ref('stg_app__events') }} as stg_events
+        on
+        event_sessions.event_id = stg_events.event_id
+        and event_sessions.event_day = stg_events.event_day
+    where stg_events.event_day in (select candidate_days.event_day from candidate_days)
 ),
 
 costs as (

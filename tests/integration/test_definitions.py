@@ -41,7 +41,13 @@ def test_definitions_validate_like_the_cli(built_home):
 def test_lineage_is_one_graph_from_raw_to_marts(defs):
     graph = defs.resolve_asset_graph()
     upstream = graph.get(dg.AssetKey(["marts", "sessions"])).parent_keys
-    assert dg.AssetKey(["intermediate", "int_events_sessionized"]) in upstream
+    assert dg.AssetKey(["intermediate", "int_event_sessions"]) in upstream
+    assert graph.get(dg.AssetKey(["intermediate", "int_events_sessionized"])).parent_keys == {
+        dg.AssetKey(["staging", "stg_app__events"]),
+        dg.AssetKey(["intermediate", "int_event_sessions"]),
+    }
+    interactions = graph.get(dg.AssetKey(["marts", "interactions"])).parent_keys
+    assert dg.AssetKey(["intermediate", "int_events_sessionized"]) in interactions
     stg = graph.get(dg.AssetKey(["staging", "stg_app__events"]))
     assert stg.parent_keys == {dg.AssetKey(["raw", "app_events"])}
     published = graph.get(dg.AssetKey(["published", "analytics_warehouse"])).parent_keys

@@ -153,8 +153,8 @@ UTF8_CASES = [
     b'{"a": 1}\n' * 5,
     '{"name": "caf\u00e9 \u20ac \U0001f600"}\n'.encode() * 3,
     b"abc\xc3",  # a character left open at the end
-    b"abc\xc3abcdefgh",  # ... and ASCII after it
-    b"ab\xc3a\xa9cd",  # ... nor be skipped between its bytes ("\xc3\xa9" is valid)
+    b"abc\xc3abcdefgh",  # a character left open, ASCII after it
+    b"ab\xc3a\xa9cd",  # ASCII between a character's two bytes ("\xc3\xa9" alone is valid)
     b"abcdefg\x80abc",  # a continuation byte alone
     b"ab\xc0\xafcd",  # an overlong encoding
     b"ab\xed\xa0\x80cd",  # a surrogate

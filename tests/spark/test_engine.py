@@ -2,7 +2,8 @@
 engine's, row for row, from the same event logs and provider reports, after a range run
 (`local[2]`) and a rerun of its first day with a late file (a new session and a re-delivered
 event) against a real Spark standalone cluster (a master and two one-core workers on 127.0.0.1,
-started here from the pip-installed pyspark), on the lake the local run wrote.
+started here from the pip-installed pyspark), on the lake the local run wrote, first put in the
+shape of a lake built before the sessions were stored narrow (so the rerun is also the upgrade).
 
 The DuckDB reference is a run of the same days on the embedded default. Money and counts must be
 equal exactly; DOUBLE columns (latency quantiles, shares) to 9 decimals, as the engines add
@@ -43,12 +44,20 @@ COMPARED_SCHEMAS = ("marts", "snapshots", "archive")
 
 class Built:
     def __init__(
-        self, duck: Home, spark: Home, outputs: list[str], executors: dict[str, int], lake: dict
+        self,
+        duck: Home,
+        spark: Home,
+        outputs: list[str],
+        executors: dict[str, int],
+        lake: dict,
+        planted: str,
     ):
         self.duck, self.spark, self.executors = duck, spark, executors
         # the range run's (local[2]), the late day's rerun's (on the cluster)
         self.output, self.rerun_output = outputs
         self.lake_days_written = lake  # the raw event days the rerun wrote to the lake
+        # the event whose session the lake's old-shape table carried into the rerun
+        self.planted = planted
 
 
 def _late_file(home: Home, day) -> None:
@@ -61,6 +70,64 @@ def _late_file(home: Home, day) -> None:
         f'"session_id": "late-session", "ts": "{day}T12:00:00Z", "duration_ms": 5}}\n'
         f"{first}\n"
     )
+
+
+# A lake built before 2026-12 held intermediate.int_events_sessionized as a table of every event's
+# columns and its session, and no int_event_sessions. This puts a lake in that shape: the view's
+# rows as that table (partitioned by day, as the window-rebuilt model was), one event's session
+# changed to an id no derivation gives. Run in a process of its own: the lake's embedded
+# metastore (Derby) admits one process at a time. The settings are dbt's (profiles.yml).
+AS_BUILT_BEFORE = """
+import sys
+from pyspark.sql import SparkSession, functions as F
+
+lake, event_id = sys.argv[1:]
+spark = (
+    SparkSession.builder.master("local[1]")
+    .config("spark.sql.warehouse.dir", f"{lake}/warehouse")
+    .config(
+        "spark.hadoop.javax.jdo.option.ConnectionURL",
+        f"jdbc:derby:;databaseName={lake}/metastore_db;create=true",
+    )
+    .config("spark.hadoop.hive.downloaded.resources.dir", f"{lake}/hive-resources")
+    .config("spark.sql.session.timeZone", "UTC")
+    .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+    .config("spark.ui.enabled", "false")
+    .enableHiveSupport()
+    .getOrCreate()
+)
+session = F.when(F.col("event_id") == event_id, F.lit("kept-from-before"))
+wide = spark.table("intermediate.int_events_sessionized")
+wide = wide.withColumn("session_id", session.otherwise(F.col("session_id")))
+wide.write.format("parquet").partitionBy("event_day").saveAsTable("intermediate.wide")
+spark.sql("drop view intermediate.int_events_sessionized")
+spark.sql("drop table intermediate.int_event_sessions")
+spark.sql("alter table intermediate.wide rename to intermediate.int_events_sessionized")
+spark.stop()
+"""
+
+
+def _as_built_before(home: Home, day, env: dict[str, str]) -> str:
+    """The Spark home's lake in the shape of one built before 2026-12 (AS_BUILT_BEFORE), an event
+    of `day` with the planted session; returns that event's id. The event's session is all on
+    that day, so the rerun of another day rebuilds no mart of it: the marts stay DuckDB's."""
+    ((planted,),) = home.query(
+        "select min(e.event_id) from raw.app_events e "
+        "join marts.sessions s on s.session_id = e.session_id "
+        "where e.event_day = $day and s.session_day = $day and cast(s.ended_at as DATE) = $day",
+        {"day": day},
+    )
+    assert planted is not None
+    done = subprocess.run(
+        [sys.executable, "-c", AS_BUILT_BEFORE, str(home.root / "lake"), planted],
+        env=env,
+        cwd=home.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    return planted
 
 
 def _jvm_options(pid: int) -> list[str]:
@@ -111,6 +178,9 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
         range_output = _spark_run(spark, first, last, env)
+        # the rerun below is then the first run after the upgrade to the narrow sessions; its
+        # window is the first day, so the last day's sessions come from the old table
+        planted = _as_built_before(spark, last, env)
         for home in (duck, spark):  # the rerun: the same late file in both homes
             _late_file(home, first)
         assert [o.success for o in duck.run(first, first, reports)] == [True]
@@ -130,7 +200,7 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
     assert all(set(QUICK_JVM.split()) <= set(o) for o in daemon_options), daemon_options
     after = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
     written = {"written": sorted(n for n in after if before.get(n) != after[n])}
-    return Built(duck, spark, [range_output, rerun_output], executors, written)
+    return Built(duck, spark, [range_output, rerun_output], executors, written, planted)
 
 
 def _the_run_used_both_workers_of_the_cluster(built: Built):
@@ -166,6 +236,28 @@ def _the_late_days_rerun_wrote_only_its_day_of_raw_events(built: Built):
         assert home.query(
             "select session_day from marts.sessions where session_id = 'late-session'"
         ) == [(built.duck.days[0],)]
+
+
+def _the_first_run_after_the_upgrade_kept_the_old_tables_sessions(built: Built):
+    """The rerun found the old table (AS_BUILT_BEFORE), took the sessions of the days outside its
+    window from it and replaced it with the view (as tests/integration/
+    test_event_sessions_migration.py shows on DuckDB): the lake's int_event_sessions is DuckDB's,
+    but for the planted session."""
+    tables = built.spark.root / "lake" / "warehouse" / "intermediate.db"
+    assert not (tables / "int_events_sessionized").exists()  # a view now: no files of its own
+    assert not (tables / "wide").exists()
+    narrow = (
+        "select event_id, cast(event_day as DATE), session_id, is_derived_session from {} "
+        "order by all"
+    )
+    lake = f"read_parquet('{tables / 'int_event_sessions'}/*/*.parquet', hive_partitioning = true)"
+    with duckdb.connect() as con:
+        spark = con.execute(narrow.format(lake)).fetchall()
+    duck = built.duck.query(narrow.format("intermediate.int_event_sessions"))
+    planted = [r for r in spark if r[2] == "kept-from-before"]
+    assert [r[0] for r in planted] == [built.planted]
+    assert [r for r in spark if r not in planted] == [r for r in duck if r[0] != built.planted]
+    assert len(spark) == len(duck) > 0
 
 
 def _relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -214,6 +306,7 @@ def test_a_run_and_a_late_files_rerun_on_a_spark_cluster_equal_duckdb(tmp_path_f
     _the_run_used_both_workers_of_the_cluster(built)
     _each_run_forked_dbt_the_rerun_after_stopping_its_ingestions_jvm(built)
     _the_late_days_rerun_wrote_only_its_day_of_raw_events(built)
+    _the_first_run_after_the_upgrade_kept_the_old_tables_sessions(built)
     with duckdb.connect() as both:
         both.execute(f"attach '{built.duck.warehouse}' as duck (read_only)")
         both.execute(f"attach '{built.spark.warehouse}' as spark (read_only)")

@@ -77,9 +77,9 @@ llm_calls as (
     where interactions.interaction_type = 'llm_call'
 ),
 
-{#- the best price row of each call: ranked on its id alone (a window over 2.8M calls of a
-    31-day run sorted every price column with them: 6.3 s of CPU), its columns joined after -#}
 ranked as (
+    {#- the best price row of each call: ranked on its id alone (a window over 2.8M calls of a
+        31-day run sorted every price column with them: 6.3 s of CPU), its columns joined after -#}
     select
         llm_calls.*,
         llm_prices.price_row_id,
@@ -172,26 +172,44 @@ ai_costs as (
     from leaves
 ),
 
+rate_days as (
+    {#- the rate card in force is found per day of the window, per kind (and per service for API
+        units): a few rows a day, joined to the interactions by day (joined per interaction and
+        grouped by its id, a 31-day run grouped 13M rows: 3 s of the model's 14) -#}
+    select distinct interaction_day
+    from interactions
+    where interaction_type in ('db_op', 'api_call', 'compute')
+),
+
 rates as (
     select
-        interactions.event_id,
+        rate_days.interaction_day,
         max(rate_card.usd_per_unit) filter (where rate_card.kind = 'db_read_row') as db_read_rate,
         max(rate_card.usd_per_unit) filter (where rate_card.kind = 'db_write_row') as db_write_rate,
         max(rate_card.usd_per_unit) filter (where rate_card.kind = 'compute_ms') as compute_ms_rate,
         max(rate_card.usd_per_unit) filter (where rate_card.kind = 'compute_mb_ms')
             as compute_mb_ms_rate,
         max(rate_card.usd_per_unit) filter (
-            where rate_card.kind = 'api_unit' and rate_card.service = interactions.service
-        ) as api_service_rate,
-        max(rate_card.usd_per_unit) filter (
             where rate_card.kind = 'api_unit' and rate_card.service = '*'
         ) as api_default_rate
-    from interactions
+    from rate_days
     inner join rate_card
-        on interactions.interaction_day >= rate_card.effective_from
-        and interactions.interaction_day < rate_card.effective_to
-    where interactions.interaction_type in ('db_op', 'api_call', 'compute')
-    group by interactions.event_id
+        on rate_days.interaction_day >= rate_card.effective_from
+        and rate_days.interaction_day < rate_card.effective_to
+    group by rate_days.interaction_day
+),
+
+service_rates as (
+    select
+        rate_days.interaction_day,
+        rate_card.service,
+        max(rate_card.usd_per_unit) as api_service_rate
+    from rate_days
+    inner join rate_card
+        on rate_days.interaction_day >= rate_card.effective_from
+        and rate_days.interaction_day < rate_card.effective_to
+    where rate_card.kind = 'api_unit'
+    group by rate_days.interaction_day, rate_card.service
 ),
 
 final as (
@@ -219,7 +237,8 @@ final as (
         ) }} as exact_db_ops_cost_usd,
         {{ exact_money(
             "case when interactions.interaction_type = 'api_call' then coalesce(interactions.units"
-            ~ " * coalesce(rates.api_service_rate, rates.api_default_rate), 0) else 0 end"
+            ~ " * coalesce(service_rates.api_service_rate, rates.api_default_rate), 0)"
+            ~ " else 0 end"
         ) }} as exact_api_calls_cost_usd,
         {{ exact_money(
             "case when interactions.interaction_type = 'compute' then"
@@ -233,7 +252,15 @@ final as (
     from interactions
     cross join pricing_version
     left join ai_costs on interactions.event_id = ai_costs.event_id
-    left join rates on interactions.event_id = rates.event_id
+    left join rates
+        on
+        interactions.interaction_day = rates.interaction_day
+        and interactions.interaction_type in ('db_op', 'api_call', 'compute')
+    left join service_rates
+        on
+        interactions.interaction_day = service_rates.interaction_day
+        and interactions.service = service_rates.service
+        and interactions.interaction_type in ('db_op', 'api_call', 'compute')
 ),
 
 with_totals as (

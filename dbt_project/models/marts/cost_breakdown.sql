@@ -172,44 +172,41 @@ ai_costs as (
     from leaves
 ),
 
-rate_days as (
-    {#- the rate card in force is found per day of the window, per kind (and per service for API
-        units): a few rows a day, joined to the interactions by day (joined per interaction and
-        grouped by its id, a 31-day run grouped 13M rows: 3 s of the model's 14) -#}
-    select distinct interaction_day
-    from interactions
-    where interaction_type in ('db_op', 'api_call', 'compute')
+rates_in_force as (
+    {#- the rate card in force is found per day of the window (a few rows a day) and joined to
+        the interactions by day (joined per interaction and grouped by its id, a 31-day run
+        grouped 13M rows: 3 s of the model's 14) -#}
+    select
+        window_days.interaction_day,
+        rate_card.kind,
+        rate_card.service,
+        rate_card.usd_per_unit
+    from (select distinct interactions.interaction_day from interactions) as window_days
+    inner join rate_card
+        on window_days.interaction_day >= rate_card.effective_from
+        and window_days.interaction_day < rate_card.effective_to
 ),
 
 rates as (
     select
-        rate_days.interaction_day,
-        max(rate_card.usd_per_unit) filter (where rate_card.kind = 'db_read_row') as db_read_rate,
-        max(rate_card.usd_per_unit) filter (where rate_card.kind = 'db_write_row') as db_write_rate,
-        max(rate_card.usd_per_unit) filter (where rate_card.kind = 'compute_ms') as compute_ms_rate,
-        max(rate_card.usd_per_unit) filter (where rate_card.kind = 'compute_mb_ms')
-            as compute_mb_ms_rate,
-        max(rate_card.usd_per_unit) filter (
-            where rate_card.kind = 'api_unit' and rate_card.service = '*'
-        ) as api_default_rate
-    from rate_days
-    inner join rate_card
-        on rate_days.interaction_day >= rate_card.effective_from
-        and rate_days.interaction_day < rate_card.effective_to
-    group by rate_days.interaction_day
+        interaction_day,
+        max(usd_per_unit) filter (where kind = 'db_read_row') as db_read_rate,
+        max(usd_per_unit) filter (where kind = 'db_write_row') as db_write_rate,
+        max(usd_per_unit) filter (where kind = 'compute_ms') as compute_ms_rate,
+        max(usd_per_unit) filter (where kind = 'compute_mb_ms') as compute_mb_ms_rate,
+        max(usd_per_unit) filter (where kind = 'api_unit' and service = '*') as api_default_rate
+    from rates_in_force
+    group by interaction_day
 ),
 
 service_rates as (
     select
-        rate_days.interaction_day,
-        rate_card.service,
-        max(rate_card.usd_per_unit) as api_service_rate
-    from rate_days
-    inner join rate_card
-        on rate_days.interaction_day >= rate_card.effective_from
-        and rate_days.interaction_day < rate_card.effective_to
-    where rate_card.kind = 'api_unit'
-    group by rate_days.interaction_day, rate_card.service
+        interaction_day,
+        service,
+        max(usd_per_unit) as api_service_rate
+    from rates_in_force
+    where kind = 'api_unit'
+    group by interaction_day, service
 ),
 
 final as (

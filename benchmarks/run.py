@@ -235,45 +235,59 @@ def timed_run(
 
 
 def run_profile(dagster_home: Path) -> dict:
-    """Where the last run's time went, from the Dagster instance: each step's wall time, the dbt
-    step split into SQL (dbt's own execution time of every model, snapshot and test) and the
-    rest (dbt start-up, per-node overhead, Dagster handling dbt's events), the SQL per dbt node,
-    and the event reader's stages (its materialization's `stage_seconds`)."""
+    """Where the last run's time went (`run_profiles` of that run alone)."""
+    return run_profiles(dagster_home, limit=1)[0]
+
+
+def run_profiles(dagster_home: Path, limit: int | None = None) -> list[dict]:
+    """Where each run's time went, oldest first (the last `limit` runs, or all), from the Dagster
+    instance: the days it ran (its partition range tags), each step's wall time, the dbt step
+    split into SQL (dbt's own execution time of every model, snapshot and test) and the rest (dbt
+    start-up, per-node overhead, Dagster handling dbt's events), the SQL per dbt node, and the
+    event reader's stages (its materialization's `stage_seconds`)."""
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
     try:
-        run = instance.get_runs(limit=1)[0]
-        stats = instance.get_run_stats(run.run_id)
-        steps = {
-            s.step_key: s.end_time - s.start_time
-            for s in instance.get_run_step_stats(run.run_id)
-            if s.end_time and s.start_time
-        }
-        nodes: dict[str, float] = {}
-        ingest_stages: dict[str, float] = {}
-        for event_type in (
-            dg.DagsterEventType.ASSET_MATERIALIZATION,
-            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-        ):
-            for record in instance.all_logs(run.run_id, of_type=event_type):
-                data = record.dagster_event.event_specific_data
-                materialization = getattr(data, "materialization", None)
-                if materialization is None and data.partition is not None:
-                    continue  # a multi-day run's per-day copy of a check (assets/partitions.py)
-                meta = (materialization or data).metadata
-                name = node_name(data)
-                if "Execution Duration" in meta:
-                    # once per node: a multi-day run records a model's materialization per day,
-                    # each with the same duration of its one build
-                    nodes[name] = float(meta["Execution Duration"].value)
-                if name == "raw/app_events" and "stage_seconds" in meta:
-                    ingest_stages = dict(meta["stage_seconds"].value)
+        runs = instance.get_runs(limit=limit) if limit else instance.get_runs()
+        return [_profile(dg, instance, run) for run in reversed(runs)]
     finally:
         instance.dispose()
         os.environ.pop("DAGSTER_HOME", None)
+
+
+def _profile(dg, instance, run) -> dict:
+    stats = instance.get_run_stats(run.run_id)
+    steps = {
+        s.step_key: s.end_time - s.start_time
+        for s in instance.get_run_step_stats(run.run_id)
+        if s.end_time and s.start_time
+    }
+    nodes: dict[str, float] = {}
+    ingest_stages: dict[str, float] = {}
+    for event_type in (
+        dg.DagsterEventType.ASSET_MATERIALIZATION,
+        dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    ):
+        for record in instance.all_logs(run.run_id, of_type=event_type):
+            data = record.dagster_event.event_specific_data
+            materialization = getattr(data, "materialization", None)
+            if materialization is None and data.partition is not None:
+                continue  # a multi-day run's per-day copy of a check (assets/partitions.py)
+            meta = (materialization or data).metadata
+            name = node_name(data)
+            if "Execution Duration" in meta:
+                # once per node: a multi-day run records a model's materialization per day,
+                # each with the same duration of its one build
+                nodes[name] = float(meta["Execution Duration"].value)
+            if name == "raw/app_events" and "stage_seconds" in meta:
+                ingest_stages = dict(meta["stage_seconds"].value)
+    tags = run.tags
+    start = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition")
     return {
+        "start": start,
+        "end": tags.get("dagster/asset_partition_range_end") or start,
         "run_s": stats.end_time - stats.start_time,
         "steps": steps,
         "dbt_sql_s": sum(nodes.values()),
@@ -302,8 +316,14 @@ PROFILE_PARTS = {
 
 
 def profile_cells(wall_s: float, profile: dict) -> list[str]:
+    """Start-up (the command's wall time less its run's), then `step_cells`."""
+    return [f"{wall_s - profile['run_s']:.1f}", *step_cells(profile)]
+
+
+def step_cells(profile: dict) -> list[str]:
+    """One run's seconds per part of PROFILE_PARTS, its Python checks, Dagster between steps."""
     steps = dict(profile["steps"])
-    cells = [f"{wall_s - profile['run_s']:.1f}"]
+    cells = []
     for part, keys in PROFILE_PARTS.items():
         t = sum(steps.pop(k, 0.0) for k in keys)
         if part == "dbt":
@@ -443,6 +463,7 @@ def bench_history(
         "COSTWATCH_RETENTION_DAYS": str((today - (first + dt.timedelta(days=days // 2))).days),
     }
     full_s, full_mib = timed_run(env, first, last, chunk_days)
+    full_profiles = run_profiles(home / "dagster")
     new_day = last + dt.timedelta(days=1)
     with duckdb.connect() as con:
         write_day(con, home / "events", new_day, sessions_per_day)
@@ -466,6 +487,7 @@ def bench_history(
         "published_mb": published_mb,
         "full_s": full_s,
         "full_mib": full_mib,
+        "full_profiles": full_profiles,
         "daily_s": daily_s,
         "daily_mib": daily_mib,
         "daily_profile": profile,
@@ -659,7 +681,62 @@ def history_lines(results: list[dict]) -> list[str]:
             f"| {r['sessions_per_day']:,} x {r['days']} | {r['warehouse_mb']:,.0f} MB / "
             f"{r['published_mb']:,.0f} MB | " + " | ".join(cells) + " |"
         )
+    for r in results:
+        out += rebuild_lines(r)
     return [*out, *query_lines(results)]
+
+
+def rebuild_lines(r: dict, top: int = 6) -> list[str]:
+    """Where one history's full rebuild went, run by run (results from before 2026-12-03 19:00
+    kept no per-run profile: nothing): each run's parts as in the daily run's table, a total row,
+    then the `top` dbt nodes of the whole rebuild (SQL seconds summed over its runs) per run."""
+    runs = r.get("full_profiles")
+    if not runs:
+        return []
+    label = f"{r['sessions_per_day']:,} x {r['days']}"
+    total = {
+        "start": "",
+        "run_s": sum(p["run_s"] for p in runs),
+        "dbt_sql_s": sum(p["dbt_sql_s"] for p in runs),
+        "steps": {},
+    }
+    for p in runs:
+        for k, v in p["steps"].items():
+            total["steps"][k] = total["steps"].get(k, 0.0) + v
+    out = [
+        "",
+        f"The full rebuild of {label}, run by run, seconds (each run's wall time in the Dagster "
+        "instance; outside the runs, the command's start-up and the time between its runs: "
+        f"{r['full_s'] - total['run_s']:.1f} s):",
+        "",
+        "| run | days | run | " + " | ".join(PROFILE_PARTS) + " | Python checks "
+        "| Dagster between steps |",
+        "|---|---|---|" + "---|" * (len(PROFILE_PARTS) + 2),
+    ]
+    for i, p in enumerate(runs, 1):
+        out.append(
+            f"| {i} | {p['start']}..{p['end']} | {p['run_s']:.1f} | "
+            + " | ".join(step_cells(p))
+            + " |"
+        )
+    out.append(f"| all | | {total['run_s']:.1f} | " + " | ".join(step_cells(total)) + " |")
+    sums: dict[str, float] = {}
+    for p in runs:
+        for name, t in p["dbt_nodes"].items():
+            sums[name] = sums.get(name, 0.0) + t
+    names = sorted(sums, key=lambda n: -sums[n])[:top]
+    out += [
+        "",
+        f"dbt's {top} largest nodes over the rebuild, SQL seconds per run:",
+        "",
+        "| run | " + " | ".join(f"`{n}`" for n in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for i, p in enumerate(runs, 1):
+        cells = [p["dbt_nodes"].get(n) for n in names]
+        out.append(f"| {i} | " + " | ".join("-" if c is None else f"{c:.1f}" for c in cells) + " |")
+    out.append("| all | " + " | ".join(f"{sums[n]:.1f}" for n in names) + " |")
+    return out
 
 
 def direct_lines(results: list[dict]) -> list[str]:

@@ -4,7 +4,7 @@ instance: the built warehouse's run."""
 import dagster as dg
 import pytest
 
-from benchmarks.run import run_profile
+from benchmarks.run import run_profile, run_profiles
 from tests.conftest import Home
 
 pytestmark = [pytest.mark.xdist_group("built"), pytest.mark.slow]
@@ -45,3 +45,19 @@ def test_a_multi_day_runs_nodes_count_once(built_home: Home):
     assert len([r for r in records if r.run_id == run.run_id]) == len(built_home.days)
     assert len(durations) == 1
     assert profile["dbt_nodes"]["marts/sessions"] == pytest.approx(float(durations.pop()))
+
+
+def test_every_runs_profile_oldest_first_with_its_days(built_copy: Home):
+    """A full rebuild is several runs: the bench profiles each, oldest first, with the days it
+    ran (its partition range); the last one is the profile of the last run."""
+    home = built_copy
+    last = home.days[-1]
+    assert [o.success for o in home.run(last, last)] == [True]
+    profiles = run_profiles(home.root / "dagster")
+    assert [(p["start"], p["end"]) for p in profiles] == [
+        (str(home.days[0]), str(last)),
+        (str(last), str(last)),
+    ]
+    assert profiles[-1] == run_profile(home.root / "dagster")
+    assert all(p["dbt_nodes"] and p["ingest_stages"] for p in profiles)
+    assert profiles[0]["run_s"] > 0 and profiles[1]["run_s"] > 0

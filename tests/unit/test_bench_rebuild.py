@@ -1,0 +1,48 @@
+"""The bench's run-by-run view of a full rebuild (benchmarks/run.py `rebuild_lines`)."""
+
+from benchmarks.run import rebuild_lines
+
+
+def _run(start: str, end: str, run_s: float, dbt: float, nodes: dict[str, float]) -> dict:
+    return {
+        "start": start,
+        "end": end,
+        "run_s": run_s,
+        "steps": {"ingest_app_events": 2.0, "dbt_models": dbt, "check_parity": 0.5},
+        "dbt_sql_s": sum(nodes.values()),
+        "dbt_nodes": nodes,
+        "ingest_stages": {},
+    }
+
+
+def test_each_run_a_total_and_the_largest_nodes_over_the_rebuild():
+    history = {
+        "sessions_per_day": 10_000,
+        "days": 4,
+        "full_s": 30.0,
+        "full_profiles": [
+            _run("2025-01-01", "2025-01-02", 12.0, 8.0, {"a": 3.0, "b": 2.5, "c": 0.1}),
+            _run("2025-01-03", "2025-01-04", 14.0, 9.0, {"a": 1.0, "b": 4.0}),
+        ],
+    }
+    lines = rebuild_lines(history, top=2)
+    assert lines[1].endswith("the command's start-up and the time between its runs: 4.0 s):")
+    assert lines[5:] == [
+        "| 1 | 2025-01-01..2025-01-02 | 12.0 | 2.0 | 0.0 | 8.0 (5.6 SQL) | 0.0 | 0.0 | 0.0 "
+        "| 0.5 | 1.5 |",
+        "| 2 | 2025-01-03..2025-01-04 | 14.0 | 2.0 | 0.0 | 9.0 (5.0 SQL) | 0.0 | 0.0 | 0.0 "
+        "| 0.5 | 2.5 |",
+        "| all | | 26.0 | 4.0 | 0.0 | 17.0 (10.6 SQL) | 0.0 | 0.0 | 0.0 | 1.0 | 4.0 |",
+        "",
+        "dbt's 2 largest nodes over the rebuild, SQL seconds per run:",
+        "",
+        "| run | `b` | `a` |",
+        "|---|---|---|",
+        "| 1 | 2.5 | 3.0 |",
+        "| 2 | 4.0 | 1.0 |",
+        "| all | 6.5 | 4.0 |",
+    ]
+
+
+def test_a_history_from_before_the_per_run_profile_gives_nothing():
+    assert rebuild_lines({"sessions_per_day": 1, "days": 1, "full_s": 1.0}) == []

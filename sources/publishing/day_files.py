@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,12 +149,7 @@ def write_days(
     query = f"select {select}{extra} from {src}"  # noqa: S608 (identifiers quoted, key bound)
     if days is None:
         return _copy(con, query, params, part, root, f"{folder}/all")
-    if not days:
-        chosen: list[DayFile] = []
-    else:
-        where = f" where {part.sql} between $first and $last and list_contains($days, {part.sql})"
-        bounds = {"first": days[0], "last": days[-1], "days": days}
-        chosen = _copy(con, query + where, {**params, **bounds}, part, root, f"{folder}/days")
+    chosen = _copy_days(con, query, params, part, root, f"{folder}/days", days)
     nulls = f" where {part.sql} is null"
     return chosen + _copy(con, query + nulls, params, part, root, f"{folder}/none")
 
@@ -165,6 +162,7 @@ def _copy(
     root: Path,
     folder: str,
 ) -> list[DayFile]:
+    """Every row of `query` in one pass, a file per day (DuckDB's partitioned COPY)."""
     out = root / folder
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = con.execute(
@@ -185,6 +183,54 @@ def _copy(
             )
         )
     return files
+
+
+def _copy_days(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    params: dict,
+    part: Partition,
+    root: Path,
+    folder: str,
+    days: list[dt.date],
+) -> list[DayFile]:
+    """The rows of `query` of each of `days`, a plain COPY per day into the file the
+    partitioned COPY would write (`<name>=<day>/part_0.parquet`, without the day column), as
+    many at once as DuckDB has threads, each on a cursor of its own. DuckDB's partitioned COPY
+    takes twice the CPU of plain ones (31 days of `interactions`: 13.4 s against 7.6 s), and a
+    day's COPY runs on about one thread (docs/performance.md). A day without rows gets no file,
+    as with the partitioned COPY."""
+    name = ident(part.name)
+    sql = f"select * exclude ({name}) from ({query}) where {name} = $day"  # noqa: S608
+    threads = int(con.execute("select current_setting('threads')").fetchall()[0][0])
+    local = threading.local()
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def copy_day(day: dt.date) -> DayFile | None:
+        cursor = getattr(local, "cursor", None)
+        if cursor is None:
+            cursor = local.cursor = con.cursor()
+            opened.append(cursor)
+        path = root / folder / f"{part.name}={day.isoformat()}" / "part_0.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # RETURN_STATS of one file: filename, count, ...
+        count = cursor.execute(
+            f"copy ({sql}) to {literal(str(path))} (format parquet, return_stats)",
+            {**params, "day": day},
+        ).fetchall()[0][1]
+        if not count:
+            shutil.rmtree(path.parent)
+            return None
+        return DayFile(day, str(path.relative_to(root)), int(count))
+
+    pool = ThreadPoolExecutor(max(1, min(threads, len(days))), "publish-day")
+    try:
+        written = list(pool.map(copy_day, days))
+    finally:
+        pool.shutdown(cancel_futures=True)
+        for cursor in opened:
+            cursor.close()
+    return [f for f in written if f is not None]
 
 
 def create_view(

@@ -352,3 +352,50 @@ def test_the_user_snapshot_is_split_by_the_day_a_version_closed(tmp_path: Path):
         assert [r[0] for r in pub.execute("describe snapshots.user_stats_snapshot").fetchall()] == [
             "user_id", "lifetime_sessions", "dbt_valid_from", "dbt_valid_to",
         ]  # fmt: skip
+
+
+def _file(root: Path, day_file: day_files.DayFile) -> tuple[list, list]:
+    """A day file's columns (name, type) and its rows, read as Parquet alone."""
+    with duckdb.connect() as con:
+        path = {"p": str(root / day_file.path)}
+        return (
+            con.execute("select name, type from parquet_schema($p)", path).fetchall(),
+            con.execute(
+                "select * from read_parquet($p, hive_partitioning = false) order by all", path
+            ).fetchall(),
+        )
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_a_refresh_writes_each_day_file_as_a_full_copy_writes_it(tmp_path: Path, key):
+    """A refresh writes its days one COPY each, several at once; a full copy writes every day
+    in one partitioned COPY. Each day's file is the same either way: its columns (the day
+    column left to the folder's name, the snapshot's closing day too), its rows; a changed day
+    with no rows gets no file."""
+    con = _warehouse(tmp_path / "w.duckdb")
+    con.execute("set threads = 3")
+    con.execute("create schema snapshots")
+    con.execute(
+        "create table snapshots.user_stats_snapshot as select 'u' || i as user_id, "
+        "i as lifetime_sessions, timestamp '2025-01-01 01:00' + to_hours(i * 7) as dbt_valid_from,"
+        " timestamp '2025-01-01 05:00' + to_hours(i * 9) as dbt_valid_to from range(12) t(i)"
+    )
+    refreshed, full = tmp_path / "refreshed.duckdb", tmp_path / "full.duckdb"
+    publish_copy(con, refreshed, {"run_id": "1"}, key)
+    note_unpublished(con, dt.date(2025, 1, 1), dt.date(2025, 1, 12))  # Jan 11 and 12: no rows
+    publish_copy(con, refreshed, {"run_id": "2"}, key)
+    assert publish_method(refreshed) == "changed days"
+    publish_copy(con, full, {"run_id": "3"}, key)
+    assert publish_method(full) == "full copy"
+    got, want = _manifest(refreshed), _manifest(full)
+    assert {r: sorted(f, key=str) for r, f in got.items()} == {
+        r: sorted(f, key=str) for r, f in want.items()
+    }
+    assert dt.date(2025, 1, 11) not in got["marts.interactions"]
+    for relation in ("marts.interactions", "marts.sessions", "snapshots.user_stats_snapshot"):
+        for day, day_file in got[relation].items():
+            assert "/days/" in day_file.path or day is None
+            mine = _file(day_files.parts_root(refreshed), day_file)
+            theirs = _file(day_files.parts_root(full), want[relation][day])
+            assert mine == theirs, (relation, day)
+            assert day_file.rows == want[relation][day].rows == len(mine[1])

@@ -14,11 +14,20 @@ from sources.settings import DBT_PROJECT_DIR
 MACRO = DBT_PROJECT_DIR / "macros" / "money.sql"
 
 
+def _body(macro: str) -> str:
+    return re.search(
+        rf"\{{% macro {macro}\(expr\) -%\}}(.*?)\{{%- endmacro %\}}", MACRO.read_text(), re.S
+    ).group(1)
+
+
 def money_sql(expr: str) -> str:
     """The macro's SQL for `expr`, as dbt renders it."""
-    body = re.search(
-        r"\{% macro money\(expr\) -%\}(.*?)\{%- endmacro %\}", MACRO.read_text(), re.S
-    ).group(1)
+    return _body("money").strip().replace("{{ expr }}", expr)
+
+
+def money_of_exact_sql(expr: str) -> str:
+    """`money_of_exact`'s SQL for `expr` (it calls `money`), as dbt renders it."""
+    body = _body("money_of_exact").replace("{{ money(expr) }}", money_sql(expr))
     return body.strip().replace("{{ expr }}", expr)
 
 
@@ -72,3 +81,34 @@ def test_money_beyond_its_range_fails_as_the_direct_cast_does():
         for expr in ("cast(v as decimal(18, 9))", money_sql("v")):
             with pytest.raises(duckdb.ConversionException):
                 con.execute(f"select {expr} from (select 1e9::DECIMAL(38,18) as v)")  # noqa: S608
+
+
+def test_money_of_an_exact_amount_equals_the_direct_cast():
+    """The exact amounts' fast path (under 1 USD: 64-bit) and the rest, around its bounds too:
+    the same value as the direct cast, every case of the exact amounts and 200,000 more."""
+    amounts = [
+        *CASES["DECIMAL(38,18)"],
+        "0.999999999499999999",
+        "0.9999999995",
+        "-0.999999999999999999",
+        "1",
+        "-1",
+        "1.0000000005",
+    ]
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"select cast(v as decimal(18, 9)), {money_of_exact_sql('v')} "  # noqa: S608
+            "from (select unnest($v)::DECIMAL(38, 18) as v)",
+            {"v": amounts},
+        ).fetchall()
+        differing = con.execute(
+            f"""
+            select count(*) filter (where cast(v as decimal(18, 9)) <> {money_of_exact_sql("v")}),
+                   count(*) filter (where v > -1 and v < 1)
+            from (select (((i * 7919) % 200003 - 100001) * pow(10, (i % 18) - 14))
+                         ::DECIMAL(38, 18) as v from range(200000) t(i))
+            """  # noqa: S608 (constants)
+        ).fetchone()
+    assert len(rows) == len(amounts)
+    assert [direct for direct, _ in rows] == [fast for _, fast in rows]
+    assert differing[0] == 0 and 0 < differing[1] < 200000  # both paths taken

@@ -145,6 +145,19 @@ def test_the_readers_use_of_the_cores_is_compared_on_one_thread():
     assert ingest_cores_note({"project_s": 1.5, "floor_s": 0.25}) == ""  # a result from before
 
 
+def test_the_next_step_for_the_ingestion_is_priced_from_the_same_runs_times():
+    from benchmarks.run import CONTRACT_COLUMNS, ingest_next_step_note
+
+    # envelope 3 + optional 4 + the 30 fields of the types: every field the contract names once
+    assert len(CONTRACT_COLUMNS) == 37
+    assert CONTRACT_COLUMNS["stream"] == "BOOLEAN" and CONTRACT_COLUMNS["metadata"] == "JSON"
+    ingest = {"project_s": 1.5, "floor_s": 0.25, "lines_s": 0.375, "typed_s": 0.4}
+    note = ingest_next_step_note(ingest)
+    assert "over all 37 contract fields in 1.60x the floor" in note
+    assert "plus the lines (1.50x): 3.10x the floor, against 6.00x today" in note
+    assert ingest_next_step_note({"project_s": 1.5, "floor_s": 0.25, "lines_s": 0.3}) == ""
+
+
 def test_the_first_run_after_the_build_counts_for_memory_not_for_the_daily_time():
     """The daily targets read the run that follows the day before's (`daily_s`); the first run
     after the build (page cache holding what the build wrote) is shown, and its memory is a

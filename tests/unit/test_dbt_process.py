@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sources.dbt_process import DBT_EXECUTABLE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,6 +165,25 @@ def test_numpy_leaves_the_run_forkable_unless_openblas_is_given_threads(tmp_path
         "started anew: the process runs 1 thread(s) of a library's own (an open DuckDB database, "
         "OpenBLAS)"
     )
+
+
+def test_pyarrow_leaves_the_run_forkable_unless_its_jemalloc_is_given_its_thread(tmp_path: Path):
+    """pyarrow, which pandas imports wherever it is installed, starts its jemalloc's background
+    thread on import unless JE_ARROW_MALLOC_CONF says otherwise; `sources` says so unless the
+    environment has a value. (pyarrow is not among this project's requirements: the test runs
+    where a developer's environment has it, as a team's often does.)"""
+    pytest.importorskip("pyarrow")
+    code = START + (
+        "import pandas, pyarrow\n"
+        "result = [os.environ['JE_ARROW_MALLOC_CONF'],\n"
+        "          through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')]"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"}
+    (default, forked) = _in_fresh_process(code, tmp_path, env)
+    assert (default, forked["forked"]) == ("background_thread:false", True)
+    given = env | {"JE_ARROW_MALLOC_CONF": "background_thread:true"}
+    (conf, anew) = _in_fresh_process(code, tmp_path, given)
+    assert (conf, anew["forked"]) == ("background_thread:true", False)
 
 
 def test_a_process_holding_sparks_jvm_starts_dbt_anew_until_the_jvm_is_stopped(tmp_path: Path):

@@ -114,21 +114,20 @@ def bench_ingest(events_dir: Path, work: Path, repeat: int) -> dict:
 
     project = in_fresh_db("ingest.duckdb", load)
 
-    def load_floor(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(
-            "create table t as select * from "
-            "read_json(?, columns = ?, format = 'newline_delimited')",
-            [files, READ_JSON_COLUMNS],
-        )
+    def read_json(columns: dict[str, str]) -> Callable[[duckdb.DuckDBPyConnection], None]:
+        """A plain `read_json` of the files into a table, `columns` typed as given."""
 
+        def load_json(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute(
+                "create table t as select * from "
+                "read_json(?, columns = ?, format = 'newline_delimited')",
+                [files, columns],
+            )
+
+        return load_json
+
+    load_floor, load_typed = read_json(READ_JSON_COLUMNS), read_json(CONTRACT_COLUMNS)
     floor = in_fresh_db("floor.duckdb", load_floor)
-
-    def load_typed(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(
-            "create table t as select * from "
-            "read_json(?, columns = ?, format = 'newline_delimited')",
-            [files, CONTRACT_COLUMNS],
-        )
 
     lines = in_fresh_db(
         "lines.duckdb",

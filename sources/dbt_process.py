@@ -54,7 +54,7 @@ def fork_refusal(args: Sequence[str]) -> str | None:
     if threads != python_threads:
         return (
             f"the process runs {threads - python_threads} thread(s) of a library's own "
-            "(an open DuckDB database, OpenBLAS)"
+            "(an open DuckDB database, OpenBLAS, pyarrow's jemalloc)"
         )
     return None
 

@@ -148,42 +148,46 @@ def test_the_child_has_a_new_processs_signals_and_stops_on_sigint(tmp_path: Path
     assert got["seconds"] < 30
 
 
-def test_numpy_leaves_the_run_forkable_unless_openblas_is_given_threads(tmp_path: Path):
-    """Importing numpy (pandas) starts OpenBLAS's threads, one per further core, unless
-    OPENBLAS_NUM_THREADS says otherwise; `sources` says 1 unless the environment has a value."""
+# a library that starts threads of its own on import, the variable that stops it, the value
+# `sources` gives it and one that lets it start them
+LIBRARY_THREADS = [
+    # numpy (pandas): OpenBLAS's pool, one thread per further core
+    pytest.param("numpy", "OPENBLAS_NUM_THREADS", "1", "2", id="numpy"),
+    # pyarrow, which pandas imports wherever it is installed: its jemalloc's background thread
+    # (not among this project's requirements: run where a developer's environment has it, as a
+    # team's often does)
+    pytest.param(
+        "pandas, pyarrow",
+        "JE_ARROW_MALLOC_CONF",
+        "background_thread:false",
+        "background_thread:true",
+        id="pyarrow",
+    ),
+]
+
+
+@pytest.mark.parametrize(("modules", "variable", "default", "threaded"), LIBRARY_THREADS)
+def test_a_library_leaves_the_run_forkable_unless_the_environment_gives_it_threads(
+    tmp_path: Path, modules: str, variable: str, default: str, threaded: str
+):
+    """Importing the library starts threads of its own unless `variable` says otherwise;
+    `sources` says so unless the environment has a value."""
+    for module in modules.split(", "):
+        pytest.importorskip(module)
     code = START + (
-        "import numpy\n"
-        "result = [os.environ['OPENBLAS_NUM_THREADS'],\n"
+        f"import {modules}\n"
+        f"result = [os.environ[{variable!r}],\n"
         "          through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')]"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    (default, forked) = _in_fresh_process(code, tmp_path, env)
-    assert (default, forked["forked"]) == ("1", True)
-    (given, anew) = _in_fresh_process(code, tmp_path, env | {"OPENBLAS_NUM_THREADS": "2"})
-    assert (given, anew["forked"]) == ("2", False)
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    (given, forked) = _in_fresh_process(code, tmp_path, env)
+    assert (given, forked["forked"]) == (default, True)
+    (given, anew) = _in_fresh_process(code, tmp_path, env | {variable: threaded})
+    assert (given, anew["forked"]) == (threaded, False)
     assert anew["reason"] == (
         "started anew: the process runs 1 thread(s) of a library's own (an open DuckDB database, "
-        "OpenBLAS)"
+        "OpenBLAS, pyarrow's jemalloc)"
     )
-
-
-def test_pyarrow_leaves_the_run_forkable_unless_its_jemalloc_is_given_its_thread(tmp_path: Path):
-    """pyarrow, which pandas imports wherever it is installed, starts its jemalloc's background
-    thread on import unless JE_ARROW_MALLOC_CONF says otherwise; `sources` says so unless the
-    environment has a value. (pyarrow is not among this project's requirements: the test runs
-    where a developer's environment has it, as a team's often does.)"""
-    pytest.importorskip("pyarrow")
-    code = START + (
-        "import pandas, pyarrow\n"
-        "result = [os.environ['JE_ARROW_MALLOC_CONF'],\n"
-        "          through([DBT_EXECUTABLE, '--version'], dict(os.environ), '.')]"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"}
-    (default, forked) = _in_fresh_process(code, tmp_path, env)
-    assert (default, forked["forked"]) == ("background_thread:false", True)
-    given = env | {"JE_ARROW_MALLOC_CONF": "background_thread:true"}
-    (conf, anew) = _in_fresh_process(code, tmp_path, given)
-    assert (conf, anew["forked"]) == ("background_thread:true", False)
 
 
 def test_a_process_holding_sparks_jvm_starts_dbt_anew_until_the_jvm_is_stopped(tmp_path: Path):

@@ -367,11 +367,13 @@ def _file(root: Path, day_file: day_files.DayFile) -> tuple[list, list]:
 
 
 @pytest.mark.parametrize("key", [None, KEY])
-def test_a_refresh_writes_each_day_file_as_a_full_copy_writes_it(tmp_path: Path, key):
-    """A refresh writes its days one COPY each, several at once; a full copy writes every day
-    in one partitioned COPY. Each day's file is the same either way: its columns (the day
-    column left to the folder's name, the snapshot's closing day too), its rows; a changed day
-    with no rows gets no file."""
+def test_a_refresh_writes_each_day_file_as_a_full_copy_writes_it(
+    tmp_path: Path, key, monkeypatch: pytest.MonkeyPatch
+):
+    """A refresh writes its days one COPY each, several at once; a full copy of a table whose
+    row groups mix many days writes every day in one partitioned COPY (forced here). Each
+    day's file is the same either way: its columns (the day column left to the folder's name,
+    the snapshot's closing day too), its rows; a changed day with no rows gets no file."""
     con = _warehouse(tmp_path / "w.duckdb")
     con.execute("set threads = 3")
     con.execute("create schema snapshots")
@@ -385,9 +387,11 @@ def test_a_refresh_writes_each_day_file_as_a_full_copy_writes_it(tmp_path: Path,
     note_unpublished(con, dt.date(2025, 1, 1), dt.date(2025, 1, 12))  # Jan 11 and 12: no rows
     publish_copy(con, refreshed, {"run_id": "2"}, key)
     assert publish_method(refreshed) == "changed days"
+    monkeypatch.setattr(day_files, "PER_DAY_READS", 0)  # every day table as if mixed
     publish_copy(con, full, {"run_id": "3"}, key)
     assert publish_method(full) == "full copy"
     got, want = _manifest(refreshed), _manifest(full)
+    assert all("/all/" in f.path for r in want.values() for f in r.values())  # the partitioned COPY
     assert {r: sorted(f, key=str) for r, f in got.items()} == {
         r: sorted(f, key=str) for r, f in want.items()
     }
@@ -399,3 +403,55 @@ def test_a_refresh_writes_each_day_file_as_a_full_copy_writes_it(tmp_path: Path,
             theirs = _file(day_files.parts_root(full), want[relation][day])
             assert mine == theirs, (relation, day)
             assert day_file.rows == want[relation][day].rows == len(mine[1])
+
+
+def test_a_full_copy_writes_a_day_per_copy_unless_row_groups_mix_too_many_days(tmp_path: Path):
+    """A full copy writes a COPY per day where the table's row groups hold few days each (the
+    per-day filters skip the others), and the one-pass partitioned COPY where they mix more than
+    PER_DAY_READS days (each filter would read most of the table); each file holds its day's
+    rows. The day computed from another column (the snapshot's) and a view always take the
+    partitioned COPY."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    for name, days in (("few", day_files.PER_DAY_READS), ("many", day_files.PER_DAY_READS + 1)):
+        # one row group: 10 rows of each day, every day in its min-max range
+        con.execute(
+            f"create table marts.{name} as select i, date '2025-01-01' + (i % {days})::INT "  # noqa: S608
+            f"as interaction_day from range({10 * days}) t(i)"
+        )
+        con.execute(f"insert into marts.{name} values (-1, NULL)")  # noqa: S608 (a row, no day)
+    con.execute("checkpoint")
+    part = day_files.Partition("interaction_day")
+    few = day_files.full_copy_days(con, "marts.few", part)
+    assert few == [dt.date(2025, 1, 1) + dt.timedelta(days=d) for d in range(32)]
+    assert day_files.full_copy_days(con, "marts.many", part) is None
+    con.execute("create view marts.v as select * from marts.few")
+    assert day_files.full_copy_days(con, "marts.v", part) is None
+    computed = day_files.Partition("closed_day", "i::DATE", "i")
+    assert day_files.full_copy_days(con, "marts.few", computed) is None
+
+    def written(table: str, folder: str) -> list[tuple]:
+        files = day_files.write_days(con, f"marts.{table}", "*", {}, part, tmp_path, folder, None)
+        return sorted((f.day is None, f.day, f.rows, Path(f.path).parts[1]) for f in files)
+
+    per_day = written("few", "a")
+    assert [(d, n, how) for _, d, n, how in per_day] == [
+        *((dt.date(2025, 1, 1) + dt.timedelta(days=d), 10, "days") for d in range(32)),
+        (None, 1, "none"),
+    ]
+    many = written("many", "b")  # 33 days in its row group: the partitioned COPY
+    assert {how for *_, how in many} == {"all"} and len(many) == 34
+    with duckdb.connect() as reader:
+        for _, day, rows, _how in per_day:
+            where = "interaction_day is null" if day is None else f"interaction_day = '{day}'"
+            want = con.execute(f"select i from marts.few where {where} order by 1").fetchall()  # noqa: S608
+            path = next(
+                f
+                for f in (tmp_path / "a").rglob("*.parquet")
+                if (day is None and "none" in f.parts) or (day and f"={day}" in str(f))
+            )
+            got = reader.execute(
+                "select i from read_parquet($p, hive_partitioning = false) order by 1",
+                {"p": str(path)},
+            ).fetchall()
+            assert got == want and len(got) == rows

@@ -30,9 +30,9 @@ KEEP_UNREFERENCED = dt.timedelta(hours=24)
 MANIFEST = "meta.published_files"
 
 # A full copy writes a day per COPY, as a refresh does (DuckDB's partitioned COPY takes twice the
-# CPU), unless the per-day filters would read the table more than this many times over. Measured
-# 2026-12-03 on 120 days of 142,000 rows, every row group spanning 31 days: a COPY per day 22.3 s,
-# the partitioned COPY 41.5-44.2 s (docs/performance.md).
+# CPU), unless the per-day filters would read the table more than this many times over: the point
+# measured, row groups spanning 31 days each, where a COPY per day still took half the time
+# (docs/performance.md, "A full copy by day").
 PER_DAY_READS = 32
 
 

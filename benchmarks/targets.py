@@ -41,14 +41,19 @@ def direct_peak_mib(r: dict) -> float:
     return max(r["daily_mib"], r.get("first_run_mib", 0))
 
 
-def measured_values(results: dict) -> dict[str, float | None]:
-    one, three = _direct(results, ONE_YEAR), _direct(results, THREE_YEARS)
-    ingest = results.get("ingest")
-    rebuilt = [
+def rebuilt_histories(results: dict) -> list[dict]:
+    """The full rebuilds the target `full_rebuild_100x_1y_s` counts: a year or more at 100x."""
+    return [
         r
         for r in results.get("history", [])
         if r["sessions_per_day"] >= REFERENCE_SESSIONS and r["days"] >= ONE_YEAR
     ]
+
+
+def measured_values(results: dict) -> dict[str, float | None]:
+    one, three = _direct(results, ONE_YEAR), _direct(results, THREE_YEARS)
+    ingest = results.get("ingest")
+    rebuilt = rebuilt_histories(results)
     names = results.get("query_names", [])
     peaks = [direct_peak_mib(r) for r in results.get("direct", [])] + [
         max(r["full_mib"], r["daily_mib"]) for r in results.get("history", [])

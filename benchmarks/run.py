@@ -175,8 +175,8 @@ def ingest_next_step_note(ingest: dict) -> str:
         "gives neither a line's number and text nor a field's JSON type (it reads \"12\" and "
         "1.5 as the counts 12 and 2 where the contract quarantines both), and a typed Python "
         "decoder does not reach 3x either (msgspec, docs/performance.md). One pass that did both "
-        "would cost about that pass "
-        f"plus the lines ({lines:.2f}x): {typed + lines:.2f}x the floor, against "
+        f"would cost about that pass plus the lines ({lines:.2f}x): {typed + lines:.2f}x the "
+        "floor, against "
         f"{ingest['project_s'] / ingest['floor_s']:.2f}x today: a DuckDB extension (C++), not "
         "SQL over `json_*` functions, each of which parses the line again"
     )

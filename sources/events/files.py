@@ -32,6 +32,9 @@ OTLP_FILE_NAME = re.compile(
 CHUNK_BYTES = 2**20
 QUARANTINED_PREFIX_BYTES = 1024  # how much of a line over the cap the quarantine row keeps
 GLOB_CHARS = frozenset("*?[]{}")
+# read_text holds whole files in memory, outside DuckDB's memory limit: files of at most this many
+# bytes are read together (a bigger file alone)
+LINES_BATCH_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -274,13 +277,19 @@ def is_utf8(path: Path) -> bool:
 
 def readable_in_place(f: EventFile, limits: ReadLimits) -> bool:
     """DuckDB can read the file as it is: plain, UTF-8, within the caps, an ordinary name."""
+    return plain_in_place(f, limits) and is_utf8(f.path)
+
+
+def plain_in_place(f: EventFile, limits: ReadLimits) -> bool:
+    """The file is plain event lines DuckDB may read where it is, if they are UTF-8 (DuckDB's
+    read_text fails on the bytes `is_utf8` rejects): inside the root, not OTLP, not gzip, an
+    ordinary name, within the file cap."""
     return (
         not f.outside_root
         and not f.is_otlp
         and not is_gzip(f.source_file)
         and f.duckdb_can_open
         and f.size_bytes <= limits.max_file_bytes
-        and is_utf8(f.path)
     )
 
 
@@ -313,3 +322,20 @@ def prepare_readable(
             write_normalized(f, target, limits)
         out.append((str(target), f.source_file, True))
     return out
+
+
+def size_batches(
+    items: list[str], size_of: Callable[[str], int], limit: int
+) -> Iterator[list[str]]:
+    """Consecutive groups of items of at most `limit` bytes together (a bigger item alone)."""
+    batch: list[str] = []
+    size = 0
+    for item in items:
+        n = size_of(item)
+        if batch and size + n > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += n
+    if batch:
+        yield batch

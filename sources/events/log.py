@@ -26,14 +26,19 @@ from sources.events.contract import (
     EVENT_TYPES,
     known_keys,
 )
-from sources.events.contract_sql import TYPED_COLUMNS, ts_bounds
+from sources.events.contract_sql import TYPED_COLUMNS, TsBounds, ts_bounds
 from sources.events.dedup import rank_copies
 from sources.events.files import (
     EventFile,
     ReadLimits,
     discover_files,
 )
-from sources.events.reading import ReadAndParse, files_to_read, read_and_parse_here
+from sources.events.reading import (
+    FileChoice,
+    ReadAndParse,
+    files_to_read,
+    read_and_parse_here,
+)
 from sources.events.scratch import SCRATCH_PREFIX, remove_stale_scratch
 from sources.events.tables import (
     EVENT_ID_HASH,
@@ -102,7 +107,9 @@ def ingest_range(
         ingested_at = now.replace(tzinfo=None)
         bounds = ts_bounds(limits, now)
         files = discover_files(events_root)
-        to_read, changed = files_to_read(con, files, start_day, end_day)
+    choice = files_to_read(con, files, start_day, end_day, limits, bounds, clock)
+    to_read, changed = choice.read, choice.changed
+    with clock.stage("files"):
         translation = Translation(ancestry_files(files, to_read, start_day), limits)
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +121,7 @@ def ingest_range(
     params = {"start": start_day, "end": end_day}
     with clock.stage("dedup"):
         late = rank_copies(con, start_day, end_day, changed)
+        late = sorted(set(late) | _later_days(choice, bounds))
         removed = _removed_events(con, start_day, end_day)
     if removed and not accept_removed:
         raise FilesRemoved(_removed_message(removed))
@@ -181,7 +189,7 @@ def ingest_range(
             """,
             {**params, "ingested_at": ingested_at},
         )
-        _update_manifest(con, files, changed)
+        _update_manifest(con, files, changed, choice.later)
     with clock.stage("result"):
         result = _result(con, start_day, end_day, len(files), len(to_read), late)
     result.removed = removed
@@ -250,20 +258,42 @@ def _build_extra_metadata(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _later_days(choice: FileChoice, bounds: TsBounds) -> set[dt.date]:
+    """The days of the files left to later runs that have a partition now (late days: a run of
+    each reads them)."""
+    first, last = bounds[0].date(), bounds[1].date()
+    return {d for days in choice.later.values() for d in days if first <= d <= last}
+
+
 def _update_manifest(
-    con: duckdb.DuckDBPyConnection, files: list[EventFile], changed: set[str]
+    con: duckdb.DuckDBPyConnection,
+    files: list[EventFile],
+    changed: set[str],
+    later: dict[str, frozenset[dt.date]],
 ) -> None:
+    """The manifest's rows: each file's days, from its lines read now (`line_days`) when it is
+    new or changed, from the scan of its text when it waits for later runs."""
     present = [f.source_file for f in files]
     con.execute(
         "delete from raw.event_files where source_file not in (select unnest($p::VARCHAR[]))",
         {"p": present},
     )
-    if not changed:
+    if not changed and not later:
         return
     con.execute(
         "delete from raw.event_files where source_file in (select unnest($c::VARCHAR[]))",
-        {"c": sorted(changed)},
+        {"c": sorted(changed | later.keys())},
     )
+    by_name = {f.source_file: f for f in files}
+    later_rows = [
+        (name, by_name[name].size_bytes, by_name[name].mtime_ns, day)
+        for name, days in sorted(later.items())
+        for day in sorted(days)
+    ]
+    if later_rows:
+        con.executemany("insert into raw.event_files values (?, ?, ?, ?)", later_rows)
+    if not changed:
+        return
     meta = [
         (f.source_file, f.size_bytes, f.mtime_ns, f.mtime_day)
         for f in files

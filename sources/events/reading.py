@@ -7,27 +7,49 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from sources.events.contract_sql import TsBounds, in_bounds_sql, occurred_at_sql
 from sources.events.files import (
+    LINES_BATCH_BYTES,
     QUARANTINED_PREFIX_BYTES,
     EventFile,
     ReadLimits,
     Translate,
     prepare_readable,
+    size_batches,
     write_normalized,
 )
 from sources.events.parsing import parse_sql
+from sources.events.prescan import later_files
 from sources.stages import StageClock
 
 
+@dataclass
+class FileChoice:
+    """What a run does with the files: reads `read` (`changed` of them new or changed since the
+    manifest's row), and leaves `later`, new or changed files holding only days after the run's,
+    each with a superset of its days, to the runs of those days (sources/events/prescan.py)."""
+
+    read: list[EventFile]
+    changed: set[str]
+    later: dict[str, frozenset[dt.date]] = field(default_factory=dict)
+
+
 def files_to_read(
-    con: duckdb.DuckDBPyConnection, files: list[EventFile], start: dt.date, end: dt.date
-) -> tuple[list[EventFile], set[str]]:
-    """Files holding days in [start, end] per the manifest, plus new or changed files."""
+    con: duckdb.DuckDBPyConnection,
+    files: list[EventFile],
+    start: dt.date,
+    end: dt.date,
+    limits: ReadLimits,
+    bounds: TsBounds,
+    clock: StageClock | None = None,
+) -> FileChoice:
+    """Files holding days in [start, end] per the manifest, plus new or changed files, but for
+    those that hold only later days when nothing is stored yet for [start, end]."""
     rows = con.execute(
         "select source_file, size_bytes, mtime_ns, event_day from raw.event_files"
     ).fetchall()
@@ -44,7 +66,22 @@ def files_to_read(
             changed.add(f.source_file)
         elif any(start <= d <= end for d in days.get(f.source_file, ())):
             chosen.append(f)
-    return chosen, changed
+    later: dict[str, frozenset[dt.date]] = {}
+    if changed and not _stored(con, start, end):
+        with (clock or StageClock()).stage("scan new files"):
+            new = [f for f in chosen if f.source_file in changed]
+            later = later_files(con, new, end, limits, bounds)
+    return FileChoice(
+        [f for f in chosen if f.source_file not in later], changed - later.keys(), later
+    )
+
+
+def _stored(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> bool:
+    """Whether raw.app_events holds rows of days [start, end] (a day run before)."""
+    return con.execute(
+        "select exists (select 1 from raw.app_events where event_day between $s and $e)",
+        {"s": start, "e": end},
+    ).fetchone()[0]
 
 
 def split_sql(limits: ReadLimits) -> str:
@@ -167,17 +204,7 @@ class _Reader:
     def batches(self, paths: list[str]) -> Iterator[list[str]]:
         """Consecutive groups of files of at most LINES_BATCH_BYTES together (a bigger file
         alone): read_text holds whole files in memory, outside DuckDB's memory limit."""
-        batch: list[str] = []
-        size = 0
-        for p in paths:
-            n = self.sizes[p]
-            if batch and size + n > LINES_BATCH_BYTES:
-                yield batch
-                batch, size = [], 0
-            batch.append(p)
-            size += n
-        if batch:
-            yield batch
+        return size_batches(paths, self.sizes.__getitem__, LINES_BATCH_BYTES)
 
     def read(self, paths: list[str]) -> None:
         sql = f"create or replace temp table batch_lines as {split_sql(self.limits)}"
@@ -361,9 +388,6 @@ def _parse_kept(
         )
     with clock.stage("parse"):
         con.execute(f"insert into parsed {parse_sql(bounds)}")
-
-
-LINES_BATCH_BYTES = 256 * 2**20
 
 
 # Reads `files` and parses what the days [start, end] need, leaving temp tables `line_days` (the

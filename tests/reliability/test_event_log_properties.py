@@ -3,6 +3,7 @@
 import datetime as dt
 import gzip
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -112,3 +113,91 @@ def test_every_line_is_accounted_for(spec):
             ).fetchall()[0][0]
             == 0
         )
+
+
+# --- a backfill in chunks: files of later days wait for their chunk (sources/events/prescan.py)
+
+FIRST = dt.date(2025, 3, 1)
+
+ts_text = st.builds(
+    lambda day, sep, hour, minute, seconds, offset: (
+        f"{FIRST + dt.timedelta(days=day)}{sep}{hour:02d}:{minute:02d}{seconds}{offset}"
+    ),
+    st.integers(1, 9),
+    st.sampled_from(["T", "t", " "]),
+    st.integers(0, 24),
+    st.sampled_from([0, 30, 59]),
+    st.sampled_from(["", ":00", ":59.999999999"]),
+    st.sampled_from(["Z", "z", "+00:00", "-00", "+05:30", "-12:00", "+14", "-0030", ""]),
+)
+
+dated_line = st.one_of(
+    st.builds(
+        lambda i, ts: json.dumps({**VALID, "event_id": f"e{i}", "ts": ts}).encode(),
+        st.integers(0, 8),
+        ts_text,
+    ),
+    # the key or the date written with escapes, a `ts` inside metadata
+    st.builds(
+        lambda i, ts: ('{"event_id":"e' + str(i) + '","\\u0074s":"' + ts + '"}').encode(),
+        st.integers(0, 8),
+        ts_text,
+    ),
+    st.builds(
+        lambda ts: json.dumps({**VALID, "ts": ts}).replace("20", "\\u0032\\u0030", 1).encode(),
+        ts_text,
+    ),
+    st.builds(
+        lambda ts: json.dumps(
+            {**{k: v for k, v in VALID.items() if k != "ts"}, "m": {"ts": ts}}
+        ).encode(),
+        ts_text,
+    ),
+    st.sampled_from([b"", b"garbage", b"\xef\xbb\xbf{}", b'{"note":"\xff"}']),
+)
+
+chunked_files = st.lists(
+    st.tuples(st.lists(dated_line, min_size=1, max_size=6), st.booleans()),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _rows(con) -> list[list[tuple]]:
+    return [
+        con.execute(sql).fetchall()
+        for sql in (
+            "select event_id, event_day, source_file, line_no from raw.app_events order by all",
+            "select source_file, line_no, reason, event_day from raw.event_quarantine order by all",
+            "select * exclude (ingested_at) from raw.event_file_stats order by all",
+        )
+    ]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chunked_files)
+def test_a_backfill_in_chunks_stores_what_one_run_over_every_day_stores(spec):
+    """Whatever the `ts` forms, escapes and offsets: chunks run in order (where files of later
+    days wait) store the same rows as one run over all the days (which reads every file)."""
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    mtime = dt.datetime.combine(FIRST + dt.timedelta(days=10), dt.time(12), dt.UTC).timestamp()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i, (lines, crlf) in enumerate(spec):
+            end = b"\r\n" if crlf else b"\n"
+            path = root / f"f{i}.jsonl"
+            path.write_bytes(b"".join(ln + end for ln in lines))
+            # modified inside the days: the day of a file's lines that have no valid `ts`
+            os.utime(path, (mtime, mtime))
+        whole = duckdb.connect()
+        ingest_range(whole, root, FIRST, FIRST + dt.timedelta(days=12), ingested_at=now)
+        chunked = duckdb.connect()
+        for start, end_day in ((0, 3), (4, 7), (8, 12)):
+            ingest_range(
+                chunked,
+                root,
+                FIRST + dt.timedelta(days=start),
+                FIRST + dt.timedelta(days=end_day),
+                ingested_at=now,
+            )
+        assert _rows(chunked) == _rows(whole)

@@ -570,6 +570,7 @@ def test_stage_seconds_say_where_the_load_went(tmp_path: Path):
     wall = time.perf_counter() - t0
     assert list(result.stage_seconds) == [
         "files",
+        "scan new files",
         "read lines",
         "line days",
         "keep lines",

@@ -33,12 +33,8 @@ from sources.events.files import (
     ReadLimits,
     discover_files,
 )
-from sources.events.reading import (
-    FileChoice,
-    ReadAndParse,
-    files_to_read,
-    read_and_parse_here,
-)
+from sources.events.prescan import FileChoice, files_to_read
+from sources.events.reading import ReadAndParse, read_and_parse_here
 from sources.events.scratch import SCRATCH_PREFIX, remove_stale_scratch
 from sources.events.tables import (
     EVENT_ID_HASH,

@@ -1,4 +1,5 @@
-"""Which days a new event file can hold, from a scan of its text instead of a read of its lines.
+"""Which files a run reads, and which days a new event file can hold, from a scan of its text
+instead of a read of its lines.
 
 A run reads the files its days need plus every new or changed file: only a file's lines tell
 which days it holds (sources/events/reading.py), and the manifest (`raw.event_files`) must know
@@ -33,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -44,6 +46,7 @@ from sources.events.files import (
     plain_in_place,
     size_batches,
 )
+from sources.stages import StageClock
 from sources.warehouse import literal
 
 _KEY = r'"ts"\s*:\s*"'
@@ -91,6 +94,62 @@ select filename, dates, is_unsure,
          as has_valid_ts
 from first_lines
 """  # noqa: S608 (module constants, an integer of the configuration and computed bounds)
+
+
+@dataclass
+class FileChoice:
+    """What a run does with the files: reads `read` (`changed` of them new or changed since the
+    manifest's row), and leaves `later`, new or changed files holding only days after the run's,
+    each with a superset of its days, to the runs of those days (sources/events/prescan.py)."""
+
+    read: list[EventFile]
+    changed: set[str]
+    later: dict[str, frozenset[dt.date]] = field(default_factory=dict)
+
+
+def files_to_read(
+    con: duckdb.DuckDBPyConnection,
+    files: list[EventFile],
+    start: dt.date,
+    end: dt.date,
+    limits: ReadLimits,
+    bounds: TsBounds,
+    clock: StageClock | None = None,
+) -> FileChoice:
+    """Files holding days in [start, end] per the manifest, plus new or changed files, but for
+    those that hold only later days when nothing is stored yet for [start, end]."""
+    rows = con.execute(
+        "select source_file, size_bytes, mtime_ns, event_day from raw.event_files"
+    ).fetchall()
+    known: dict[str, tuple[int, int]] = {}
+    days: dict[str, set[dt.date]] = {}
+    for source_file, size, mtime, day in rows:
+        known[source_file] = (size, mtime)
+        days.setdefault(source_file, set()).add(day)
+    chosen: list[EventFile] = []
+    changed: set[str] = set()
+    for f in files:
+        if known.get(f.source_file) != (f.size_bytes, f.mtime_ns):
+            chosen.append(f)
+            changed.add(f.source_file)
+        elif any(start <= d <= end for d in days.get(f.source_file, ())):
+            chosen.append(f)
+    later: dict[str, frozenset[dt.date]] = {}
+    if changed and not _stored(con, start, end):
+        with (clock or StageClock()).stage("scan new files"):
+            new = [f for f in chosen if f.source_file in changed]
+            later = later_files(con, new, end, limits, bounds)
+    return FileChoice(
+        [f for f in chosen if f.source_file not in later], changed - later.keys(), later
+    )
+
+
+def _stored(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> bool:
+    """Whether raw.app_events holds rows of days [start, end] (a day run before)."""
+    return con.execute(
+        "select exists (select 1 from raw.app_events where event_day between $s and $e)",
+        {"s": start, "e": end},
+    ).fetchone()[0]
 
 
 def later_files(

@@ -1,5 +1,6 @@
-"""Reading event files into DuckDB in batches: which files a run reads, splitting them into
-lines (with the line cap and sentinels), and the UTC day each line belongs to.
+"""Reading event files into DuckDB in batches: splitting them into lines (with the line cap and
+sentinels), and the UTC day each line belongs to. Which files a run reads:
+sources/events/prescan.py.
 """
 
 from __future__ import annotations
@@ -7,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -24,64 +24,7 @@ from sources.events.files import (
     write_normalized,
 )
 from sources.events.parsing import parse_sql
-from sources.events.prescan import later_files
 from sources.stages import StageClock
-
-
-@dataclass
-class FileChoice:
-    """What a run does with the files: reads `read` (`changed` of them new or changed since the
-    manifest's row), and leaves `later`, new or changed files holding only days after the run's,
-    each with a superset of its days, to the runs of those days (sources/events/prescan.py)."""
-
-    read: list[EventFile]
-    changed: set[str]
-    later: dict[str, frozenset[dt.date]] = field(default_factory=dict)
-
-
-def files_to_read(
-    con: duckdb.DuckDBPyConnection,
-    files: list[EventFile],
-    start: dt.date,
-    end: dt.date,
-    limits: ReadLimits,
-    bounds: TsBounds,
-    clock: StageClock | None = None,
-) -> FileChoice:
-    """Files holding days in [start, end] per the manifest, plus new or changed files, but for
-    those that hold only later days when nothing is stored yet for [start, end]."""
-    rows = con.execute(
-        "select source_file, size_bytes, mtime_ns, event_day from raw.event_files"
-    ).fetchall()
-    known: dict[str, tuple[int, int]] = {}
-    days: dict[str, set[dt.date]] = {}
-    for source_file, size, mtime, day in rows:
-        known[source_file] = (size, mtime)
-        days.setdefault(source_file, set()).add(day)
-    chosen: list[EventFile] = []
-    changed: set[str] = set()
-    for f in files:
-        if known.get(f.source_file) != (f.size_bytes, f.mtime_ns):
-            chosen.append(f)
-            changed.add(f.source_file)
-        elif any(start <= d <= end for d in days.get(f.source_file, ())):
-            chosen.append(f)
-    later: dict[str, frozenset[dt.date]] = {}
-    if changed and not _stored(con, start, end):
-        with (clock or StageClock()).stage("scan new files"):
-            new = [f for f in chosen if f.source_file in changed]
-            later = later_files(con, new, end, limits, bounds)
-    return FileChoice(
-        [f for f in chosen if f.source_file not in later], changed - later.keys(), later
-    )
-
-
-def _stored(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> bool:
-    """Whether raw.app_events holds rows of days [start, end] (a day run before)."""
-    return con.execute(
-        "select exists (select 1 from raw.app_events where event_day between $s and $e)",
-        {"s": start, "e": end},
-    ).fetchone()[0]
 
 
 def split_sql(limits: ReadLimits) -> str:

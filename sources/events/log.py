@@ -10,7 +10,8 @@ Day attribution (so that every line of every file is counted in exactly one day 
   timestamps in the same file, or to the UTC day of the file's modification time if it has none.
 
 A manifest (`raw.event_files`) remembers which days each file holds, keyed by size and mtime, so a
-partition run reads only the files holding its days plus files that are new or changed.
+partition run reads only the files holding its days plus files that are new or changed, but for
+new files that hold only later days on the first run of its days (sources/events/prescan.py).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ in dedup, and the run of its own day finds theirs stored.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ OTHER_DAY = (
     _KEY + r"\d{4}-\d\d-\d\d[Tt ](?:2[4-9]|[3-9]\d|\d\d:\d\d(?::\d\d(?:\.\d+)?)?"
     r"[+-](?:0[1-9]|1\d|00:?(?:0[1-9]|[1-5]\d)))"
 )
+# the first date of a line's start, in bytes (ASCII digits only), and how much of a file it reads
+FIRST_DATE = re.compile(DATES.encode())
+FIRST_LINE_BYTES = 64 * 2**10
 # an escaped character that could spell the key `ts` or a date: t, s, T, digits, '-', ' '
 ESCAPED = r"\\u00(?:2[0dD]|3\d|54|7[34])"
 
@@ -161,7 +165,11 @@ def later_files(
 ) -> dict[str, frozenset[dt.date]]:
     """Of new or changed `files`, those that certainly hold only days after `end`, each with a
     superset of its days (none before the first partition). The others must be read."""
-    candidates = [f for f in files if f.size_bytes > 0 and plain_in_place(f, limits)]
+    candidates = [
+        f
+        for f in files
+        if f.size_bytes > 0 and plain_in_place(f, limits) and not _starts_by(f, end)
+    ]
     by_path = {str(f.path): f for f in candidates}
     sql = scan_sql(limits, bounds)
     out: dict[str, frozenset[dt.date]] = {}
@@ -171,6 +179,19 @@ def later_files(
         if days and min(days) > end:
             out[f.source_file] = days
     return out
+
+
+def _starts_by(f: EventFile, end: dt.date) -> bool:
+    """The file's first line has a `ts` date on or before `end`: the file is read by the run
+    anyway (a day's own file on its daily run), so it is not scanned. Reads one line's start."""
+    try:
+        with f.path.open("rb") as fh:
+            head = fh.read(FIRST_LINE_BYTES).split(b"\n", 1)[0]
+    except OSError:
+        return True  # the run reads it and says what went wrong
+    found = FIRST_DATE.search(head)
+    day = _date(found.group(1).decode()) if found else None
+    return day is not None and day <= end
 
 
 def file_days(

@@ -263,3 +263,29 @@ def test_files_that_are_not_utf8_do_not_stop_the_others_of_their_batch(tmp_path:
         "a.jsonl": frozenset({_day(5)}),
         "c.jsonl": frozenset({_day(6)}),
     }
+
+
+def test_a_file_whose_first_line_is_of_the_runs_days_or_earlier_is_not_scanned(
+    tmp_path: Path, monkeypatch
+):
+    """A day's own file on its daily run is read anyway: scanning it would only add its time."""
+    import sources.events.prescan as prescan
+
+    scanned: list[str] = []
+    real = prescan._scan
+
+    def recording(con, sql, files):
+        scanned.extend(f.source_file for f in files)
+        return real(con, sql, files)
+
+    monkeypatch.setattr(prescan, "_scan", recording)
+    _write(
+        tmp_path,
+        "a.jsonl",
+        [_line("e1", f"{_day(2)}T08:00:00Z"), _line("e2", f"{_day(9)}T08:00:00Z")],
+    )
+    _write(tmp_path, "b.jsonl", [_line("e3", f"{_day(1)}T08:00:00Z")])
+    _write(tmp_path, "c.jsonl", ["garbage", _line("e4", f"{_day(1)}T08:00:00Z")])
+    _write(tmp_path, "d.jsonl", [_line("e5", f"{_day(3)}T08:00:00Z")])
+    assert _later(tmp_path, _day(2)) == {"d.jsonl": frozenset({_day(3)})}
+    assert scanned == ["c.jsonl", "d.jsonl"]

@@ -24,8 +24,8 @@ def test_the_profile_names_each_dbt_node_and_the_readers_stages(built_home: Home
     assert profile["dbt_sql_s"] == pytest.approx(sum(nodes.values()))
     assert 0 < profile["dbt_sql_s"] < profile["steps"]["dbt_models"]
     stages = profile["ingest_stages"]  # as stored: keys sorted
-    assert {"files", "read lines", "parse", "dedup", "write"} <= set(stages)
-    assert len(stages) == 10 and all(s >= 0 for s in stages.values())
+    assert {"files", "scan new files", "read lines", "parse", "dedup", "write"} <= set(stages)
+    assert len(stages) == 11 and all(s >= 0 for s in stages.values())
 
 
 def test_a_multi_day_runs_nodes_count_once(built_home: Home):

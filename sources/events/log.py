@@ -257,9 +257,8 @@ def _build_extra_metadata(con: duckdb.DuckDBPyConnection) -> None:
 
 def _later_days(choice: FileChoice, bounds: TsBounds) -> set[dt.date]:
     """The days of the files left to later runs that have a partition now (late days: a run of
-    each reads them)."""
-    first, last = bounds[0].date(), bounds[1].date()
-    return {d for days in choice.later.values() for d in days if first <= d <= last}
+    each reads them; the scan keeps none before the first partition)."""
+    return {d for days in choice.later.values() for d in days if d <= bounds[1].date()}
 
 
 def _update_manifest(

@@ -47,6 +47,7 @@ from sources.events.files import (
     plain_in_place,
     size_batches,
 )
+from sources.events.reading import without_bom_sql, without_cr_sql
 from sources.stages import StageClock
 from sources.warehouse import literal
 
@@ -68,7 +69,8 @@ ESCAPED = r"\\u00(?:2[0dD]|3\d|54|7[34])"
 def scan_sql(limits: ReadLimits, bounds: TsBounds) -> str:
     """Per file read by `read_text(?)`: its distinct `ts` dates, whether one may not be its UTC
     day or may be escaped, and whether its first line has a valid `ts` (as the reader sees the
-    line: byte-order mark and CR dropped, over the cap an invalid line)."""
+    line: byte-order mark and CR dropped as the reader drops them, over the cap an invalid
+    line)."""
     cap = int(limits.max_line_bytes)
     # json_extract_string raises on a line that is not JSON: only valid lines are extracted
     ts = "case when json_valid(first_line) then json_extract_string(first_line, '$.\"ts\"') end"
@@ -80,18 +82,13 @@ with texts as (
               else left(content, strpos(content, chr(10)) - 1) end as line
   from read_text(?)
 ),
-scanned as (
+first_lines as (
   select filename,
          list_distinct(regexp_extract_all(content, {literal(DATES)}, 1)) as dates,
          regexp_matches(content, {literal(OTHER_DAY)})
            or regexp_matches(content, {literal(ESCAPED)}) as is_unsure,
-         case when ends_with(line, chr(13)) then left(line, -1) else line end as line
+         {without_cr_sql(without_bom_sql("line"))} as first_line
   from texts
-),
-first_lines as (
-  select filename, dates, is_unsure,
-         case when starts_with(line, chr(65279)) then substr(line, 2) else line end as first_line
-  from scanned
 )
 select filename, dates, is_unsure,
        coalesce(strlen(first_line) <= {cap} and {in_bounds_sql(occurred, bounds)}, false)
@@ -104,7 +101,7 @@ from first_lines
 class FileChoice:
     """What a run does with the files: reads `read` (`changed` of them new or changed since the
     manifest's row), and leaves `later`, new or changed files holding only days after the run's,
-    each with a superset of its days, to the runs of those days (sources/events/prescan.py)."""
+    each with a superset of its days, to the runs of those days."""
 
     read: list[EventFile]
     changed: set[str]

@@ -27,6 +27,16 @@ from sources.events.parsing import parse_sql
 from sources.stages import StageClock
 
 
+def without_bom_sql(line: str) -> str:
+    """A first line without the UTF-8 byte-order mark before it."""
+    return f"case when starts_with({line}, chr(65279)) then substr({line}, 2) else {line} end"
+
+
+def without_cr_sql(line: str) -> str:
+    """A line without the CR of its CRLF."""
+    return f"case when ends_with({line}, chr(13)) then left({line}, -1) else {line} end"
+
+
 def split_sql(limits: ReadLimits) -> str:
     """Numbered lines of the files `read_text(?)` reads: the CR of CRLF and a UTF-8 byte-order
     mark before the first line dropped, sentinel lines of normalized copies split into reason and
@@ -51,14 +61,12 @@ numbered as (
 ),
 cleaned as (
   select source_file, normalized, mtime_day, line_no,
-         case when line_no = 1 and starts_with(line, chr(65279)) then substr(line, 2)
-              else line end as line
+         case when line_no = 1 then {without_bom_sql("line")} else line end as line
   from numbered
   where not (drop_last and line_no = n)
 ),
 stripped as (
-  select source_file, normalized, mtime_day, line_no,
-         case when ends_with(line, chr(13)) then left(line, -1) else line end as line
+  select source_file, normalized, mtime_day, line_no, {without_cr_sql("line")} as line
   from cleaned
 ),
 sentinels as (
@@ -145,8 +153,7 @@ class _Reader:
         write_file_map(con, [(p, by_name[s], n) for p, s, n in readable])
 
     def batches(self, paths: list[str]) -> Iterator[list[str]]:
-        """Consecutive groups of files of at most LINES_BATCH_BYTES together (a bigger file
-        alone): read_text holds whole files in memory, outside DuckDB's memory limit."""
+        """Consecutive groups of files of at most LINES_BATCH_BYTES together."""
         return size_batches(paths, self.sizes.__getitem__, LINES_BATCH_BYTES)
 
     def read(self, paths: list[str]) -> None:

@@ -2,8 +2,9 @@
 engine's, row for row, from the same event logs and provider reports, after a range run
 (`local[2]`) and a rerun of its first day with a late file (a new session and a re-delivered
 event) against a real Spark standalone cluster (a master and two one-core workers on 127.0.0.1,
-started here from the pip-installed pyspark), on the lake the local run wrote, first put in the
-shape of a lake built before the sessions were stored narrow (so the rerun is also the upgrade).
+started here from the pip-installed pyspark), on the lake the local run wrote, its catalog served
+by a Hive metastore on 127.0.0.1 (sources/spark/metastore.py), the lake first put in the shape of
+one built before the sessions were stored narrow (so the rerun is also the upgrade).
 
 The DuckDB reference is a run of the same days on the embedded default. Money and counts must be
 equal exactly; DOUBLE columns (latency quantiles, shares) to 9 decimals, as the engines add
@@ -32,6 +33,7 @@ from sources.spark.cluster import (
     local_cluster,
 )
 from sources.spark.ingest import BELOW_SPARK_SIZE
+from sources.spark.metastore import audited_calls, local_metastore
 from tests.conftest import Home, make_home
 
 pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.slow]
@@ -51,8 +53,10 @@ class Built:
         executors: dict[str, int],
         lake: dict,
         planted: str,
+        metastore_calls: list[tuple[str, str]],
     ):
         self.duck, self.spark, self.executors = duck, spark, executors
+        self.metastore_calls = metastore_calls  # what the rerun asked the shared metastore
         # the range run's (local[2]), the late day's rerun's (on the cluster)
         self.output, self.rerun_output = outputs
         self.lake_days_written = lake  # the raw event days the rerun wrote to the lake
@@ -185,12 +189,25 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
             _late_file(home, first)
         assert [o.success for o in duck.run(first, first, reports)] == [True]
         before = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
-        with local_cluster(
-            root / "cluster", extra_conf=QUICK_RUN_CONF, daemon_jvm=QUICK_JVM
-        ) as cluster:
+        lake = spark.root / "lake"
+        # the catalog the local run kept embedded (Derby, one process at a time), now served by a
+        # Hive metastore on 127.0.0.1 to every process, as a cluster's must be
+        with (
+            local_metastore(lake / "metastore_db", lake / "warehouse", root / "metastore") as uri,
+            local_cluster(
+                root / "cluster", extra_conf=QUICK_RUN_CONF, daemon_jvm=QUICK_JVM
+            ) as cluster,
+        ):
             daemon_options = [_jvm_options(pid) for pid in cluster.daemons]
             # the late day's files read and parsed by the cluster's tasks, however few bytes
-            rerun_env = env | cluster.env() | {"COSTWATCH_SPARK_INGEST_MIN_MB": "0"}
+            rerun_env = (
+                env
+                | cluster.env()
+                | {
+                    "COSTWATCH_SPARK_INGEST_MIN_MB": "0",
+                    "COSTWATCH_SPARK_METASTORE_URI": uri,
+                }
+            )
             rerun_output = _spark_run(spark, first, first, rerun_env)
             assert len(cluster.state()["workers"]) == 2
             executors = executors_with_tasks(cluster.event_log)
@@ -200,7 +217,8 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
     assert all(set(QUICK_JVM.split()) <= set(o) for o in daemon_options), daemon_options
     after = {p.name: p.stat().st_mtime_ns for p in raw_days.glob("day-*")}
     written = {"written": sorted(n for n in after if before.get(n) != after[n])}
-    return Built(duck, spark, [range_output, rerun_output], executors, written, planted)
+    calls = audited_calls(root / "metastore" / "metastore.log")
+    return Built(duck, spark, [range_output, rerun_output], executors, written, planted, calls)
 
 
 def _the_run_used_both_workers_of_the_cluster(built: Built):
@@ -209,6 +227,16 @@ def _the_run_used_both_workers_of_the_cluster(built: Built):
         assert f"{step}: ok" in built.rerun_output, step
     # the driver runs no task on a cluster; each one-core worker ran one executor
     assert len([e for e, tasks in built.executors.items() if e != "driver" and tasks > 0]) == 2
+
+
+def _the_rerun_used_the_shared_metastore(built: Built):
+    """The rerun's dbt found the lake's tables through the metastore service, which held the
+    catalog's Derby database all along (a second process opening it embedded would have failed):
+    its reads of the marts and its writes of the rebuilt tables are in the service's audit log."""
+    assert {address for address, _ in built.metastore_calls} == {"127.0.0.1"}
+    calls = [call for _, call in built.metastore_calls]
+    assert any(c.startswith("get_table : db=marts tbl=sessions") for c in calls), calls[:20]
+    assert any(c.startswith(("create_table", "alter_table", "add_partition")) for c in calls)
 
 
 def _each_run_forked_dbt_the_rerun_after_stopping_its_ingestions_jvm(built: Built):
@@ -304,6 +332,7 @@ def test_a_run_and_a_late_files_rerun_on_a_spark_cluster_equal_duckdb(tmp_path_f
     assert set(Path(tempfile.gettempdir()).glob("*_resources")) - hive_folders == set()
     assert (built.spark.root / "lake" / "hive-resources").is_dir()
     _the_run_used_both_workers_of_the_cluster(built)
+    _the_rerun_used_the_shared_metastore(built)
     _each_run_forked_dbt_the_rerun_after_stopping_its_ingestions_jvm(built)
     _the_late_days_rerun_wrote_only_its_day_of_raw_events(built)
     _the_first_run_after_the_upgrade_kept_the_old_tables_sessions(built)

@@ -15,7 +15,6 @@ from orchestration.demo import cmd_demo
 from orchestration.runs import DEFAULT_CHUNK_DAYS, UsageError, run_range
 from orchestration.services import SERVICES, cmd_serve, cmd_ui
 from sources import settings
-from sources.demo.sample_data import DEMO_DAYS, DEMO_USERS
 
 
 def _date(text: str) -> dt.date:
@@ -172,12 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="sample data end to end, no keys and no network needed")
-    demo.add_argument(
-        "--days", type=int, default=DEMO_DAYS, help=f"days of sample data (default {DEMO_DAYS})"
-    )
-    demo.add_argument(
-        "--users", type=int, default=DEMO_USERS, help=f"sample users (default {DEMO_USERS})"
-    )
+    demo.add_argument("--days", type=int, default=7, help="days of sample data (default 7)")
+    demo.add_argument("--users", type=int, default=40, help="sample users (default 40)")
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser("run", help="materialize every asset and check for a range of days")

@@ -1,10 +1,11 @@
 """COSTWATCH_ENGINE=spark (issue 16): `costwatch run` on Spark builds marts equal to the DuckDB
-engine's, row for row, from the same event logs and provider reports, after a range run
-(`local[2]`) and a rerun of its first day with a late file (a new session and a re-delivered
-event) against a real Spark standalone cluster (a master and two one-core workers on 127.0.0.1,
-started here from the pip-installed pyspark), on the lake the local run wrote, its catalog served
-by a Hive metastore on 127.0.0.1 (sources/spark/metastore.py), the lake first put in the shape of
-one built before the sessions were stored narrow (so the rerun is also the upgrade).
+engine's, row for row, from the same event logs (the demo's days) and provider reports, after a
+range run (`local[2]`) and a rerun of its first day with a late file (a new session and a
+re-delivered event) against a real Spark standalone cluster (a master and two one-core workers on
+127.0.0.1, started here from the pip-installed pyspark), on the lake the local run wrote, its
+catalog served by a Hive metastore on 127.0.0.1 (sources/spark/metastore.py), the lake first put
+in the shape of one built before the sessions were stored narrow (so the rerun is also the
+upgrade).
 
 The DuckDB reference is a run of the same days on the embedded default. Money and counts must be
 equal exactly; DOUBLE columns (latency quantiles, shares) to 9 decimals, as the engines add
@@ -24,6 +25,7 @@ import pytest
 
 from sources.demo.fake_provider import fake_providers
 from sources.demo.provider_sample import provider_reports
+from sources.demo.sample_data import DEMO_DAYS, DEMO_USERS
 from sources.spark.catalog import write_lake_catalog
 from sources.spark.cluster import (
     QUICK_JVM,
@@ -161,7 +163,7 @@ def _build(tmp_path_factory: pytest.TempPathFactory) -> Built:
     run on the cluster: a cluster run costs half as much again as a local one (per query, not per
     row), and the suite's 15 minutes are shared."""
     root = tmp_path_factory.mktemp("engines")
-    duck = make_home(root / "duckdb", days=2, users=8)
+    duck = make_home(root / "duckdb", days=DEMO_DAYS, users=DEMO_USERS)
     spark = Home(root / "spark", duck.ledger)
     shutil.copytree(duck.root / "events", spark.root / "events")
     reports = provider_reports(duck.ledger)

@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -74,8 +73,8 @@ def local_metastore(db: Path, warehouse: Path, logs: Path) -> Iterator[str]:
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = logs / "metastore.log"
-    # no spark-defaults.conf: this JVM runs no Spark application
-    env = {**os.environ, "SPARK_CONF_DIR": tempfile.mkdtemp(prefix="costwatch-metastore-conf-")}
+    # the logs folder as its conf folder, no spark-defaults.conf: this JVM runs no Spark app
+    env = {**os.environ, "SPARK_CONF_DIR": str(logs)}
     command = [sys.executable, "-m", "sources.spark.metastore", "--db", str(db),
                "--warehouse", str(warehouse), "--port", str(port)]  # fmt: skip
     with log.open("w") as out:

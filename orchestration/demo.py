@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from orchestration.runs import DEFAULT_CHUNK_DAYS, RunOutcome, open_instance, run_range
-from orchestration.services import kill_group
 from sources import settings
+from sources.processes import kill_group
 
 DEMO_MARKER = ".costwatch-demo"
 

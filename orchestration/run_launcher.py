@@ -18,7 +18,6 @@ DefaultRunLauncher itself finds and asks the code server of a run).
 from __future__ import annotations
 
 import json
-import os
 import socket
 
 import dagster as dg
@@ -31,19 +30,10 @@ from assets.internals import (
     WorkerStatus,
     deserialize_value,
 )
+from sources.processes import process_alive
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", socket.gethostname()})
 CLI_TAG, CLI_HOST_TAG, CLI_PID_TAG = "costwatch/launched_by", "costwatch/host", "costwatch/pid"
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def release_finished_runs(instance: dg.DagsterInstance) -> list[str]:

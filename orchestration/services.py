@@ -12,11 +12,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from orchestration.runs import UsageError, open_instance
 from sources import settings
+from sources.processes import descendants, running
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -140,36 +140,6 @@ def _default_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-def _stat(stat: Path) -> list[str] | None:
-    """The fields of a /proc/<pid>/stat after the command name (state, ppid, pgrp, ...), or None
-    for a process that exited while we looked. The name may hold spaces and parentheses."""
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _processes() -> Iterator[tuple[int, list[str]]]:
-    """(pid, stat fields) of every process, from /proc."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        if (fields := _stat(stat)) is not None:
-            yield int(stat.parent.name), fields
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid` (from /proc), children first."""
-    parents: dict[int, list[int]] = {}
-    for child, fields in _processes():
-        parents.setdefault(int(fields[1]), []).append(child)
-    out: list[int] = []
-    todo = list(parents.get(pid, []))
-    while todo:
-        child = todo.pop()
-        out.append(child)
-        todo.extend(parents.get(child, []))
-    return out
-
-
 def _stop_tree(pid: int) -> None:
     """SIGTERM to `pid` and every descendant, then SIGKILL to the survivors."""
     tree = [pid, *descendants(pid)]
@@ -185,47 +155,3 @@ def _stop_tree(pid: int) -> None:
     for p in tree:
         with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGKILL)
-
-
-def _exited(pid: int, state: str) -> bool:
-    """Every thread of the process has ended. /proc shows a process as a zombie ("Z") once its
-    main thread has ended, while its other threads may still be exiting with its files open (a
-    killed dbt build's worker thread, holding the warehouse's lock): those are its tasks."""
-    if state != "Z":
-        return False
-    tasks = (_stat(task) for task in Path(f"/proc/{pid}/task").glob("[0-9]*/stat"))
-    return all(fields is None or fields[0] in ("Z", "X") for fields in tasks)
-
-
-def group_members(pgid: int) -> list[int]:
-    """The processes of process group `pgid` that have not exited, from /proc."""
-    return [
-        pid
-        for pid, fields in _processes()
-        if int(fields[2]) == pgid and not _exited(pid, fields[0])
-    ]
-
-
-def kill_group(leader: subprocess.Popen, timeout: float = 60) -> None:
-    """SIGKILL the process group `leader` started (`start_new_session=True`) and wait until every
-    process of it has exited, not only the leader: a child still dying (a dbt build) holds the
-    warehouse's lock for a moment after the leader has been collected."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(leader.pid, signal.SIGKILL)
-    leader.wait(timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while alive := group_members(leader.pid):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"processes {alive} outlived SIGKILL for {timeout:.0f} s")
-        time.sleep(0.05)
-
-
-def running(pid: int) -> bool:
-    """Alive and not exited (a zombie whose threads have all ended has exited; its parent has not
-    collected it yet)."""
-    from orchestration.run_launcher import process_alive
-
-    if not process_alive(pid):
-        return False
-    fields = _stat(Path(f"/proc/{pid}/stat"))
-    return fields is not None and not _exited(pid, fields[0])

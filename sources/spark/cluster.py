@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
 import urllib.request
@@ -18,6 +17,7 @@ from pathlib import Path
 import pyspark
 
 from sources.http_server import free_port
+from sources.processes import stop_groups
 
 SPARK_HOME = Path(pyspark.__file__).parent
 
@@ -142,15 +142,7 @@ def local_cluster(
         )
         yield cluster
     finally:
-        for proc in processes:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in processes:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+        stop_groups(processes)
 
 
 def _wait(ready, what: str, processes: list[subprocess.Popen], logs: Path) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sources.http_server import free_port
+from sources.processes import stop_groups
 
 READY = "metastore: serving"  # the line the service prints once it accepts connections
 # every metastore call, one line each (ugi, client address, command): what the tests count
@@ -86,13 +86,7 @@ def local_metastore(db: Path, warehouse: Path, logs: Path) -> Iterator[str]:
         _wait_for(port, proc, log)
         yield f"thrift://127.0.0.1:{port}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        stop_groups([proc])
 
 
 def _wait_for(port: int, proc: subprocess.Popen, log: Path, seconds: float = 120) -> None:

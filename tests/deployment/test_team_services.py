@@ -22,10 +22,11 @@ import httpx
 import psycopg2
 import pytest
 
-from orchestration.services import LOCATION, descendants, kill_group, running
+from orchestration.services import LOCATION
 from sources.demo.fake_provider import FakeProviderServer
 from sources.demo.provider_sample import provider_reports
 from sources.demo.sample_data import generate
+from sources.processes import descendants, kill_group, running
 from tests.conftest import free_port
 from tests.deployment.postgres import Postgres, postgres
 

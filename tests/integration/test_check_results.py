@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from assets.internals import AssetCheckExecutionRecordStatus as Status
-from orchestration.services import kill_group
 from sources import settings
 from sources.demo.provider_sample import DISCREPANCY
+from sources.processes import kill_group
 from tests.conftest import Home, free_port
 from tests.integration.test_exports import ARTIFACTS, CHROMIUM_FLAGS, FRONT_PAGE_IMAGES
 

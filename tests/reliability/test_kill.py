@@ -11,8 +11,8 @@ import time
 import dagster as dg
 import pytest
 
-from orchestration.services import kill_group
 from sources import settings
+from sources.processes import kill_group
 from tests.conftest import Home
 from tests.integration.test_pipeline import _snapshot
 

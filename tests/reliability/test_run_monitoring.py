@@ -13,8 +13,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.services import kill_group
 from sources import settings
+from sources.processes import kill_group
 from tests.conftest import make_home
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestration.services import descendants, running
+from sources.processes import descendants, running
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow

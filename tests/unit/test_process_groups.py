@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.services import group_members, kill_group, running
+from sources.processes import group_members, kill_group, running
 
 
 def _group(script: str) -> subprocess.Popen:

@@ -99,28 +99,33 @@ def ingest_app_events(
     engine: EngineResource,
 ):
     start, end = day_range(context)
-    read_and_parse = None  # in this process's DuckDB
+    spark = None  # read, parsed and deduplicated in this process's DuckDB
     if engine.on_spark and engine.spark_master.startswith("sc://"):
         # a Spark Connect server runs no code of this package unless it is installed there
         context.log.info("Spark Connect: event files read and parsed in this process (untested)")
     elif engine.on_spark:  # the files read and parsed by Spark tasks (docs/spark.md)
-        from sources.spark.ingest import read_and_parse_on_spark
+        from sources.spark.ingest import SparkIngestion
 
-        read_and_parse = read_and_parse_on_spark(
+        spark = SparkIngestion(
             engine.spark_master, Path(engine.lake), min_bytes=engine.spark_ingest_min_mb * 2**20
         )
     with duckdb.get_connection() as con:
         note_unpublished(con, start, end)
-        result = ingest_range(
-            con,
-            event_logs.path,
-            start,
-            end,
-            limits=read_limits(),
-            accept_removed=config.accept_removed_files,
-            read_and_parse=read_and_parse,
-            scratch_dir=current().scratch_dir,
-        )
+        try:
+            result = ingest_range(
+                con,
+                event_logs.path,
+                start,
+                end,
+                limits=read_limits(),
+                accept_removed=config.accept_removed_files,
+                read_and_parse=spark.read_and_parse if spark else None,
+                find_copies=spark.find_stored_copies if spark else None,
+                scratch_dir=current().scratch_dir,
+            )
+        finally:
+            if spark:
+                spark.close()
         # the run's days: a model of another day was mapped by the run that loaded it
         unknown_models = map_new_models(
             con,
@@ -135,7 +140,7 @@ def ingest_app_events(
             """,
             {"s": start, "e": end},
         ).fetchall()
-    if read_and_parse is not None:
+    if spark is not None:
         context.log.info(_where_parsed(result.stage_seconds, engine))
     totals = result.totals()
     for day, c in sorted(result.per_day.items()):
@@ -221,7 +226,11 @@ def _where_parsed(stages: dict[str, float], engine: EngineResource) -> str:
 
     if BELOW_SPARK_SIZE in stages:
         return (
-            f"event files read and parsed in this process: fewer than {ENV['spark_ingest_min_mb']}="
-            f"{engine.spark_ingest_min_mb} MB to read, less than a Spark application's start-up"
+            f"event files read and parsed, and their stored copies searched for, in this process: "
+            f"fewer than {ENV['spark_ingest_min_mb']}={engine.spark_ingest_min_mb} MB to read, "
+            "less than a Spark application's start-up"
         )
-    return f"event files read and parsed by Spark tasks on {engine.spark_master}"
+    return (
+        f"event files read and parsed, and their stored copies searched for in the lake, by "
+        f"Spark tasks on {engine.spark_master}"
+    )

@@ -1,28 +1,38 @@
 """The contract's dedup rule: among the copies of an event id (lines read now, rows stored for
 other days), the first by `ts`, then file path, then line number wins (sources/events/log.py
-writes the winners)."""
+writes the winners).
+
+A load first finds the stored copies (`find_stored_copies` in the run's DuckDB, or the Spark
+engine's search of the lake: sources/spark/ingest.py), then ranks them with the lines read
+(`rank_copies`, always here: only the few ids with copies)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import duckdb
 
 from sources.events.tables import EVENT_ID_HASH
+from sources.stages import StageClock
 from sources.warehouse import transaction
+
+# how a load finds the stored copies (temp tables `run_ids` and `stored_copies`, as
+# `find_stored_copies` makes them), given the run's days and its stage clock
+FindStoredCopies = Callable[[duckdb.DuckDBPyConnection, dt.date, dt.date, StageClock], None]
 
 
 def rank_copies(
     con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, changed: set[str]
 ) -> list[dt.date]:
     """Temp tables `ranked`, the copies of each event id with more than one (lines read now, rows
-    stored for other days), each with its rank, and `losing_copies`, the lines and rows none of
-    whose copies ranks first; returns the late days (other days a run of each would change).
+    stored for other days: `run_ids` and `stored_copies`, which a FindStoredCopies made), each
+    with its rank, and `losing_copies`, the lines and rows none of whose copies ranks first;
+    returns the late days (other days a run of each would change).
 
     An event id read once and stored nowhere else (nearly all of them) is in neither table: its
     one line ranks first. Only the ids with copies are ranked, not every line read."""
     # Winner per event_id among the lines read and the rows already stored for other days.
-    find_stored_copies(con, start, end)
     con.execute(
         """
         create or replace temp table ranked as
@@ -68,11 +78,9 @@ def rank_copies(
     return [d for (d,) in late]
 
 
-def find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
-    """Temp table `run_ids`: the event ids of the accepted lines read, with their hash and how many
-    lines carry each; temp table `stored_copies`: the stored rows of other days with one of these
-    ids. Candidate rows are found by the ids' hashes (a narrow column; a run scans it whole),
-    then only those rows are read, by row id, and matched on the ids themselves."""
+def write_run_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table `run_ids`: the event ids of the accepted lines read, with their hash and how
+    many lines carry each."""
     con.execute(
         f"""
         create or replace temp table run_ids as
@@ -81,6 +89,22 @@ def find_stored_copies(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.d
         group by event_id
         """  # noqa: S608 (a constant of this package)
     )
+
+
+def find_stored_copies(
+    con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, clock: StageClock
+) -> None:
+    """FindStoredCopies in the run's DuckDB: temp table `run_ids` (`write_run_ids`) and temp
+    table `stored_copies`, the stored rows of other days with one of these ids (their event_id,
+    occurred_at, source_file, line_no, event_day). Candidate rows are found by the ids' hashes (a
+    narrow column; a run scans it whole), then only those rows are read, by row id, and matched
+    on the ids themselves."""
+    with clock.stage("dedup"):
+        write_run_ids(con)
+        _search_here(con, start, end)
+
+
+def _search_here(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
     # The candidates' row ids first (usually a few dozen: the optimizer then reads the outer
     # columns only in the row groups holding them), both reads in one snapshot of the table.
     with transaction(con):

@@ -28,7 +28,7 @@ from sources.events.contract import (
     known_keys,
 )
 from sources.events.contract_sql import TYPED_COLUMNS, TsBounds, ts_bounds
-from sources.events.dedup import rank_copies
+from sources.events.dedup import FindStoredCopies, find_stored_copies, rank_copies
 from sources.events.files import (
     EventFile,
     ReadLimits,
@@ -86,6 +86,7 @@ def ingest_range(
     limits: ReadLimits | None = None,
     accept_removed: bool = False,
     read_and_parse: ReadAndParse | None = None,
+    find_copies: FindStoredCopies | None = None,
 ) -> IngestResult:
     """Replace the raw rows of days [start_day, end_day] with what the event files hold now.
 
@@ -93,9 +94,12 @@ def ingest_range(
     that would drop stored events because their files are gone or shorter raises FilesRemoved
     and writes nothing, unless `accept_removed` (then the result's `removed` says what went).
     `read_and_parse` reads and parses the files (`read_and_parse_here`, this process's DuckDB,
-    by default; `sources/spark/ingest.py` in Spark tasks): everything else is done here.
+    by default; `sources/spark/ingest.py` in Spark tasks) and `find_copies` finds the stored
+    copies of the events read (`find_stored_copies`, this process's DuckDB, by default; the
+    Spark engine's search of the lake): everything else is done here.
     """
     read_and_parse = read_and_parse or read_and_parse_here
+    find_copies = find_copies or find_stored_copies
     clock = StageClock()
     with clock.stage("files"):
         ensure_tables(con)
@@ -116,6 +120,7 @@ def ingest_range(
             con, to_read, Path(tmp), start_day, end_day, limits, bounds, translation.write, clock
         )
     params = {"start": start_day, "end": end_day}
+    find_copies(con, start_day, end_day, clock)
     with clock.stage("dedup"):
         late = rank_copies(con, start_day, end_day, changed)
         late = sorted(set(late) | _later_days(choice, bounds))

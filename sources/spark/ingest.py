@@ -1,9 +1,11 @@
 """The Spark engine's ingestion of event files (no Dagster): the files are read and parsed by Spark
 tasks, each a part of the files (sources/events/parts.py: the contract's own reader and parser in
 a DuckDB of the task, so the quarantine reasons, line numbers and accounting are the ones of the
-embedded engine by construction), written as Parquet to a folder of the lake; this process then
-finds the copies of an event across parts, deduplicates and writes the raw tables as on DuckDB
-(sources/events/log.py).
+embedded engine by construction), written as Parquet to a folder of the lake. The stored copies
+of the events read, on other days, are then searched for by Spark too, in the lake's copy of
+`raw.app_events` (brought in step with the warehouse first): the one part of a load that grows
+with the history. This process ranks the few copies found with the lines read and writes the raw
+tables as on DuckDB (sources/events/log.py, sources/events/dedup.py).
 
 OpenTelemetry files are read here: their spans are translated with the spans of other files
 (sources/otel/translate.py). Every Spark process must see the event files and the lake at the
@@ -23,16 +25,19 @@ from pathlib import Path
 import duckdb
 
 from sources.events.contract_sql import TsBounds
+from sources.events.dedup import find_stored_copies, write_run_ids
 from sources.events.files import EventFile, ReadLimits, Translate
 from sources.events.parts import PART_TABLES, balanced_parts, parse_part
 from sources.events.reading import (
-    ReadAndParse,
     read_and_parse_here,
     read_and_parse_lines,
     read_and_parse_other_day_copies,
     write_file_map,
 )
 from sources.events.scratch import remove_stale_scratch
+from sources.events.tables import EVENT_ID_HASH
+from sources.spark.lake import source_folder
+from sources.spark.source_days import export_by_day
 from sources.stages import StageClock
 from sources.warehouse import literal
 
@@ -61,14 +66,36 @@ def spark_session(master: str, app: str):
     return SparkSession.builder.master(master).appName(app).config(conf=conf).getOrCreate()
 
 
-def read_and_parse_on_spark(
-    master: str, lake: Path, parts: int | None = None, min_bytes: int = 0
-) -> ReadAndParse:
-    """ReadAndParse (sources/events/reading.py) whose files are read and parsed by Spark tasks, in
-    `parts` parts (default: the session's default parallelism); files of fewer than `min_bytes`
-    in all are read and parsed in this process (stage `below the Spark size` says so)."""
+class SparkIngestion:
+    """The Spark engine's ReadAndParse (`read_and_parse`) and FindStoredCopies
+    (`find_stored_copies`) for one load (sources/events/log.py's `ingest_range`), sharing one
+    Spark session, which `close` stops. The files are read in `parts` parts (default: the
+    session's default parallelism); files of fewer than `min_bytes` in all are read and parsed in
+    this process (stage `below the Spark size` says so), and the stored copies are then searched
+    for here too: no Spark application is started."""
 
-    def run(
+    def __init__(self, master: str, lake: Path, parts: int | None = None, min_bytes: int = 0):
+        self.master, self.lake, self.parts, self.min_bytes = master, lake, parts, min_bytes
+        self._spark = None
+
+    def __enter__(self) -> SparkIngestion:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._spark is not None:
+            self._spark.stop()
+            self._spark = None
+
+    def _session(self):
+        if self._spark is None:
+            self._spark = spark_session(self.master, "costwatch ingestion")
+        return self._spark
+
+    def read_and_parse(
+        self,
         con: duckdb.DuckDBPyConnection,
         files: list[EventFile],
         scratch: Path,
@@ -80,7 +107,7 @@ def read_and_parse_on_spark(
         clock: StageClock,
     ) -> None:
         plain = [f for f in files if not f.is_otlp]
-        if sum(f.size_bytes for f in plain) < min_bytes:
+        if sum(f.size_bytes for f in plain) < self.min_bytes:
             clock.mark(BELOW_SPARK_SIZE)
             read_and_parse_here(con, files, scratch, start, end, limits, bounds, translate, clock)
             return
@@ -99,12 +126,12 @@ def read_and_parse_on_spark(
         )
         # what loads killed before their `finally` left (Parquet parts of event lines): this run
         # holds the warehouse for writing, so no other load of the lake is under way
-        remove_stale_scratch(lake / STAGING, prefix="")
-        out = lake / STAGING / uuid.uuid4().hex
+        remove_stale_scratch(self.lake / STAGING, prefix="")
+        out = self.lake / STAGING / uuid.uuid4().hex
         try:
             if plain:
                 with clock.stage("spark tasks"):
-                    _parse_parts_on_spark(master, plain, start, end, limits, bounds, out, parts)
+                    self._parse_parts(plain, start, end, limits, bounds, out)
                 with clock.stage("spark results"):
                     con.execute(
                         "insert into line_days select * from read_parquet("  # noqa: S608
@@ -127,27 +154,38 @@ def read_and_parse_on_spark(
         # what the writes read of each file (the parts' own maps stayed in their tasks)
         write_file_map(con, [(str(f.path), f, False) for f in files])
 
-    return run
+    def find_stored_copies(
+        self, con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, clock: StageClock
+    ) -> None:
+        """FindStoredCopies: on Spark when this load's files were read by Spark tasks, else here
+        (sources/events/dedup.py)."""
+        if self._spark is None:
+            find_stored_copies(con, start, end, clock)
+            return
+        out = self.lake / STAGING / uuid.uuid4().hex
+        try:
+            with clock.stage("spark history search"):
+                write_run_ids(con)
+                search_history(self._spark, con, self.lake, start, end, out)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
 
+    def _parse_parts(
+        self,
+        files: list[EventFile],
+        start: dt.date,
+        end: dt.date,
+        limits: ReadLimits,
+        bounds: TsBounds,
+        out: Path,
+    ) -> None:
+        """One Spark task per part of `files`, each writing its Parquet files under `out`."""
+        for table in PART_TABLES:
+            (out / table).mkdir(parents=True)
+        from pyspark.sql.functions import col, udf
 
-def _parse_parts_on_spark(
-    master: str,
-    files: list[EventFile],
-    start: dt.date,
-    end: dt.date,
-    limits: ReadLimits,
-    bounds: TsBounds,
-    out: Path,
-    parts: int | None,
-) -> None:
-    """One Spark task per part of `files`, each writing its Parquet files under `out`."""
-    for table in PART_TABLES:
-        (out / table).mkdir(parents=True)
-    from pyspark.sql.functions import col, udf
-
-    spark = spark_session(master, "costwatch ingestion")
-    try:
-        groups = balanced_parts(files, parts or spark.sparkContext.defaultParallelism)
+        spark = self._session()
+        groups = balanced_parts(files, self.parts or spark.sparkContext.defaultParallelism)
 
         def task(i: int) -> str:
             name = f"part-{i:05d}"
@@ -161,8 +199,43 @@ def _parse_parts_on_spark(
             .select(col("id"), parse(col("id")).alias("part"))
             .collect()
         )
-    finally:
-        spark.stop()
-    came_back = sorted(r.id for r in done)
-    if came_back != list(range(len(groups))):
-        raise RuntimeError(f"Spark ingestion: parts {came_back} of {len(groups)} came back")
+        came_back = sorted(r.id for r in done)
+        if came_back != list(range(len(groups))):
+            raise RuntimeError(f"Spark ingestion: parts {came_back} of {len(groups)} came back")
+
+
+def search_history(
+    spark, con: duckdb.DuckDBPyConnection, lake: Path, start: dt.date, end: dt.date, out: Path
+) -> None:
+    """Temp table `stored_copies` (as sources/events/dedup.py's `find_stored_copies` makes it)
+    from a Spark query of the lake's `raw/app_events`, first brought in step with the warehouse
+    (sources/spark/source_days.py: only the days that changed are written): the rows of days
+    outside [start, end] whose id is one of temp table `run_ids`'s, found by hash, confirmed on
+    the id. `out`: a folder of the lake for the ids and the answer."""
+    stored = source_folder(lake, "raw", "app_events")
+    export_by_day(con, stored, "raw", "app_events")
+    out.mkdir(parents=True)
+    ids, found = out / "run_ids.parquet", out / "stored_copies"
+    con.execute(
+        f"copy (select event_id, event_id_hash from run_ids) to {literal(str(ids))} "  # noqa: S608
+        "(format parquet)"
+    )
+    # the warehouse's TIMESTAMPs (UTC, no zone) read as such and written back unchanged, whatever
+    # the session's time zone (Spark's default since 3.4; a user's conf could turn it off)
+    spark.conf.set("spark.sql.parquet.inferTimestampNTZ.enabled", "true")
+    spark.read.parquet(str(stored)).createOrReplaceTempView("stored_events")
+    spark.read.parquet(str(ids)).createOrReplaceTempView("run_ids")
+    spark.sql(
+        f"""
+        select s.event_id, s.occurred_at, s.source_file, s.line_no, s.event_day
+        from stored_events s left semi join run_ids r
+          on s.{EVENT_ID_HASH} = r.event_id_hash and s.event_id = r.event_id
+        where s.event_day not between :start and :end
+        """,  # noqa: S608 (a constant of this package)
+        args={"start": start, "end": end},
+    ).write.parquet(str(found))
+    con.execute(
+        "create or replace temp table stored_copies as "  # noqa: S608
+        "select event_id, occurred_at, source_file, line_no, event_day "
+        f"from read_parquet({literal(str(found / '*.parquet'))})"
+    )

@@ -86,7 +86,7 @@ def export_sources(
                 f"{schema}.{table} is not in the warehouse: run the assets that write it "
                 "(a full `costwatch run`) before building on Spark"
             )
-        folder = Path(lake) / schema / table
+        folder = source_folder(lake, schema, table)
         if is_by_day(columns):
             done = export_by_day(con, folder, schema, table)
             rows[f"{schema}.{table}"] = done["rows_written"]
@@ -107,6 +107,11 @@ def export_sources(
         shutil.rmtree(old, ignore_errors=True)
         rows[f"{schema}.{table}"] = count
     return rows
+
+
+def source_folder(lake: Path, schema: str, table: str) -> Path:
+    """Where a dbt source table of the warehouse is in the lake (`export_sources`)."""
+    return Path(lake) / schema / table
 
 
 def lake_folder(lake: Path, relation: Relation) -> Path:

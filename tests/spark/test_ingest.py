@@ -4,7 +4,8 @@ days and OpenTelemetry counts of the ingestion in one process, on files where ev
 crosses the parts: the demo's logs (every invalid kind, re-delivered files, blank lines, invalid
 UTF-8), a corpus where every contract field takes every awkward JSON value, a gzip file, CRLF
 and a byte-order mark, a line over the cap, OpenTelemetry files, copies of one event in several
-files and parts, and a copy of an event of the window written on another day."""
+files and parts, and a copy of an event of the window written on another day; then loads of
+those other days, whose stored copies Spark finds in the lake."""
 
 import datetime as dt
 import gzip
@@ -19,7 +20,7 @@ from sources.events.files import EventFile, ReadLimits
 from sources.events.log import ingest_range
 from sources.events.parts import balanced_parts
 from sources.spark.cluster import QUICK_RUN_CONF, SMALL_DATA_CONF
-from sources.spark.ingest import BELOW_SPARK_SIZE, read_and_parse_on_spark
+from sources.spark.ingest import BELOW_SPARK_SIZE, SparkIngestion
 from tests.otel.conftest import otlp_json, request, span
 from tests.unit.test_parse_paths import corpus
 
@@ -91,7 +92,8 @@ def _ingest(
     min_bytes: int = 0,
 ) -> tuple[dict, dict]:
     db.parent.mkdir(exist_ok=True)
-    with duckdb.connect(str(db)) as con:
+    engine = SparkIngestion(master, db.parent / "lake", parts=3, min_bytes=min_bytes)
+    with duckdb.connect(str(db)) as con, engine:
         result = ingest_range(
             con,
             events,
@@ -99,11 +101,8 @@ def _ingest(
             end,
             ingested_at=NOW,
             limits=LIMITS,
-            read_and_parse=read_and_parse_on_spark(
-                master, db.parent / "lake", parts=3, min_bytes=min_bytes
-            )
-            if spark
-            else None,
+            read_and_parse=engine.read_and_parse if spark else None,
+            find_copies=engine.find_stored_copies if spark else None,
         )
         tables = {name: sorted(con.execute(sql).fetchall()) for name, sql in TABLES.items()}
     found = {
@@ -130,8 +129,22 @@ def test_spark_tasks_ingest_exactly_what_one_process_ingests(tmp_path: Path, mon
     (killed / "parsed").mkdir(parents=True)
     (killed / "parsed" / "part-0.parquet").write_bytes(b"PAR1")
     there, stages = _ingest(tmp_path / "spark" / "w.duckdb", events, START, last, spark=True)
-    assert "spark tasks" in stages
+    assert "spark tasks" in stages and "spark history search" in stages
     assert there == here
+    # the copies' days, loaded after the window (where the earlier copy beat the window's line,
+    # so that no copy was stored): the later copy is stored, none to find; then the earlier one
+    # finds it and wins (its day is late); then the later day's load finds the earlier copy
+    later, earlier = START + dt.timedelta(days=5), START - dt.timedelta(days=2)
+    for day, late, accepted in ((later, [], 1), (earlier, [later], 1), (later, [], 0)):
+        here_day, _ = _ingest(tmp_path / "here" / "w.duckdb", events, day, day, spark=False)
+        there_day, stages = _ingest(tmp_path / "spark" / "w.duckdb", events, day, day, spark=True)
+        assert "spark history search" in stages
+        assert there_day == here_day
+        assert here_day["late"] == late
+        stats = here_day["tables"]["raw.event_file_stats"]
+        copies = [(s[0], s[3], s[4]) for s in stats if s[1] == day]  # accepted, duplicates
+        name = f"late/{'later' if day == later else 'earlier'}-copy.jsonl"
+        assert copies == [(name, accepted, 1 - accepted)]
     # what the comparison covered (a rerun on Spark: tests/spark/test_engine.py)
     tables, reasons = here["tables"], here["reasons"]
     assert len(tables["raw.app_events"]) > 100

@@ -368,6 +368,7 @@ def _the_same_quarantine_line_accounting_and_checks(built: Built, both):
     range_run, rerun = _ingest_stages(built.spark)
     assert BELOW_SPARK_SIZE in range_run  # kilobytes: read in the run's process
     assert "spark tasks" in rerun  # COSTWATCH_SPARK_INGEST_MIN_MB=0: on the cluster
+    assert "spark history search" in rerun  # the stored copies searched for in the lake there
     for sql in (
         "select * exclude (ingested_at) from {c}.raw.app_events",
         "select source_file, line_no, reason, raw_line from {c}.raw.event_quarantine",

@@ -38,9 +38,11 @@ MEASURED_CORES = 2
 RUN_TIMEOUT_S = 1800
 # the parts of a run that Spark's executors do: the dbt models' and tests' SQL, and the reading
 # and parsing of the event files (the ingestion's "spark tasks" stage). Every other part runs in
-# the driver's process on either engine (DuckDB: the ingestion's dedup and writes, the copies
-# between warehouse and lake, archive, publish, report, checks; docs/spark.md), and more workers
-# do not speed it up.
+# the driver's process on either engine (DuckDB: the ingestion's ranking of copies and writes, the
+# copies between warehouse and lake, archive, publish, report, checks; docs/spark.md), and more
+# workers do not speed it up. The ingestion's search of the lake for stored copies (stage `spark
+# history search`) is a Spark query, but it starts with the driver's copy of the changed days to
+# the lake: counted with the driver's parts, which overstates them.
 ON_SPARK = "dbt SQL"
 INGEST_ON_SPARK = "ingest on Spark"
 DISTRIBUTED = (ON_SPARK, INGEST_ON_SPARK)
@@ -192,9 +194,11 @@ def engine_lines(e: dict, direct: list[dict]) -> list[str]:
         "A scale model, not a measurement: each part's time fitted as fixed + per session on the "
         "two sizes above, projected to 1,000x and 10,000x the seed's day. On Spark the "
         "per-session parts of the dbt SQL and of the event files' reading and parsing (`ingest "
-        "on Spark`, when measured) divide among workers; the ingestion's dedup and writes, the "
-        "copies between the warehouse and the lake (`dbt other`), archive, publish and report "
-        "run in the driver's DuckDB (docs/spark.md) and do not get faster with workers.",
+        "on Spark`, when measured) divide among workers; the ingestion's ranking of copies and "
+        "writes, the copies between the warehouse and the lake (`dbt other`), archive, publish "
+        "and report run in the driver's DuckDB (docs/spark.md) and do not get faster with "
+        "workers; the ingestion's search of the lake for stored copies, a Spark query that "
+        "starts with the driver's copy of the changed days to the lake, is counted with them.",
         "",
         "| engine | sessions/day | workers | projected daily run | of which in the driver "
         "| largest part |",

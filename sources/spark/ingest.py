@@ -94,6 +94,14 @@ class SparkIngestion:
             self._spark = spark_session(self.master, "costwatch ingestion")
         return self._spark
 
+    def _staging(self) -> Path:
+        """A new folder for this load's files under `<lake>/_ingest/` (removed by the caller),
+        after removing what loads killed before their `finally` left there (Parquet parts of
+        event lines, ids): this run holds the warehouse for writing, so no other load of the lake
+        is under way, and this load's steps remove their folders before the next starts."""
+        remove_stale_scratch(self.lake / STAGING, prefix="")
+        return self.lake / STAGING / uuid.uuid4().hex
+
     def read_and_parse(
         self,
         con: duckdb.DuckDBPyConnection,
@@ -124,10 +132,7 @@ class SparkIngestion:
             clock,
             other_days=False,
         )
-        # what loads killed before their `finally` left (Parquet parts of event lines): this run
-        # holds the warehouse for writing, so no other load of the lake is under way
-        remove_stale_scratch(self.lake / STAGING, prefix="")
-        out = self.lake / STAGING / uuid.uuid4().hex
+        out = self._staging()
         try:
             if plain:
                 with clock.stage("spark tasks"):
@@ -162,7 +167,7 @@ class SparkIngestion:
         if self._spark is None:
             find_stored_copies(con, start, end, clock)
             return
-        out = self.lake / STAGING / uuid.uuid4().hex
+        out = self._staging()
         try:
             with clock.stage("spark history search"):
                 write_run_ids(con)

@@ -25,6 +25,8 @@ import duckdb
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.history_search import lines as history_search_lines  # noqa: E402
+from benchmarks.history_search import measure as measure_history_search  # noqa: E402
 from benchmarks.run import PROFILE_PARTS, run_profile, timed_run  # noqa: E402
 from benchmarks.saved import save_section  # noqa: E402
 from benchmarks.scale import write_day  # noqa: E402
@@ -218,6 +220,8 @@ def engine_lines(e: dict, direct: list[dict]) -> list[str]:
         "than this machine has. The model's division of the dbt step among workers is the "
         "ideal; shuffles (sessions, dedup by id, the budget scopes) make it worse.",
     ]
+    if e.get("history_search"):
+        out += history_search_lines(e["history_search"])
     year = [d for d in direct if d["days"] == 365 and d["sessions_per_day"] == 10_000]
     if year:
         gb = year[0]["warehouse_mb"] / 1000
@@ -258,6 +262,8 @@ def main() -> int:
                     print(f"  {measured[-1]}", flush=True)
             tasks = executors_with_tasks(cluster.event_log)
             conf = (cluster.conf_dir / "spark-defaults.conf").read_text().splitlines()
+        history_search = measure_history_search(work / "history-search")
+        print(f"  {history_search}", flush=True)
     memory = [line.split()[1] for line in conf if line.startswith("spark.executor.memory")]
     results = {
         "measured_at": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
@@ -266,6 +272,7 @@ def main() -> int:
         "cluster_tasks": {k: v for k, v in sorted(tasks.items())},
         "measured": measured,
         "model": scale_model(measured),
+        "history_search": history_search,
         "failed": failed,
     }
     save_section(args.out, "engines", results)

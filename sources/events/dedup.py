@@ -101,10 +101,12 @@ def find_stored_copies(
     on the ids themselves."""
     with clock.stage("dedup"):
         write_run_ids(con)
-        _search_here(con, start, end)
+        search_here(con, start, end)
 
 
-def _search_here(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
+def search_here(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
+    """Temp table `stored_copies` from the warehouse's `raw.app_events`, given temp table
+    `run_ids` (`find_stored_copies`)."""
     # The candidates' row ids first (usually a few dozen: the optimizer then reads the outer
     # columns only in the row groups holding them), both reads in one snapshot of the table.
     with transaction(con):

@@ -105,6 +105,11 @@ def measure(engine: str, sessions: int, work: Path, cluster_env: dict | None) ->
     # in the home: Spark and Derby write their logs to the working folder
     wall_s, peak_mib = timed_run(env, day, day, cwd=home, timeout_s=RUN_TIMEOUT_S)
     profile = run_profile(home / "dagster")
+    if profile["run_s"] > wall_s:  # seen once (2026-12-04 09:50): its parts would not add up
+        raise RuntimeError(
+            f"the Dagster run took {profile['run_s']:.1f} s by the instance, longer than the "
+            f"{wall_s:.1f} s measured around `costwatch run`: not a measurement to model"
+        )
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         (interactions,) = con.execute(
             "select count(*) from marts.interactions where interaction_day = ?", [day]

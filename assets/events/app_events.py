@@ -1,5 +1,6 @@
 """Ingestion of the application's event logs into raw.app_events / raw.event_quarantine."""
 
+import contextlib
 from pathlib import Path
 
 import dagster as dg
@@ -111,7 +112,7 @@ def ingest_app_events(
         )
     with duckdb.get_connection() as con:
         note_unpublished(con, start, end)
-        try:
+        with spark or contextlib.nullcontext():  # its Spark session stopped with the load
             result = ingest_range(
                 con,
                 event_logs.path,
@@ -123,9 +124,6 @@ def ingest_app_events(
                 find_copies=spark.find_stored_copies if spark else None,
                 scratch_dir=current().scratch_dir,
             )
-        finally:
-            if spark:
-                spark.close()
         # the run's days: a model of another day was mapped by the run that loaded it
         unknown_models = map_new_models(
             con,

@@ -218,9 +218,8 @@ def search_history(
     for the ids and the answer.
 
     Matched on the ids alone: unlike DuckDB's search, Spark's gains nothing from the narrow hash
-    column (its Parquet UINT64 reads as DECIMAL(20,0)). Measured on `local[2]` over a year at
-    100x (62M stored rows in 365 day files, 170,000 ids): 10.6 s on the ids, 15.2 s on hash and
-    id, warm; DuckDB's search of the same rows takes 0.2 s (docs/spark.md)."""
+    column (its Parquet UINT64 reads as DECIMAL(20,0)): what each costs is in docs/spark.md,
+    the search against DuckDB's in BENCHMARKS.md (benchmarks/history_search.py)."""
     stored = source_folder(lake, "raw", "app_events")
     export_by_day(con, stored, "raw", "app_events")
     out.mkdir(parents=True)
@@ -243,6 +242,5 @@ def search_history(
     ).write.parquet(str(found))
     con.execute(
         "create or replace temp table stored_copies as "  # noqa: S608
-        "select event_id, occurred_at, source_file, line_no, event_day "
-        f"from read_parquet({literal(str(found / '*.parquet'))})"
+        f"select * from read_parquet({literal(str(found / '*.parquet'))})"
     )

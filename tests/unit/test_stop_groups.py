@@ -4,15 +4,7 @@ gone is no error."""
 
 import subprocess
 
-from sources.processes import group_members, stop_groups
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from sources.processes import group_members, running, stop_groups
 
 
 def _group(script: str) -> tuple[subprocess.Popen, int]:
@@ -35,5 +27,7 @@ def test_every_process_of_each_group_stops_one_ignoring_sigterm_by_sigkill():
     stop_groups([polite, stubborn, gone], grace=3)  # loaded CI: seconds
     assert (polite.returncode, stubborn.returncode) == (-15, -9)  # SIGTERM; SIGKILL after 3 s
     # nothing left once it returns, not only the leaders collected
-    assert not _alive(polite_child) and not _alive(stubborn_child)
+    assert not running(polite_child) and not running(stubborn_child)
     assert group_members(polite.pid) == group_members(stubborn.pid) == []
+    for leader in (polite, stubborn):
+        leader.stdout.close()
